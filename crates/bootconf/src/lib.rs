@@ -1,0 +1,1 @@
+//! netdoctor-bootconf (stub; being written).

@@ -1,0 +1,1 @@
+//! netdoctor-checks (stub; being written).

@@ -1,0 +1,1 @@
+//! Live collection (being written).

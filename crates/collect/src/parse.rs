@@ -1,0 +1,1 @@
+//! Text importers (being written).

@@ -1,0 +1,1 @@
+//! netdoctor-lab (stub; being written).

@@ -1,0 +1,108 @@
+//! What a diagnosis says: the `netdoctor.check/v1` JSON contract
+//! (`shared/spec/cli-contract.md`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Schema tag of `check --output json`.
+pub const CHECK_SCHEMA: &str = "netdoctor.check/v1";
+
+/// How bad a finding is. Ordered so that `Critical > Warning > Info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!(
+                "unknown severity {other:?}: expected critical, warning or info"
+            )),
+        }
+    }
+}
+
+/// The two halves of a fix: what repairs the node now, and what makes it survive a reboot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Fix {
+    pub runtime: Vec<String>,
+    pub persistent: Vec<String>,
+}
+
+/// One root cause, with the evidence that shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// A stable id from the contract's table (`ip-forward-disabled`, ...).
+    pub id: String,
+    pub severity: Severity,
+    pub title: String,
+    /// Each line quotes a value and where it came from.
+    pub evidence: Vec<String>,
+    pub explanation: String,
+    pub fix: Fix,
+}
+
+/// A check that could not run, and what it would need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotChecked {
+    pub check: String,
+    pub reason: String,
+}
+
+/// How one input was read (`inputs` in the JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRead {
+    pub source: String,
+    pub read_as: String,
+}
+
+/// The whole `check --output json` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub schema: String,
+    pub node: String,
+    pub findings: Vec<Finding>,
+    pub not_checked: Vec<NotChecked>,
+    pub inputs: Vec<InputRead>,
+    /// Lines of input that could not be read (`file:line: message`). An addition to the
+    /// contract: nothing is dropped silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_problems: Vec<String>,
+}
+
+impl CheckReport {
+    /// Sort findings most severe first, then by id, so output is stable.
+    pub fn sort(&mut self) {
+        self.findings
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    }
+
+    /// The most severe finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}

@@ -1,0 +1,23 @@
+//! The data model every other netdoctor crate speaks: what a node's network state looks like
+//! ([`NodeSnapshot`]), where each value came from ([`Source`]), and what a diagnosis says
+//! ([`Finding`], [`CheckReport`]).
+//!
+//! This crate knows nothing about how the state was obtained (live netlink, a saved snapshot, a
+//! pasted evidence bundle) and does no I/O. Every part of a snapshot is optional, because pasted
+//! evidence is partial: `None` means "not collected", an empty list means "collected, and empty".
+
+mod finding;
+mod net;
+mod provenance;
+mod snapshot;
+
+pub use finding::{CheckReport, Finding, Fix, InputRead, NotChecked, Severity, CHECK_SCHEMA};
+pub use net::{
+    Address, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo, TABLE_LOCAL,
+    TABLE_MAIN,
+};
+pub use provenance::{Source, Sourced};
+pub use snapshot::{
+    Backend, ClusterHints, ConfigFile, Conntrack, Family, InputSummary, IptablesDump, LogFile,
+    Modules, NodeSnapshot, NotCollected, ParseProblem, SNAPSHOT_SCHEMA,
+};

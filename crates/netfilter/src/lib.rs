@@ -1,0 +1,1 @@
+//! netdoctor-netfilter (stub; being written).

@@ -1,0 +1,1 @@
+//! netdoctor-report (stub; being written).
