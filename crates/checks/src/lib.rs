@@ -1,1 +1,107 @@
-//! netdoctor-checks (stub; being written).
+//! The catalogue of root causes.
+//!
+//! Every check is a pure function over a [`Context`] (a node snapshot plus what is known about
+//! the cluster) that adds [`Finding`]s or says why it could not run ([`NotChecked`]). Checks do
+//! no I/O and never ask where the data came from, so they run the same on a live node, a saved
+//! snapshot and a pasted evidence bundle. Finding ids are the contract's
+//! (`shared/spec/cli-contract.md`): one id per root cause, whatever evidence revealed it, so a
+//! sysctl value and a log line that show the same cause merge into one finding.
+//!
+//! This crate knows Kubernetes networking (which interfaces pods use, what flannel and Calico
+//! need); it does not know how state is collected or rendered.
+
+mod bridge;
+mod cidr;
+mod conntrack;
+mod context;
+mod forwarding;
+mod iptables_text;
+mod logs;
+mod mtu;
+mod outcome;
+mod persistence;
+mod rpfilter;
+
+pub use context::{Context, Options};
+pub use outcome::Outcome;
+
+use netdoctor_model::{CheckReport, InputRead, NodeSnapshot, CHECK_SCHEMA};
+
+type Check = fn(&Context, &mut Outcome);
+
+/// Every check, in the order an expert would look: kernel switches, then addresses and routes,
+/// then rules, then logs (which mostly add evidence to what the state already shows).
+const CATALOGUE: &[Check] = &[
+    forwarding::check,
+    bridge::check,
+    rpfilter::check,
+    conntrack::check,
+    persistence::check,
+    cidr::check,
+    mtu::check,
+    iptables_text::check,
+    logs::check,
+];
+
+/// Run every check on `snapshot`, with `options` taking precedence over what the snapshot says
+/// about the cluster.
+pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
+    let ctx = Context::new(snapshot, options);
+    let mut out = Outcome::default();
+    for check in CATALOGUE {
+        check(&ctx, &mut out);
+    }
+    let mut report = CheckReport {
+        schema: CHECK_SCHEMA.to_string(),
+        node: ctx.node_name(),
+        findings: out.findings,
+        not_checked: out.not_checked,
+        inputs: inputs(snapshot),
+        input_problems: snapshot
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.source, p.message))
+            .collect(),
+    };
+    report.sort();
+    report
+}
+
+fn inputs(snapshot: &NodeSnapshot) -> Vec<InputRead> {
+    snapshot
+        .inputs
+        .iter()
+        .map(|i| InputRead {
+            source: i.source.clone(),
+            read_as: i.read_as.clone(),
+        })
+        .collect()
+}
+
+/// Ids of every finding this crate can raise (for `--only`, docs and tests).
+pub const FINDING_IDS: &[&str] = &[
+    "ip-forward-disabled",
+    "iface-forwarding-disabled",
+    "br-netfilter-missing",
+    "bridge-nf-call-iptables-disabled",
+    "sysctl-not-persistent",
+    "sysctl-overridden",
+    "module-not-persistent",
+    "rp-filter-strict",
+    "rp-filter-loose",
+    "conntrack-table-full",
+    "conntrack-tool-missing",
+    "iptables-backend-mismatch",
+    "iptables-version-buggy",
+    "pod-cidr-overlap",
+    "service-cidr-overlap",
+    "stale-interface-address",
+    "bridge-address-mismatch",
+    "mtu-mismatch",
+    "vxlan-checksum-offload",
+    "podcidr-not-allocated",
+    "service-no-endpoints",
+];
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,282 @@
-//! netdoctor-report (stub; being written).
+//! Rendering a [`CheckReport`] for people (text, markdown) and for programs (JSON, per the
+//! contract in `shared/spec/cli-contract.md`).
+//!
+//! Renderers are pure: they return a `String`. Whether to use colour is the caller's decision
+//! (the CLI uses it only on a terminal, and never when `NO_COLOR` is set).
+
+use netdoctor_model::{CheckReport, Finding, Severity};
+use std::fmt::Write;
+
+/// The output formats every command offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Render `report` in `format`.
+pub fn render(report: &CheckReport, format: Format, colour: bool) -> String {
+    match format {
+        Format::Json => json(report),
+        Format::Text => text(report, colour),
+        Format::Markdown => markdown(report),
+    }
+}
+
+/// The contract's JSON, pretty-printed, with a trailing newline.
+pub fn json(report: &CheckReport) -> String {
+    let mut s = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"));
+    s.push('\n');
+    s
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn sev(&self, s: Severity, text: &str) -> String {
+        if !self.0 {
+            return text.to_string();
+        }
+        let code = match s {
+            Severity::Critical => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Info => "1;34",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+    fn bold(&self, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn dim(&self, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[2m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Wrap `text` at `width` columns, every line prefixed by `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            let _ = writeln!(out, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+    out
+}
+
+fn counts(report: &CheckReport) -> String {
+    let n = |s| report.findings.iter().filter(|f| f.severity == s).count();
+    format!(
+        "{} critical, {} warning, {} info",
+        n(Severity::Critical),
+        n(Severity::Warning),
+        n(Severity::Info)
+    )
+}
+
+/// Human text: findings grouped by severity, each with evidence, explanation and fix; then what
+/// was not checked and how the inputs were read.
+pub fn text(report: &CheckReport, colour: bool) -> String {
+    let p = Paint(colour);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} node {}: {}",
+        p.bold("netdoctor check"),
+        report.node,
+        counts(report)
+    );
+    if report.findings.is_empty() {
+        let _ = writeln!(o, "\nNo problem found in what was checked.");
+    }
+    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "\n{}",
+            p.sev(
+                sev,
+                &format!("{} ({})", sev.as_str().to_uppercase(), group.len())
+            )
+        );
+        for f in group {
+            let _ = writeln!(
+                o,
+                "\n  {} {}",
+                p.sev(sev, &format!("[{}]", f.id)),
+                p.bold(&f.title)
+            );
+            if !f.evidence.is_empty() {
+                let _ = writeln!(o, "    evidence:");
+                for e in &f.evidence {
+                    let _ = writeln!(o, "      - {e}");
+                }
+            }
+            if !f.explanation.is_empty() {
+                let _ = writeln!(o, "    why:");
+                o.push_str(&wrap(&f.explanation, "      ", 100));
+            }
+            if !f.fix.runtime.is_empty() {
+                let _ = writeln!(o, "    fix now:");
+                for c in &f.fix.runtime {
+                    let _ = writeln!(o, "      $ {c}");
+                }
+            }
+            if !f.fix.persistent.is_empty() {
+                let _ = writeln!(o, "    make it survive a reboot:");
+                for c in &f.fix.persistent {
+                    let _ = writeln!(o, "      $ {c}");
+                }
+            }
+        }
+    }
+    if !report.not_checked.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Not checked"));
+        for n in &report.not_checked {
+            let _ = writeln!(o, "  - {}: {}", n.check, p.dim(&n.reason));
+        }
+    }
+    if !report.inputs.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Inputs"));
+        for i in &report.inputs {
+            let _ = writeln!(o, "  - {} read as {}", i.source, i.read_as);
+        }
+    }
+    if !report.input_problems.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Lines that could not be read"));
+        for l in &report.input_problems {
+            let _ = writeln!(o, "  - {l}");
+        }
+    }
+    o
+}
+
+/// Markdown for pasting into a ticket.
+pub fn markdown(report: &CheckReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## netdoctor check: node `{}`\n\n{}\n",
+        report.node,
+        counts(report)
+    );
+    for f in &report.findings {
+        let _ = writeln!(o, "### {}: {} (`{}`)\n", f.severity.as_str(), f.title, f.id);
+        if !f.evidence.is_empty() {
+            let _ = writeln!(o, "**Evidence**\n");
+            for e in &f.evidence {
+                let _ = writeln!(o, "- `{}`", e.replace('`', "'"));
+            }
+            o.push('\n');
+        }
+        let _ = writeln!(o, "{}\n", f.explanation);
+        for (head, lines) in [
+            ("Fix now", &f.fix.runtime),
+            ("Make it survive a reboot", &f.fix.persistent),
+        ] {
+            if !lines.is_empty() {
+                let _ = writeln!(o, "**{head}**\n\n```sh\n{}\n```\n", lines.join("\n"));
+            }
+        }
+    }
+    if !report.not_checked.is_empty() {
+        let _ = writeln!(o, "### Not checked\n");
+        for n in &report.not_checked {
+            let _ = writeln!(o, "- `{}`: {}", n.check, n.reason);
+        }
+        o.push('\n');
+    }
+    if !report.inputs.is_empty() {
+        let _ = writeln!(o, "### Inputs\n");
+        for i in &report.inputs {
+            let _ = writeln!(o, "- `{}` read as {}", i.source, i.read_as);
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netdoctor_model::{Fix, NotChecked, CHECK_SCHEMA};
+
+    fn report() -> CheckReport {
+        CheckReport {
+            schema: CHECK_SCHEMA.into(),
+            node: "n2".into(),
+            findings: vec![Finding {
+                id: "ip-forward-disabled".into(),
+                severity: Severity::Critical,
+                title: "IPv4 forwarding is off".into(),
+                evidence: vec!["net.ipv4.ip_forward = 0 (runtime, sysctl.txt:3)".into()],
+                explanation: "A node is a router.".into(),
+                fix: Fix {
+                    runtime: vec!["sysctl -w net.ipv4.ip_forward=1".into()],
+                    persistent: vec![],
+                },
+            }],
+            not_checked: vec![NotChecked {
+                check: "mtu-mismatch".into(),
+                reason: "no links".into(),
+            }],
+            inputs: vec![],
+            input_problems: vec![],
+        }
+    }
+
+    #[test]
+    fn text_groups_by_severity_without_colour_codes() {
+        let t = text(&report(), false);
+        assert!(t.contains("CRITICAL (1)"), "{t}");
+        assert!(t.contains("$ sysctl -w net.ipv4.ip_forward=1"));
+        assert!(t.contains("mtu-mismatch: no links"));
+        assert!(!t.contains('\x1b'));
+        assert!(text(&report(), true).contains("\x1b[1;31m"));
+    }
+
+    #[test]
+    fn json_follows_the_contract() {
+        let v: serde_json::Value = serde_json::from_str(&json(&report())).expect("valid JSON");
+        assert_eq!(v["schema"], "netdoctor.check/v1");
+        assert_eq!(
+            v["findings"][0]["fix"]["runtime"][0],
+            "sysctl -w net.ipv4.ip_forward=1"
+        );
+        assert!(
+            v.get("input_problems").is_none(),
+            "empty additions are omitted"
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_width() {
+        let w = wrap(&"word ".repeat(60), "  ", 40);
+        assert!(w.lines().all(|l| l.len() <= 40));
+        assert_eq!(w.split_whitespace().count(), 60);
+    }
+}

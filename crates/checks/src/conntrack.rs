@@ -1,0 +1,89 @@
+//! `conntrack-table-full` (from the counters; the kernel's log line is in `logs`) and
+//! `conntrack-tool-missing`.
+
+use crate::context::Context;
+use crate::outcome::{finding, Outcome};
+use netdoctor_model::Severity;
+
+pub const FULL_EXPLANATION: &str =
+    "Every connection through the node (including each Service DNAT) \
+    needs a conntrack entry. When nf_conntrack_count reaches nf_conntrack_max the kernel drops the \
+    first packet of every new connection and logs \"nf_conntrack: table full, dropping packet\": \
+    health checks fail, pods restart, ingress returns errors, while established connections keep \
+    working. kube-proxy sets nf_conntrack_max at start from its conntrack.maxPerCore and \
+    conntrack.min settings, so raise those too or kube-proxy lowers the value again on restart. \
+    Verify: `cat /proc/sys/net/netfilter/nf_conntrack_{count,max}` and `dmesg | grep conntrack`.";
+
+pub fn check(ctx: &Context, out: &mut Outcome) {
+    tool(ctx, out);
+    let ct = ctx.snap.conntrack.as_ref();
+    let (Some(count), Some(max)) = (
+        ct.and_then(|c| c.count.as_ref()),
+        ct.and_then(|c| c.max.as_ref()),
+    ) else {
+        out.not_checked(
+            "conntrack-table-full",
+            "nf_conntrack_count / nf_conntrack_max not available (from logs only, if any)",
+        );
+        return;
+    };
+    if max.value == 0 {
+        return;
+    }
+    let ratio = count.value as f64 / max.value as f64;
+    let severity = if ratio >= 0.95 {
+        Severity::Critical
+    } else if ratio >= 0.80 {
+        Severity::Warning
+    } else {
+        return;
+    };
+    let key = "net.netfilter.nf_conntrack_max";
+    let target = max.value.saturating_mul(2);
+    out.add(finding(
+        "conntrack-table-full",
+        severity,
+        format!("The conntrack table is {:.0}% full: new connections are dropped", ratio * 100.0),
+        vec![
+            format!("nf_conntrack_count = {} [{}]", count.value, count.source),
+            format!("nf_conntrack_max = {} [{}]", max.value, max.source),
+        ],
+        FULL_EXPLANATION,
+        vec![format!("sysctl -w {key}={target}")],
+        {
+            let mut p = ctx.persistent_sysctl(key, &target.to_string());
+            p.push("and raise kube-proxy's conntrack.maxPerCore / conntrack.min, which it applies at start".into());
+            p
+        },
+    ));
+}
+
+fn tool(ctx: &Context, out: &mut Outcome) {
+    let Some(t) = &ctx.snap.conntrack_tool else {
+        return;
+    };
+    if t.value {
+        return;
+    }
+    let kube_proxy = ctx
+        .snap
+        .iptables
+        .iter()
+        .any(|d| d.text.contains("KUBE-SERVICES"));
+    if !kube_proxy && !ctx.snap.iptables.is_empty() {
+        return;
+    }
+    out.add(finding(
+        "conntrack-tool-missing",
+        Severity::Warning,
+        "The conntrack tool is missing: kube-proxy cannot flush stale UDP entries",
+        vec![format!("no `conntrack` binary on PATH [{}]", t.source)],
+        "When a UDP Service's backend changes (a CoreDNS pod moves), kube-proxy deletes the old \
+         conntrack entries with the `conntrack` binary. Without it the old entries keep steering \
+         DNS queries to a pod that no longer exists until they time out, so name resolution \
+         fails for minutes after every CoreDNS restart. kube-proxy logs \"conntrack command \
+         returned ... executable file not found\". Verify with `command -v conntrack`.",
+        vec!["apt-get install conntrack   # or: yum install conntrack-tools".into()],
+        vec!["add the conntrack package to the node image".into()],
+    ));
+}

@@ -1,0 +1,310 @@
+//! What every check sees: the snapshot, the cluster facts resolved from flags, `cluster.json` and
+//! the node's own files, and the boot-time configuration computed from those files.
+
+use ipnet::IpNet;
+use netdoctor_bootconf::{boot_modules, dropin_name, BootModule, BootSysctl, Order};
+use netdoctor_model::{
+    Address, ClusterHints, Link, NodeSnapshot, Route, RouteKind, Source, Sourced, TABLE_MAIN,
+};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Facts the user gives on the command line. They win over everything the snapshot says.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub node_name: Option<String>,
+    pub cluster_cidr: Option<IpNet>,
+    pub service_cidr: Option<IpNet>,
+    pub pod_cidr: Option<IpNet>,
+    pub cni: Option<String>,
+    pub backend: Option<String>,
+}
+
+/// The input of every check.
+pub struct Context<'a> {
+    pub snap: &'a NodeSnapshot,
+    /// Cluster facts, each with where it came from: flags, then the snapshot's hints (a bundle's
+    /// `cluster.json`), then `/run/flannel/subnet.env`.
+    pub hints: ClusterHints,
+    /// What systemd-sysctl applies at boot, when the node's files were collected.
+    pub boot: Option<BootSysctl>,
+    /// What `sysctl --system` applies (it also reads `/etc/sysctl.conf`, last).
+    pub boot_procps: Option<BootSysctl>,
+    /// Modules loaded at boot by modules-load.d, when the node's files were collected.
+    pub boot_modules: Option<BTreeMap<String, BootModule>>,
+    /// The address flannel's `subnet.env` gives the node's bridge (`FLANNEL_SUBNET=10.244.1.1/24`).
+    pub flannel_subnet: Option<Sourced<(IpAddr, u8)>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(snap: &'a NodeSnapshot, opts: &Options) -> Self {
+        let mut hints = snap.hints.clone();
+        let flag = |name: &str| Source::live(format!("--{name}"));
+        if let Some(v) = &opts.node_name {
+            hints.node_name = Some(Sourced::new(v.clone(), flag("node-name")));
+        }
+        if let Some(v) = opts.cluster_cidr {
+            hints.cluster_cidr = Some(Sourced::new(v.trunc(), flag("cluster-cidr")));
+        }
+        if let Some(v) = opts.service_cidr {
+            hints.service_cidr = Some(Sourced::new(v.trunc(), flag("service-cidr")));
+        }
+        if let Some(v) = opts.pod_cidr {
+            hints.pod_cidr = Some(Sourced::new(v.trunc(), flag("pod-cidr")));
+        }
+        if let Some(v) = &opts.cni {
+            hints.cni = Some(Sourced::new(v.to_lowercase(), flag("cni")));
+        }
+        if let Some(v) = &opts.backend {
+            hints.backend = Some(Sourced::new(v.to_lowercase(), flag("backend")));
+        }
+        let flannel_subnet = subnet_env(snap, &mut hints);
+        let have_files = snap.files_collected || !snap.files.is_empty();
+        Context {
+            snap,
+            hints,
+            boot: have_files.then(|| BootSysctl::evaluate(&snap.files, Order::Systemd)),
+            boot_procps: have_files.then(|| BootSysctl::evaluate(&snap.files, Order::Procps)),
+            boot_modules: have_files.then(|| boot_modules(&snap.files)),
+            flannel_subnet,
+        }
+    }
+
+    /// The node's name per the contract: `--node-name`, then what the inputs say, then the
+    /// hostname.
+    pub fn node_name(&self) -> String {
+        self.hints
+            .node_name
+            .as_ref()
+            .map(|s| s.value.clone())
+            .or_else(|| self.snap.hostname.clone())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+
+    /// A runtime sysctl value.
+    pub fn sysctl(&self, key: &str) -> Option<&'a Sourced<String>> {
+        self.snap.sysctl(key)
+    }
+
+    /// Every runtime sysctl, when collected.
+    pub fn sysctls_all(&self) -> Option<&'a BTreeMap<String, Sourced<String>>> {
+        self.snap.sysctls.as_ref()
+    }
+
+    /// `key = value (where)` for evidence.
+    pub fn sysctl_evidence(&self, key: &str) -> Option<String> {
+        self.sysctl(key)
+            .map(|s| format!("{key} = {} (runtime, {})", s.value, s.source))
+    }
+
+    /// The CNI in use: given, or recognised from its devices.
+    pub fn cni(&self) -> Option<String> {
+        if let Some(c) = &self.hints.cni {
+            return Some(c.value.clone());
+        }
+        let links = self.snap.links.as_ref()?;
+        let has = |p: fn(&str) -> bool| links.iter().any(|l| p(&l.name));
+        if has(|n| n.starts_with("flannel")) {
+            Some("flannel".into())
+        } else if has(|n| n.starts_with("cali") || n == "vxlan.calico") {
+            Some("calico".into())
+        } else if has(|n| n.starts_with("cilium_")) {
+            Some("cilium".into())
+        } else if has(|n| n == "weave") {
+            Some("weave".into())
+        } else {
+            None
+        }
+    }
+
+    /// Whether the cluster has IPv6 pod or service ranges (dual-stack or IPv6-only).
+    pub fn ipv6_cluster(&self) -> bool {
+        [
+            &self.hints.cluster_cidr,
+            &self.hints.service_cidr,
+            &self.hints.pod_cidr,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|c| matches!(c.value, IpNet::V6(_)))
+    }
+
+    pub fn links(&self) -> &[Link] {
+        self.snap.links.as_deref().unwrap_or(&[])
+    }
+
+    pub fn addresses(&self) -> &[Address] {
+        self.snap.addresses.as_deref().unwrap_or(&[])
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        self.snap.routes.as_deref().unwrap_or(&[])
+    }
+
+    /// Devices of the default route(s) in the main table: the node's uplink.
+    pub fn default_route_devs(&self) -> Vec<&str> {
+        self.routes()
+            .iter()
+            .filter(|r| r.table == TABLE_MAIN && r.dst.prefix_len() == 0)
+            .filter_map(|r| r.dev.as_deref())
+            .collect()
+    }
+
+    /// The main-table route a packet to `addr` takes (longest prefix, then lowest metric).
+    pub fn route_to(&self, addr: IpAddr) -> Option<&Route> {
+        self.routes()
+            .iter()
+            .filter(|r| r.table == TABLE_MAIN && r.dst.contains(&addr))
+            .max_by(|a, b| {
+                a.dst
+                    .prefix_len()
+                    .cmp(&b.dst.prefix_len())
+                    .then(b.metric.unwrap_or(0).cmp(&a.metric.unwrap_or(0)))
+            })
+    }
+
+    /// The evidence line for a link (`flannel.1 mtu 1450 (ip-link.txt:8)`).
+    pub fn link_evidence(l: &Link) -> String {
+        let mut s = l.name.clone();
+        if let Some(k) = &l.kind {
+            s.push_str(&format!(" ({k})"));
+        }
+        if let Some(m) = l.mtu {
+            s.push_str(&format!(" mtu {m}"));
+        }
+        format!("{s} [{}]", l.source)
+    }
+
+    /// The evidence line for an address.
+    pub fn address_evidence(a: &Address) -> String {
+        format!(
+            "{} holds {}/{} [{}]",
+            a.ifname, a.addr, a.prefix_len, a.source
+        )
+    }
+
+    /// Persistent-fix lines that set `key = value` at boot so that it wins over every file the
+    /// node has (by the precedence `bootconf` computes), never touching vendor files.
+    pub fn persistent_sysctl(&self, key: &str, value: &str) -> Vec<String> {
+        let name = dropin_name(&self.snap.files);
+        let path = format!("/etc/sysctl.d/{name}");
+        let mut out = vec![
+            format!("echo '{key} = {value}' >> {path}   # sorts after every sysctl file on the node, so it wins at boot"),
+            "sysctl --system   # apply now, the way boot will".to_string(),
+        ];
+        if !self.snap.files_collected {
+            out.push(format!(
+                "(the node's sysctl files were not read; check that no file sorting after {name} sets {key})"
+            ));
+        }
+        if let Some(p) = &self.boot_procps {
+            if let Some(a) = p.value(key) {
+                if a.file == "/etc/sysctl.conf" && a.value != value {
+                    out.push(format!(
+                        "also change {} (sets {key} = {}): `sysctl --system` reads /etc/sysctl.conf last",
+                        a.location(),
+                        a.value
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Read `/run/flannel/subnet.env` from the node's files, filling hints the user did not give.
+fn subnet_env(snap: &NodeSnapshot, hints: &mut ClusterHints) -> Option<Sourced<(IpAddr, u8)>> {
+    let file = snap.file("/run/flannel/subnet.env")?;
+    let mut bridge = None;
+    for (i, line) in file.content.lines().enumerate() {
+        let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let src = Source::at(file.source.file.clone(), line_no);
+        let Some((k, v)) = line.trim().split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        match k.trim() {
+            "FLANNEL_NETWORK" => {
+                if let (None, Ok(n)) = (&hints.cluster_cidr, v.parse::<IpNet>()) {
+                    hints.cluster_cidr = Some(Sourced::new(n.trunc(), src));
+                }
+            }
+            "FLANNEL_SUBNET" => {
+                if let Ok(n) = v.parse::<IpNet>() {
+                    if hints.pod_cidr.is_none() {
+                        hints.pod_cidr = Some(Sourced::new(n.trunc(), src.clone()));
+                    }
+                    bridge = Some(Sourced::new((n.addr(), n.prefix_len()), src));
+                }
+            }
+            "FLANNEL_MTU" => {
+                if let (None, Ok(m)) = (&hints.mtu, v.parse::<u32>()) {
+                    hints.mtu = Some(Sourced::new(m, src));
+                }
+            }
+            _ => {}
+        }
+    }
+    if hints.cni.is_none() {
+        hints.cni = Some(Sourced::new("flannel".into(), file.source.clone()));
+    }
+    bridge
+}
+
+/// Interfaces that belong to a CNI or container runtime rather than to the host's own network.
+pub fn is_cni_device(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "cni",
+        "cbr0",
+        "docker",
+        "flannel",
+        "cali",
+        "tunl",
+        "vxlan",
+        "cilium_",
+        "lxc",
+        "weave",
+        "kube-",
+        "veth",
+        "genev_sys",
+        "nodelocaldns",
+        "wireguard.cali",
+        "flannel-wg",
+        "br-",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Encapsulation overhead of a tunnel device, by kind or well-known name.
+pub fn tunnel_overhead(l: &Link) -> Option<(u32, &'static str)> {
+    let kind = l.kind.as_deref().unwrap_or("");
+    if kind == "vxlan"
+        || l.vxlan.is_some()
+        || l.name.starts_with("flannel.")
+        || l.name == "vxlan.calico"
+    {
+        Some((50, "VXLAN"))
+    } else if kind == "geneve" {
+        Some((50, "Geneve"))
+    } else if kind == "ipip" || l.name == "tunl0" {
+        Some((20, "IPIP"))
+    } else if kind == "wireguard"
+        || l.name.starts_with("flannel-wg")
+        || l.name.starts_with("wg")
+        || l.name == "wireguard.cali"
+    {
+        Some((80, "WireGuard"))
+    } else {
+        None
+    }
+}
+
+/// Whether a route is one a CNI or the kernel made for pod traffic rather than a host network.
+pub fn is_host_route(r: &Route) -> bool {
+    r.table == TABLE_MAIN
+        && r.kind == RouteKind::Unicast
+        && r.dst.prefix_len() > 0
+        && r.dev
+            .as_deref()
+            .is_some_and(|d| !is_cni_device(d) && d != "lo")
+}

@@ -1,0 +1,97 @@
+//! `ip-forward-disabled`, `iface-forwarding-disabled`: a Kubernetes node is a router.
+
+use crate::context::{is_cni_device, tunnel_overhead, Context};
+use crate::outcome::{finding, Outcome};
+use netdoctor_model::Severity;
+
+pub fn check(ctx: &Context, out: &mut Outcome) {
+    if ctx.snap.sysctls.is_none() {
+        out.not_checked(
+            "ip-forward-disabled",
+            "no sysctl values: run on the node, or add `sysctl -a` output as sysctl.txt",
+        );
+        return;
+    }
+    global(ctx, out, "net.ipv4.ip_forward", "IPv4");
+    if ctx.ipv6_cluster() {
+        global(ctx, out, "net.ipv6.conf.all.forwarding", "IPv6");
+    }
+    per_interface(ctx, out);
+}
+
+fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
+    let Some(v) = ctx.sysctl(key) else {
+        out.not_checked(
+            "ip-forward-disabled",
+            format!("{key} is not in the sysctl input"),
+        );
+        return;
+    };
+    if v.value.trim() != "0" {
+        return;
+    }
+    out.add(finding(
+        "ip-forward-disabled",
+        Severity::Critical,
+        format!(
+            "{fam} forwarding is off: this node drops every packet it should route to or from pods"
+        ),
+        ctx.sysctl_evidence(key).into_iter().collect(),
+        format!(
+            "A Kubernetes node is a router: pod traffic to other nodes, replies to service traffic \
+             and NodePort traffic are all forwarded between interfaces. With {key} = 0 the kernel \
+             drops them. Everything still looks Ready (the node's own traffic works), but \
+             cross-node pod traffic and service replies vanish; on 6.x kernels even bridged \
+             hairpin DNAT breaks. Network restarts, VM resumes and security scans reset this \
+             value, so also check that it is set at boot (see sysctl-not-persistent). Verify with \
+             `sysctl {key}`."
+        ),
+        vec![format!("sysctl -w {key}=1")],
+        ctx.persistent_sysctl(key, "1"),
+    ));
+}
+
+fn per_interface(ctx: &Context, out: &mut Outcome) {
+    let Some(all) = ctx.sysctls_all() else { return };
+    if ctx
+        .sysctl("net.ipv4.ip_forward")
+        .is_some_and(|v| v.value.trim() == "0")
+    {
+        // The global switch already explains everything; writing it rewrites every interface.
+        return;
+    }
+    let uplinks = ctx.default_route_devs();
+    for (key, v) in all {
+        let Some(ifname) = key
+            .strip_prefix("net.ipv4.conf.")
+            .and_then(|r| r.strip_suffix(".forwarding"))
+        else {
+            continue;
+        };
+        if v.value.trim() != "0" || matches!(ifname, "all" | "default" | "lo") {
+            continue;
+        }
+        let link = ctx.snap.link(&ifname.replace('/', "."));
+        let pod_iface = is_cni_device(ifname)
+            || uplinks.contains(&ifname)
+            || link.is_some_and(|l| {
+                tunnel_overhead(l).is_some() || matches!(l.kind.as_deref(), Some("bridge"))
+            });
+        if !pod_iface {
+            continue;
+        }
+        out.add(finding(
+            "iface-forwarding-disabled",
+            Severity::Critical,
+            "Forwarding is off on an interface pod traffic crosses",
+            vec![format!("{key} = {} (runtime, {})", v.value, v.source)],
+            "net.ipv4.ip_forward is 1, but forwarding is also switched per interface: a packet \
+             that arrives on an interface whose `forwarding` is 0 is not routed. Pods behind that \
+             interface can reach the node itself but nothing beyond it. Something wrote the \
+             per-interface value after the global one (a CNI plugin, a network manager, a \
+             hardening script). Verify with `sysctl -a | grep '\\.forwarding'`.",
+            vec![format!("sysctl -w {key}=1")],
+            ctx.persistent_sysctl(key, "1"),
+        ));
+    }
+}

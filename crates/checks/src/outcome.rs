@@ -1,0 +1,81 @@
+//! Collecting findings: one per id, evidence merged.
+
+use netdoctor_model::{Finding, Fix, NotChecked, Severity};
+
+/// What the checks found so far.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub not_checked: Vec<NotChecked>,
+}
+
+impl Outcome {
+    /// Add a finding; if one with the same id exists, merge: the higher severity and title win,
+    /// evidence and fix lines are appended without duplicates.
+    pub fn add(&mut self, f: Finding) {
+        let Some(existing) = self.findings.iter_mut().find(|e| e.id == f.id) else {
+            self.findings.push(f);
+            return;
+        };
+        if f.severity > existing.severity {
+            existing.severity = f.severity;
+            existing.title = f.title;
+            existing.explanation = f.explanation;
+        }
+        merge(&mut existing.evidence, f.evidence);
+        merge(&mut existing.fix.runtime, f.fix.runtime);
+        merge(&mut existing.fix.persistent, f.fix.persistent);
+    }
+
+    /// Record that `check` could not run.
+    pub fn not_checked(&mut self, check: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self
+            .not_checked
+            .iter()
+            .any(|n| n.check == check && n.reason == reason)
+        {
+            self.not_checked.push(NotChecked {
+                check: check.to_string(),
+                reason,
+            });
+        }
+    }
+
+    /// Whether a finding with this id exists.
+    pub fn has(&self, id: &str) -> bool {
+        self.findings.iter().any(|f| f.id == id)
+    }
+}
+
+fn merge(into: &mut Vec<String>, from: Vec<String>) {
+    for line in from {
+        if !into.contains(&line) {
+            into.push(line);
+        }
+    }
+}
+
+/// Build a finding. `explanation` should say what the symptom looks like, why this causes it,
+/// and how to verify.
+pub fn finding(
+    id: &str,
+    severity: Severity,
+    title: impl Into<String>,
+    evidence: Vec<String>,
+    explanation: impl Into<String>,
+    runtime: Vec<String>,
+    persistent: Vec<String>,
+) -> Finding {
+    Finding {
+        id: id.to_string(),
+        severity,
+        title: title.into(),
+        evidence,
+        explanation: explanation.into(),
+        fix: Fix {
+            runtime,
+            persistent,
+        },
+    }
+}
