@@ -1,1 +1,31 @@
-fn main() {}
+//! The `netdoctor` binary: argument parsing and wiring only. Everything it does lives in the
+//! library crates (collect, bundle, checks, report).
+
+mod args;
+mod check;
+
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Check(a) => check::run_check(&a),
+        args::Command::Collect(a) => check::run_collect(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`netdoctor check | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "netdoctor: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -111,15 +111,20 @@ mod tests {
     #[test]
     fn round_trips_plain_and_zstd() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut snap = NodeSnapshot::default();
-        snap.sysctls = Some(
-            [(
-                "net.ipv4.ip_forward".to_string(),
-                Sourced::new("0".to_string(), Source::live("/proc/sys/net/ipv4/ip_forward")),
-            )]
-            .into_iter()
-            .collect(),
-        );
+        let snap = NodeSnapshot {
+            sysctls: Some(
+                [(
+                    "net.ipv4.ip_forward".to_string(),
+                    Sourced::new(
+                        "0".to_string(),
+                        Source::live("/proc/sys/net/ipv4/ip_forward"),
+                    ),
+                )]
+                .into_iter()
+                .collect(),
+            ),
+            ..NodeSnapshot::default()
+        };
         for name in ["n.json", "n.json.zst"] {
             let p = dir.path().join(name);
             write_snapshot(&snap, &p).expect("write");
@@ -131,8 +136,11 @@ mod tests {
 
     #[test]
     fn bad_json_names_line_and_column() {
-        let err = parse_snapshot(b"{\n  \"schema\": \"netdoctor.snapshot/v1\",\n  \"links\": 3\n}", "x.json")
-            .expect_err("must fail");
+        let err = parse_snapshot(
+            b"{\n  \"schema\": \"netdoctor.snapshot/v1\",\n  \"links\": 3\n}",
+            "x.json",
+        )
+        .expect_err("must fail");
         let msg = err.to_string();
         assert!(msg.starts_with("x.json:3:"), "{msg}");
     }

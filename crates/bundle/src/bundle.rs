@@ -1,0 +1,360 @@
+//! [`read_bundle`]: a directory of pasted evidence becomes a [`NodeSnapshot`].
+
+use crate::command::Kind;
+use crate::error::BundleError;
+use crate::import::{self, Outcome};
+use crate::sections::{self, Section};
+use crate::{hints, node_dirs, raw, text};
+use netdoctor_model::{InputSummary, NodeSnapshot, Source, Sourced};
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are not evidence anyone pasted.
+const MAX_FILE: u64 = 64 << 20;
+
+/// What a file's name says it is.
+pub fn kind_by_name(name: &str) -> Option<Kind> {
+    let lower = name.to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "sysctl.txt" => Kind::Sysctl,
+        "ip-addr.txt" => Kind::IpAddr,
+        "ip-link.txt" => Kind::IpLink,
+        "ip-route.txt" => Kind::IpRoute,
+        "ip-rule.txt" => Kind::IpRule,
+        "ip-neigh.txt" => Kind::IpNeigh,
+        "bridge-fdb.txt" => Kind::BridgeFdb(None),
+        "route-n.txt" => Kind::RouteN,
+        "ifconfig.txt" => Kind::Ifconfig,
+        "lsmod.txt" => Kind::Lsmod,
+        "iptables-save.txt"
+        | "iptables-legacy-save.txt"
+        | "iptables-nft-save.txt"
+        | "ip6tables-save.txt"
+        | "ip6tables-legacy-save.txt"
+        | "ip6tables-nft-save.txt" => Kind::IptablesSave(lower.clone()),
+        "iptables-list.txt" => Kind::IptablesList,
+        "nft.txt" => Kind::NftText,
+        "nft.json" => Kind::NftJson,
+        "dmesg.txt" | "journal.txt" => Kind::Log,
+        n if n.ends_with(".log") => Kind::Log,
+        _ => return None,
+    })
+}
+
+fn rank(kind: Option<&Kind>) -> u8 {
+    match kind {
+        Some(Kind::IpLink) => 0,
+        Some(Kind::IpAddr) => 1,
+        Some(Kind::IpRoute) => 2,
+        Some(Kind::Ifconfig) => 8,
+        Some(Kind::RouteN) => 9,
+        Some(_) => 5,
+        None => 20,
+    }
+}
+
+/// Read an evidence bundle (see `shared/spec/evidence-bundle.md`). Lines that cannot be read
+/// become `snapshot.problems`; only a missing directory, invalid `cluster.json` / `kube/` JSON,
+/// or a file named for a format that holds nothing of it are errors.
+pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
+    let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => BundleError::NotFound {
+            path: dir.to_path_buf(),
+        },
+        _ => BundleError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        },
+    })?;
+    if !meta.is_dir() {
+        return Err(BundleError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut snap = NodeSnapshot::default();
+    let mut hosts = Vec::new();
+    let cluster = dir.join("cluster.json");
+    if cluster.is_file() {
+        let text = read_text(&cluster)?;
+        let (h, p) = hints::parse_cluster_json(&text, "cluster.json")?;
+        snap.hints = h;
+        snap.problems.extend(p);
+        snap.inputs.push(input("cluster.json", "cluster.json"));
+    }
+    let mut files = Vec::new();
+    list_files(dir, dir, 0, &mut files)?;
+    // Files named for what they are first, richest formats first, so their values win over
+    // those of ifconfig / route -n / sniffed files when merged.
+    files.sort_by_key(|rel| (rank(kind_by_name(&file_name(rel)).as_ref()), rel.clone()));
+    for rel in files {
+        let shown = rel.to_string_lossy().into_owned();
+        if shown == "cluster.json" {
+            continue;
+        }
+        let text = read_text(&dir.join(&rel))?;
+        read_file(&shown, &file_name(&rel), &text, &mut snap, &mut hosts)?;
+    }
+    node_dirs::read_root(dir, &mut snap)?;
+    node_dirs::read_kube(dir, &mut snap)?;
+    finish(&mut snap, hosts);
+    Ok(snap)
+}
+
+fn file_name(rel: &Path) -> String {
+    rel.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Regular files under `dir`, relative to `base`; `root/` and `kube/` are read on their own.
+fn list_files(
+    base: &Path,
+    dir: &Path,
+    depth: u32,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), BundleError> {
+    let io = |e| BundleError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let rel = path.strip_prefix(base).unwrap_or(&path).to_path_buf();
+        if depth == 0 && (rel == Path::new("root") || rel == Path::new("kube")) {
+            continue;
+        }
+        let ft = entry.file_type().map_err(io)?;
+        if ft.is_dir() && depth < 4 {
+            list_files(base, &path, depth + 1, out)?;
+        } else if path.is_file() {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String, BundleError> {
+    let io = |e| BundleError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_FILE {
+        return Err(io(std::io::Error::other(format!(
+            "{len} bytes: larger than the 64 MiB an evidence file may have"
+        ))));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub(crate) fn input(source: &str, read_as: &str) -> InputSummary {
+    InputSummary {
+        source: source.to_string(),
+        read_as: read_as.to_string(),
+    }
+}
+
+/// Read one file: raw kinds whole, line formats section by section.
+pub fn read_file(
+    file: &str,
+    name: &str,
+    text: &str,
+    snap: &mut NodeSnapshot,
+    hosts: &mut Vec<String>,
+) -> Result<(), BundleError> {
+    let named = kind_by_name(name);
+    if let Some(
+        kind @ (Kind::IptablesSave(_)
+        | Kind::IptablesList
+        | Kind::NftText
+        | Kind::NftJson
+        | Kind::Log),
+    ) = &named
+    {
+        read_raw(file, kind, text, snap);
+        return Ok(());
+    }
+    let lines = text::numbered(text);
+    let sections = sections::split(&lines);
+    let mut reads: Vec<(u32, String)> = Vec::new();
+    let mut items = 0;
+    let mut problems = Vec::new();
+    for section in &sections {
+        if let Some((_, cmd)) = &section.command {
+            hosts.extend(cmd.host.clone());
+        }
+        let Some((kind, read_as)) = choose(section, named.as_ref(), file) else {
+            continue;
+        };
+        match kind {
+            Some(kind) => {
+                let Outcome {
+                    items: n,
+                    problems: p,
+                } = import::apply(&kind, section, file, snap);
+                items += n;
+                problems.extend(p);
+                reads.push((section.first_line(), read_as));
+            }
+            None => reads.push((section.first_line(), read_as)),
+        }
+    }
+    if let Some(kind) = &named {
+        if items == 0 {
+            if let Some(err) = nothing_readable(file, kind, &lines, &problems) {
+                return Err(err);
+            }
+        }
+    }
+    snap.problems.extend(problems);
+    record_inputs(file, reads, snap);
+    Ok(())
+}
+
+/// Which importer reads a section, and how to name it in `inputs`. `None`: nothing to record
+/// (comments only).
+fn choose(
+    section: &Section<'_>,
+    named: Option<&Kind>,
+    file: &str,
+) -> Option<(Option<Kind>, String)> {
+    if let Some((_, cmd)) = &section.command {
+        if section.is_empty() {
+            // A prompt with no output pasted after it says nothing.
+            return (!cmd.text.is_empty()).then(|| {
+                (
+                    None,
+                    format!("no output (`{}`)", text::shorten(&cmd.text, 60)),
+                )
+            });
+        }
+        return Some(match &cmd.kind {
+            Some(k) => (Some(k.clone()), k.read_as()),
+            None => (
+                None,
+                format!(
+                    "not recognised (output of `{}` is not read)",
+                    text::shorten(&cmd.text, 60)
+                ),
+            ),
+        });
+    }
+    if section.is_empty() {
+        return None;
+    }
+    if let Some(k) = named {
+        // Dry run on a scratch snapshot: the name wins when it reads something.
+        let mut scratch = NodeSnapshot::default();
+        if import::apply(k, section, file, &mut scratch).items > 0 {
+            return Some((Some(k.clone()), k.read_as()));
+        }
+    }
+    match sections::sniff(&section.lines, file).or_else(|| named.cloned()) {
+        Some(k) => {
+            let read_as = k.read_as();
+            Some((Some(k), read_as))
+        }
+        None => Some((None, "not recognised".into())),
+    }
+}
+
+fn nothing_readable(
+    file: &str,
+    kind: &Kind,
+    lines: &[text::Line<'_>],
+    problems: &[netdoctor_model::ParseProblem],
+) -> Option<BundleError> {
+    let content = lines.iter().find(|l| {
+        !text::is_blank_or_comment(l.text) && crate::command::recognise(l.text).is_none()
+    })?;
+    let line = problems
+        .first()
+        .and_then(|p| p.source.line)
+        .and_then(|n| lines.iter().find(|l| l.no == n))
+        .unwrap_or(content);
+    Some(BundleError::NothingReadable {
+        file: file.to_string(),
+        line: line.no,
+        read_as: kind.read_as(),
+        text: text::shorten(line.text.trim(), 120),
+    })
+}
+
+/// A raw file (dump, listing, log): kept whole. A leading command line is blanked so the
+/// dump parses, without moving any line.
+fn read_raw(file: &str, kind: &Kind, text: &str, snap: &mut NodeSnapshot) {
+    let mut kept: Vec<&str> = text.split('\n').collect();
+    if !matches!(kind, Kind::Log) {
+        if let Some(first) = kept.iter().position(|l| !l.trim().is_empty()) {
+            if crate::command::recognise(kept[first]).is_some() {
+                kept[first] = "";
+            }
+        }
+    }
+    let body = kept.join("\n");
+    let source = Source {
+        file: file.to_string(),
+        line: None,
+    };
+    match kind {
+        Kind::IptablesSave(name) => snap.iptables.push(raw::iptables_dump(file, name, &body, 1)),
+        Kind::IptablesList => snap.iptables_listings.push(Sourced::new(body, source)),
+        Kind::NftText => snap.nft_text = Some(Sourced::new(body, source)),
+        Kind::NftJson => snap.nft_json = Some(Sourced::new(body, source)),
+        _ => snap.logs.push(raw::log_file(file, text, 1)),
+    }
+    if let Some(dump) = snap.iptables.last_mut().filter(|d| d.source.file == file) {
+        dump.source.line = None;
+    }
+    snap.inputs.push(input(file, &kind.read_as()));
+}
+
+fn record_inputs(file: &str, reads: Vec<(u32, String)>, snap: &mut NodeSnapshot) {
+    match reads.len() {
+        0 => snap.inputs.push(input(file, "not recognised (no content)")),
+        1 => snap.inputs.push(input(file, &reads[0].1)),
+        _ => {
+            for (line, read_as) in reads {
+                snap.inputs.push(input(&format!("{file}:{line}"), &read_as));
+            }
+        }
+    }
+}
+
+/// What can only be judged once every file is read.
+fn finish(snap: &mut NodeSnapshot, mut hosts: Vec<String>) {
+    hosts.sort();
+    hosts.dedup();
+    if snap.hostname.is_none() && hosts.len() == 1 {
+        snap.hostname = hosts.pop();
+    }
+    snap.bridge_nf_present = bridge_nf_present(snap);
+}
+
+/// Whether br_netfilter is active: a `net.bridge.*` key exists, or lsmod lists the module. A full
+/// `sysctl -a` without any `net.bridge.*` key says it is not; a partial paste cannot tell.
+fn bridge_nf_present(snap: &NodeSnapshot) -> Option<Sourced<bool>> {
+    if let Some((_, v)) = snap
+        .sysctls
+        .iter()
+        .flatten()
+        .find(|(k, _)| k.starts_with("net.bridge."))
+    {
+        return Some(Sourced::new(true, v.source.clone()));
+    }
+    if let Some(src) = snap
+        .modules
+        .as_ref()
+        .and_then(|m| m.loaded.as_ref())
+        .and_then(|l| l.get("br_netfilter"))
+    {
+        return Some(Sourced::new(true, src.clone()));
+    }
+    let sysctls = snap.sysctls.as_ref()?;
+    let full = sysctls.len() > 200
+        || (sysctls.contains_key("net.ipv4.conf.all.forwarding")
+            && sysctls.keys().any(|k| k.starts_with("net.core.")));
+    let file = sysctls.values().next()?.source.file.clone();
+    full.then(|| Sourced::new(false, Source { file, line: None }))
+}

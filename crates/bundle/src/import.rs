@@ -1,0 +1,198 @@
+//! Reading one section of a file as a given kind, into the snapshot.
+
+use crate::command::Kind;
+use crate::ipjson::looks_like_json;
+use crate::sections::Section;
+use crate::text;
+use crate::{
+    fdb, ifconfig, ipjson, iplink, iproute, iprule, lsmod, merge, neigh, raw, routen, sysctl,
+};
+use netdoctor_model::{
+    ConfigFile, LogFile, NodeSnapshot, ParseProblem, Source, Sourced, TABLE_LOCAL,
+};
+
+/// What reading a section gave: how many values, and the lines it could not read.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub items: usize,
+    pub problems: Vec<ParseProblem>,
+}
+
+/// Read `section` of `file` as `kind` into `snap`.
+pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot) -> Outcome {
+    let lines = &section.lines;
+    let first_out = lines.first().map_or(section.first_line(), |l| l.no);
+    let json = || looks_like_json(&section.joined());
+    let mut out = Outcome::default();
+    match kind {
+        Kind::Sysctl => {
+            let (m, p) = sysctl::parse_sysctl_lines(lines, file);
+            out = Outcome {
+                items: m.len(),
+                problems: p,
+            };
+            merge::sysctls(snap, m);
+        }
+        Kind::SysctlValue(key) => sysctl_value(key, section, file, snap, &mut out),
+        Kind::IpAddr | Kind::IpLink => {
+            let (links, addrs, p) = if json() {
+                ipjson::parse_links_json(&section.joined(), file, first_out)
+            } else {
+                let b = iplink::parse_link_blocks(lines, file);
+                (b.links, b.addrs, b.problems)
+            };
+            out = Outcome {
+                items: links.len() + addrs.len(),
+                problems: p,
+            };
+            merge::links(snap, links);
+            if *kind == Kind::IpAddr || !addrs.is_empty() {
+                merge::addresses(snap, addrs);
+            }
+        }
+        Kind::IpRoute => {
+            let (routes, p) = if json() {
+                iproute::parse_ip_route_json(&section.joined(), file, first_out)
+            } else {
+                iproute::parse_ip_route_lines(lines, file)
+            };
+            let all_tables = section.command.as_ref().is_some_and(|(_, c)| c.all_tables)
+                || routes.iter().any(|r| r.table == TABLE_LOCAL);
+            snap.routes_all_tables |= all_tables;
+            out = Outcome {
+                items: routes.len(),
+                problems: p,
+            };
+            merge::routes(snap, routes);
+        }
+        Kind::RouteN => {
+            let (routes, p) = routen::parse_route_n_lines(lines, file);
+            out = Outcome {
+                items: routes.len(),
+                problems: p,
+            };
+            merge::routes(snap, routes);
+        }
+        Kind::IpRule => {
+            let (rules, p) = iprule::parse_ip_rule_lines(lines, file);
+            out = Outcome {
+                items: rules.len(),
+                problems: p,
+            };
+            snap.rules.get_or_insert_with(Vec::new).extend(rules);
+        }
+        Kind::IpNeigh | Kind::Arp => {
+            let (n, p) = if *kind == Kind::Arp {
+                neigh::parse_arp_lines(lines, file)
+            } else {
+                neigh::parse_ip_neigh_lines(lines, file)
+            };
+            out = Outcome {
+                items: n.len(),
+                problems: p,
+            };
+            merge::neighbours(snap, n);
+        }
+        Kind::BridgeFdb(dev) => {
+            let (e, p) = fdb::parse_fdb_lines(lines, file, dev.as_deref());
+            out = Outcome {
+                items: e.len(),
+                problems: p,
+            };
+            merge::fdb(snap, e);
+        }
+        Kind::Ifconfig => {
+            let (links, addrs, p) = ifconfig::parse_ifconfig_lines(lines, file);
+            out = Outcome {
+                items: links.len() + addrs.len(),
+                problems: p,
+            };
+            merge::links(snap, links);
+            merge::addresses(snap, addrs);
+        }
+        Kind::Lsmod => {
+            let (m, p) = lsmod::parse_lsmod_lines(lines, file);
+            out = Outcome {
+                items: m.len(),
+                problems: p,
+            };
+            merge::modules(snap, m);
+        }
+        raw_kind => apply_raw(raw_kind, section, file, snap, &mut out),
+    }
+    out
+}
+
+fn apply_raw(
+    kind: &Kind,
+    section: &Section<'_>,
+    file: &str,
+    snap: &mut NodeSnapshot,
+    out: &mut Outcome,
+) {
+    if section.is_empty() && !matches!(kind, Kind::IptablesSave(_)) {
+        return;
+    }
+    let body = section.joined();
+    let first = section.lines.first().map_or(section.first_line(), |l| l.no);
+    let source = Source::at(file, first);
+    out.items = 1;
+    match kind {
+        Kind::IptablesSave(name) => {
+            if body.trim().is_empty() {
+                out.items = 0;
+                return;
+            }
+            snap.iptables
+                .push(raw::iptables_dump(file, name, &body, first));
+        }
+        Kind::IptablesList => snap.iptables_listings.push(Sourced::new(body, source)),
+        Kind::NftText => snap.nft_text = Some(Sourced::new(body, source)),
+        Kind::NftJson => snap.nft_json = Some(Sourced::new(body, source)),
+        Kind::Log => snap.logs.push(LogFile {
+            name: file.to_string(),
+            lines: section
+                .lines
+                .iter()
+                .map(|l| (l.no, l.text.to_string()))
+                .collect(),
+        }),
+        Kind::ConfigFile(path) => snap.files.push(ConfigFile {
+            path: path.clone(),
+            symlink_target: None,
+            content: body,
+            source,
+        }),
+        _ => out.items = 0,
+    }
+}
+
+/// `cat /proc/sys/net/ipv4/ip_forward` prints just the value.
+fn sysctl_value(
+    key: &str,
+    section: &Section<'_>,
+    file: &str,
+    snap: &mut NodeSnapshot,
+    out: &mut Outcome,
+) {
+    let mut values = section
+        .lines
+        .iter()
+        .filter(|l| !text::is_blank_or_comment(l.text));
+    let Some(line) = values.next() else { return };
+    let mut m = sysctl::Sysctls::new();
+    m.insert(
+        key.to_string(),
+        Sourced::new(line.text.trim().to_string(), Source::at(file, line.no)),
+    );
+    out.items = 1;
+    for extra in values {
+        out.problems.push(text::unreadable(
+            file,
+            extra,
+            "sysctl",
+            "one value was expected",
+        ));
+    }
+    merge::sysctls(snap, m);
+}

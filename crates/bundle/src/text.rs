@@ -1,0 +1,204 @@
+//! Line handling shared by every importer: original line numbers, CRLF, and the
+//! `[... truncated ...]` markers that pasted evidence carries.
+
+use netdoctor_model::{ParseProblem, Source};
+use std::net::IpAddr;
+
+/// One line of a pasted file, already stripped of its line ending and of any truncation marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based line number in the original file.
+    pub no: u32,
+    pub text: &'a str,
+    /// The line was cut mid-way (a `[...` marker, or the paste ended without a newline inside a
+    /// word). Its last word may be partial and has been removed from `text`.
+    pub cut: bool,
+}
+
+/// Split `text` into numbered lines. CR before LF (and a lone trailing CR) is removed. A line that
+/// is only a truncation marker becomes an empty line; a line cut mid-way keeps its complete words.
+pub fn numbered(text: &str) -> Vec<Line<'_>> {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, raw)| {
+            let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let raw = raw.trim_end_matches('\r');
+            match marker_start(raw) {
+                None => Line {
+                    no,
+                    text: raw,
+                    cut: false,
+                },
+                Some(at) => {
+                    let before = &raw[..at];
+                    // A marker glued to a word means the word itself was cut: drop it.
+                    let kept = if before.ends_with(char::is_whitespace) || before.is_empty() {
+                        before
+                    } else {
+                        before
+                            .rfind(char::is_whitespace)
+                            .map_or("", |ws| &before[..ws + 1])
+                    };
+                    Line {
+                        no,
+                        text: kept.trim_end(),
+                        cut: !before.trim().is_empty(),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Where a truncation / elision marker starts: `[...`, `[…`, `[... truncated`, `[smitted ...
+/// truncated]`, `[... elided ...]`.
+fn marker_start(line: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(rel) = line[from..].find('[') {
+        let at = from + rel;
+        let rest = &line[at + 1..];
+        let inner = rest.split(']').next().unwrap_or(rest);
+        if rest.starts_with("...")
+            || rest.starts_with('…')
+            || inner.contains("truncated")
+            || inner.contains("elided")
+            || (inner.contains("...") && !inner.contains(':'))
+        {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Blank, or a comment that no importer reads (`#` or `;` first).
+pub fn is_blank_or_comment(text: &str) -> bool {
+    let t = text.trim_start();
+    t.is_empty() || t.starts_with('#') || t.starts_with(';')
+}
+
+/// True when a line holds nothing to read. A line that a cut left empty is reported, since
+/// something was there.
+pub fn skip(line: &Line<'_>, file: &str, what: &str, problems: &mut Vec<ParseProblem>) -> bool {
+    if !is_blank_or_comment(line.text) {
+        return false;
+    }
+    if line.cut && line.text.trim().is_empty() {
+        problems.push(problem(
+            file,
+            line.no,
+            format!("not read as {what}: the line was cut before anything readable"),
+        ));
+    }
+    true
+}
+
+/// A problem at `file:no`.
+pub fn problem(file: &str, no: u32, message: impl Into<String>) -> ParseProblem {
+    ParseProblem {
+        source: Source::at(file, no),
+        message: message.into(),
+    }
+}
+
+/// The problem to report for a line that could not be read, mentioning a cut when there was one.
+pub fn unreadable(file: &str, line: &Line<'_>, what: &str, why: &str) -> ParseProblem {
+    let shown = shorten(line.text.trim(), 120);
+    let cut = if line.cut { " (the line was cut)" } else { "" };
+    problem(
+        file,
+        line.no,
+        format!("not read as {what}: {why}{cut}: {shown:?}"),
+    )
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Prefix length of a dotted netmask; `None` when the mask is not contiguous.
+pub fn mask_to_prefix(mask: &str) -> Option<u8> {
+    let ip: std::net::Ipv4Addr = mask.parse().ok()?;
+    let bits = u32::from(ip);
+    let ones = bits.leading_ones();
+    if bits.checked_shl(ones).unwrap_or(0) != 0 {
+        return None;
+    }
+    u8::try_from(ones).ok()
+}
+
+/// Parse `A` or `A/P`; a bare address is a host prefix.
+pub fn parse_prefix(s: &str) -> Option<ipnet::IpNet> {
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return Some(net);
+    }
+    let addr: IpAddr = s.parse().ok()?;
+    Some(ipnet::IpNet::from(addr))
+}
+
+/// A MAC address as `ip` prints it (six colon-separated hex octets).
+pub fn is_mac(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The default routing table of a name `ip` prints (`main`, `local`, `default`) or a number.
+pub fn table_id(s: &str) -> Option<u32> {
+    match s {
+        "main" => Some(netdoctor_model::TABLE_MAIN),
+        "local" => Some(netdoctor_model::TABLE_LOCAL),
+        "default" => Some(253),
+        other => other.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_lines_and_strips_crlf() {
+        let lines = numbered("a\r\nb\r\n\r\nc");
+        let texts: Vec<_> = lines.iter().map(|l| (l.no, l.text)).collect();
+        assert_eq!(texts, vec![(1, "a"), (2, "b"), (3, ""), (4, "c")]);
+    }
+
+    #[test]
+    fn cuts_markers_and_partial_words() {
+        let lines = numbered(
+            "20.1.[... truncated in corpus]\n49 packets tran[smitted ... truncated]\n[...]\nx y [... elided ...]",
+        );
+        assert_eq!(lines[0].text, "");
+        assert!(lines[0].cut);
+        assert_eq!(lines[1].text, "49 packets");
+        assert!(lines[1].cut);
+        assert_eq!(lines[2].text, "");
+        assert!(!lines[2].cut);
+        assert_eq!(lines[3].text, "x y");
+    }
+
+    #[test]
+    fn keeps_brackets_that_are_not_markers() {
+        let lines = numbered("[root@host188 ~]# ip route\n[ 3774.709092] TRACE: raw");
+        assert_eq!(lines[0].text, "[root@host188 ~]# ip route");
+        assert_eq!(lines[1].text, "[ 3774.709092] TRACE: raw");
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_to_prefix("255.255.255.192"), Some(26));
+        assert_eq!(mask_to_prefix("0.0.0.0"), Some(0));
+        assert_eq!(mask_to_prefix("255.255.255.255"), Some(32));
+        assert_eq!(mask_to_prefix("255.0.255.0"), None);
+    }
+}

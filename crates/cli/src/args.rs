@@ -1,0 +1,122 @@
+//! Command-line interface: every flag documented where it is declared, so `--help` teaches.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netdoctor",
+    version,
+    about = "Finds why pods and services in a Kubernetes cluster can't talk to each other",
+    long_about = "netdoctor reads a node's real kernel network state (netlink, /proc/sys, iptables \
+        in every backend, boot-time sysctl files) or whatever evidence a user pasted, names the \
+        root cause with its evidence, and says how to fix it so that the fix survives a reboot.\n\n\
+        Start with `netdoctor check` on the broken node (as root, so it can read every iptables \
+        backend). On a support desk, put the customer's pasted outputs in a directory and run \
+        `netdoctor check --from DIR`.",
+    after_help = "Examples:\n  \
+        netdoctor check                          diagnose this node, live\n  \
+        netdoctor check --cluster-cidr 10.244.0.0/16 --service-cidr 10.96.0.0/12\n  \
+        netdoctor check --from ./ticket-4711/    diagnose from pasted evidence\n  \
+        netdoctor collect -o node.json.zst       save this node's state for later or elsewhere\n  \
+        netdoctor check --snapshot node.json.zst --output markdown"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Diagnose a node: live, from a snapshot, or from an evidence bundle.
+    #[command(
+        long_about = "Diagnose a node and print each root cause with its evidence, an \
+        explanation and the fix (now, and at boot).\n\n\
+        Without --from or --snapshot it reads the network namespace netdoctor runs in, and the \
+        configuration files under --root.\n\n\
+        Exit status: 0 no finding at or above --fail-on, 1 there are, 2 netdoctor could not run \
+        (bad arguments, unreadable input)."
+    )]
+    Check(CheckArgs),
+    /// Save this node's network state as a snapshot (JSON; a `.zst` name compresses it).
+    #[command(
+        long_about = "Save this node's network state (links, addresses, routes in every \
+        table, rules, neighbours, FDB, sysctls, modules, every iptables backend's rules, \
+        conntrack counters, boot-time configuration files, kernel log) as a snapshot. Read it \
+        back with `netdoctor check --snapshot FILE`, on any machine."
+    )]
+    Collect(CollectArgs),
+}
+
+/// Facts about the cluster that sharpen the diagnosis. Each may also come from the bundle's
+/// `cluster.json` or the node's `/run/flannel/subnet.env`; flags win.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Which node this is (default: the hostname).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// The cluster's pod range, e.g. 10.244.0.0/16 (kubeadm --pod-network-cidr).
+    #[arg(long, value_name = "CIDR")]
+    pub cluster_cidr: Option<IpNet>,
+    /// The Service range, e.g. 10.96.0.0/12 (kube-apiserver --service-cluster-ip-range).
+    #[arg(long, value_name = "CIDR")]
+    pub service_cidr: Option<IpNet>,
+    /// This node's own pod subnet, e.g. 10.244.1.0/24 (Node.spec.podCIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub pod_cidr: Option<IpNet>,
+    /// The CNI in use: flannel, calico, cilium, weave, ... (default: recognised from devices).
+    #[arg(long, value_name = "NAME")]
+    pub cni: Option<String>,
+    /// The CNI's backend: vxlan, host-gw, ipip, wireguard, bgp.
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Diagnose from an evidence bundle: a directory of pasted outputs (sysctl.txt,
+    /// ip-route.txt, route-n.txt, ifconfig.txt, iptables-save.txt, dmesg.txt, root/, ...).
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
+    pub from: Option<PathBuf>,
+    /// Diagnose from a snapshot written by `netdoctor collect`.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Read the node's configuration files (sysctl.d, modules-load.d, CNI config) under DIR
+    /// instead of / (live checks only).
+    #[arg(long, value_name = "DIR", default_value = "/", conflicts_with_all = ["from", "snapshot"])]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Exit with status 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    /// Write the snapshot here (`-` or nothing: standard output). A name ending in .zst is
+    /// compressed with zstd.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Read the node's configuration files under DIR instead of /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Critical,
+    Warning,
+    Info,
+}
