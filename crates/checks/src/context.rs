@@ -277,22 +277,25 @@ pub fn is_cni_device(name: &str) -> bool {
 
 /// Encapsulation overhead of a tunnel device, by kind or well-known name.
 pub fn tunnel_overhead(l: &Link) -> Option<(u32, &'static str)> {
-    let kind = l.kind.as_deref().unwrap_or("");
-    if kind == "vxlan"
-        || l.vxlan.is_some()
-        || l.name.starts_with("flannel.")
-        || l.name == "vxlan.calico"
-    {
+    // Trust the kind when the source reported it; fall back to well-known names otherwise
+    // (`route -n` and `ifconfig` pastes carry no kind). A veth named tunl0 is not a tunnel.
+    let by_kind = match l.kind.as_deref() {
+        Some("vxlan") => Some((50, "VXLAN")),
+        Some("geneve") => Some((50, "Geneve")),
+        Some("ipip") => Some((20, "IPIP")),
+        Some("wireguard") => Some((80, "WireGuard")),
+        Some(_) => return None,
+        None => None,
+    };
+    if by_kind.is_some() || l.vxlan.is_some() {
+        return by_kind.or(Some((50, "VXLAN")));
+    }
+    let n = l.name.as_str();
+    if n.starts_with("flannel.") || n == "vxlan.calico" {
         Some((50, "VXLAN"))
-    } else if kind == "geneve" {
-        Some((50, "Geneve"))
-    } else if kind == "ipip" || l.name == "tunl0" {
+    } else if n == "tunl0" {
         Some((20, "IPIP"))
-    } else if kind == "wireguard"
-        || l.name.starts_with("flannel-wg")
-        || l.name.starts_with("wg")
-        || l.name == "wireguard.cali"
-    {
+    } else if n.starts_with("flannel-wg") || n.starts_with("wg") || n == "wireguard.cali" {
         Some((80, "WireGuard"))
     } else {
         None

@@ -52,26 +52,17 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                 ));
             }
         }
-        if let Some(cfg) = ctx
-            .hints
-            .mtu
-            .as_ref()
-            .filter(|c| c.value != mtu && t.name.starts_with("flannel"))
-        {
+        if let Some(cfg) = ctx.hints.mtu.as_ref().filter(|c| c.value != mtu) {
+            // Every node's overlay must use the same MTU: a node that differs sends or
+            // receives packets the others cannot carry (flannel#1614: wg0 1320 vs 1420).
             out.add(finding(
                 "mtu-mismatch",
-                Severity::Warning,
-                format!(
-                    "{} MTU {mtu} differs from the MTU flannel was configured with ({})",
-                    t.name, cfg.value
-                ),
-                vec![
-                    Context::link_evidence(t),
-                    format!("FLANNEL_MTU={} [{}]", cfg.value, cfg.source),
-                ],
+                Severity::Critical,
+                format!("{} MTU {mtu} differs from the overlay MTU the cluster uses ({})", t.name, cfg.value),
+                vec![Context::link_evidence(t), format!("overlay MTU {} [{}]", cfg.value, cfg.source)],
                 EXPLANATION,
                 vec![format!("ip link set {} mtu {}", t.name, cfg.value)],
-                vec!["restart flanneld so the device and subnet.env agree".into()],
+                vec![format!("configure the CNI's MTU as {} on this node (or restart its agent so it derives the same value as the other nodes)", cfg.value)],
             ));
         }
         // Pods on a bridge whose traffic leaves through this tunnel must not exceed its MTU.
