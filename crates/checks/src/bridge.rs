@@ -2,8 +2,8 @@
 //! through iptables, or same-node service traffic is never de-NATed.
 
 use crate::context::Context;
-use crate::outcome::{finding, Outcome};
-use netdoctor_model::Severity;
+use crate::outcome::{finding, sysctl, Outcome, WithActions};
+use netdoctor_model::{Action, Severity};
 
 /// Whether pods sit on a Linux bridge here (cni0, docker0, cbr0...). `None`: links unknown.
 fn has_pod_bridge(ctx: &Context) -> Option<bool> {
@@ -69,24 +69,34 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                     .to_string(),
             );
         }
-        out.add(finding(
-            "br-netfilter-missing",
-            severity(ctx),
-            "br_netfilter is not loaded: bridged pod traffic bypasses iptables",
-            evidence,
-            "Pods on the same node talk across a Linux bridge (cni0, docker0). Without the \
+        out.add(
+            finding(
+                "br-netfilter-missing",
+                severity(ctx),
+                "br_netfilter is not loaded: bridged pod traffic bypasses iptables",
+                evidence,
+                "Pods on the same node talk across a Linux bridge (cni0, docker0). Without the \
              br_netfilter module, bridged frames never reach iptables, so kube-proxy's DNAT for a \
              Service works on the way in but the reply from a same-node backend crosses the \
              bridge un-NATed: the client sees an answer from the pod IP, not the Service IP, and \
              drops it. Symptom: a Service (often DNS) times out only when the backend is on the \
              same node. Verify: `ls /proc/sys/net/bridge` fails and `lsmod | grep br_netfilter` \
              is empty.",
-            vec![
-                "modprobe br_netfilter".into(),
-                "sysctl -w net.bridge.bridge-nf-call-iptables=1".into(),
-            ],
-            persistent,
-        ));
+                vec![
+                    "modprobe br_netfilter".into(),
+                    "sysctl -w net.bridge.bridge-nf-call-iptables=1".into(),
+                ],
+                persistent,
+            )
+            .with(vec![
+                Action::LoadModule {
+                    name: "br_netfilter".into(),
+                    runtime: true,
+                    persistent: !at_boot,
+                },
+                sysctl("net.bridge.bridge-nf-call-iptables", "1", true, false),
+            ]),
+        );
         return;
     }
     let key = "net.bridge.bridge-nf-call-iptables";
@@ -107,23 +117,26 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         let Some(v) = ctx.sysctl(key).filter(|v| v.value.trim() == "0") else {
             continue;
         };
-        out.add(finding(
-            "bridge-nf-call-iptables-disabled",
-            severity(ctx),
-            "Bridged pod traffic skips iptables: same-node Service replies are never de-NATed",
-            vec![format!("{key} = {} (runtime, {})", v.value, v.source)],
-            format!(
-                "With {key} = 0, frames that cross the pod bridge are not shown to iptables. \
+        out.add(
+            finding(
+                "bridge-nf-call-iptables-disabled",
+                severity(ctx),
+                "Bridged pod traffic skips iptables: same-node Service replies are never de-NATed",
+                vec![format!("{key} = {} (runtime, {})", v.value, v.source)],
+                format!(
+                    "With {key} = 0, frames that cross the pod bridge are not shown to iptables. \
                  kube-proxy's Service DNAT still happens for the request, but when the chosen \
                  backend sits on the same node its reply goes straight across the bridge without \
                  reverse NAT, and the client drops it. Symptom: Service IPs and cluster DNS time \
                  out from some pods, depending on where the backend landed. CentOS 7's \
                  /usr/lib/sysctl.d/00-system.conf sets this to 0 at every boot unless a later \
                  file wins. Verify with `sysctl {key}`."
-            ),
-            vec![format!("sysctl -w {key}=1")],
-            ctx.persistent_sysctl(key, "1"),
-        ));
+                ),
+                vec![format!("sysctl -w {key}=1")],
+                ctx.persistent_sysctl(key, "1"),
+            )
+            .with(vec![sysctl(key, "1", true, true)]),
+        );
     }
     let _ = v;
 }

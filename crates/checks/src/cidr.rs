@@ -2,7 +2,7 @@
 //! `bridge-address-mismatch`, `stale-interface-address`.
 
 use crate::context::{is_cni_device, is_host_route, Context};
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{command, finding, manual, restart, Outcome, WithActions};
 use ipnet::IpNet;
 use netdoctor_model::{Address, Severity};
 
@@ -110,7 +110,7 @@ fn pod_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
          `ip route` and the CNI's configured network.",
         vec![],
         vec!["choose a pod CIDR disjoint from every host network and route, set it in kubeadm and in the CNI's own config (Calico IPPool / flannel net-conf.json), and recreate the pod network".into()],
-    ));
+    ).with(vec![manual("re-plan the pod CIDR so it is disjoint from every host network and route; set it in kubeadm and in the CNI's own config")]));
 }
 
 fn service_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
@@ -154,7 +154,7 @@ fn service_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) 
          Services. Verify with kube-apiserver's --service-cluster-ip-range and `ip route`.",
         vec![],
         vec!["choose a service CIDR disjoint from host networks and the pod CIDR (kube-apiserver --service-cluster-ip-range)".into()],
-    ));
+    ).with(vec![manual("re-plan the service CIDR (kube-apiserver --service-cluster-ip-range) so it is disjoint from host networks and the pod CIDR")]));
 }
 
 const BRIDGES: &[&str] = &["cni0", "cbr0"];
@@ -209,7 +209,7 @@ fn bridge_mismatch(ctx: &Context, out: &mut Outcome) {
                 "restart the pods on this node (or the CNI agent) so they get addresses in the current subnet".into(),
             ],
             vec!["nothing to persist: the bridge is recreated from the current lease".into()],
-        ));
+        ).with(vec![command(&["ip", "link", "delete", &a.ifname], "the CNI bridge plugin recreates it with the current lease's gateway"), restart("the pods on this node", "they hold addresses from the old subnet")]));
     }
 }
 
@@ -298,6 +298,6 @@ fn stale(ctx: &Context, out: &mut Outcome) {
                 "restart the CNI agent (kube-flannel pod / calico-node) so it re-adds the route".into(),
             ],
             vec![format!("remove whatever recreates {name} at boot (an old CNI's config in /etc/cni/net.d, a module in modules-load.d)")],
-        ));
+        ).with(vec![command(&["ip", "addr", "del", &format!("{}/{}", a.addr, a.prefix_len), "dev", name], "the address blocks the CNI's route to another node's pod subnet"), restart("the CNI agent (kube-flannel / calico-node pod on this node)", "it re-adds the route, neighbour and FDB entries it removed")]));
     }
 }

@@ -2,7 +2,7 @@
 //! `conntrack-tool-missing`.
 
 use crate::context::Context;
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, manual, sysctl, Outcome, WithActions};
 use netdoctor_model::Severity;
 
 pub const FULL_EXPLANATION: &str =
@@ -55,7 +55,11 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
             p.push("and raise kube-proxy's conntrack.maxPerCore / conntrack.min, which it applies at start".into());
             p
         },
-    ));
+    )
+    .with(vec![
+        sysctl(key, &target.to_string(), true, true),
+        manual("raise kube-proxy's conntrack.maxPerCore / conntrack.min so it does not lower nf_conntrack_max again when it restarts"),
+    ]));
 }
 
 fn tool(ctx: &Context, out: &mut Outcome) {
@@ -85,5 +89,6 @@ fn tool(ctx: &Context, out: &mut Outcome) {
          returned ... executable file not found\". Verify with `command -v conntrack`.",
         vec!["apt-get install conntrack   # or: yum install conntrack-tools".into()],
         vec!["add the conntrack package to the node image".into()],
-    ));
+    )
+    .with(vec![manual("install the conntrack package (Debian/Ubuntu: conntrack; RHEL: conntrack-tools) and add it to the node image")]));
 }

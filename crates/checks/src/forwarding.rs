@@ -1,7 +1,7 @@
 //! `ip-forward-disabled`, `iface-forwarding-disabled`: a Kubernetes node is a router.
 
 use crate::context::{is_cni_device, tunnel_overhead, Context};
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, restart, sysctl, Outcome, WithActions};
 use netdoctor_model::Severity;
 
 pub fn check(ctx: &Context, out: &mut Outcome) {
@@ -30,14 +30,15 @@ fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
     if v.value.trim() != "0" {
         return;
     }
-    out.add(finding(
-        "ip-forward-disabled",
-        Severity::Critical,
-        format!(
+    out.add(
+        finding(
+            "ip-forward-disabled",
+            Severity::Critical,
+            format!(
             "{fam} forwarding is off: this node drops every packet it should route to or from pods"
         ),
-        ctx.sysctl_evidence(key).into_iter().collect(),
-        format!(
+            ctx.sysctl_evidence(key).into_iter().collect(),
+            format!(
             "A Kubernetes node is a router: pod traffic to other nodes, replies to service traffic \
              and NodePort traffic are all forwarded between interfaces. With {key} = 0 the kernel \
              drops them. Everything still looks Ready (the node's own traffic works), but \
@@ -46,9 +47,17 @@ fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
              value, so also check that it is set at boot (see sysctl-not-persistent). Verify with \
              `sysctl {key}`."
         ),
-        vec![format!("sysctl -w {key}=1")],
-        ctx.persistent_sysctl(key, "1"),
-    ));
+            vec![format!("sysctl -w {key}=1")],
+            ctx.persistent_sysctl(key, "1"),
+        )
+        .with(vec![
+        sysctl(key, "1", true, true),
+        restart(
+            "the container runtime (dockerd or containerd)",
+            "it sets up its bridge and FORWARD rules at start according to the forwarding it finds",
+        ),
+    ]),
+    );
 }
 
 fn per_interface(ctx: &Context, out: &mut Outcome) {
@@ -92,6 +101,7 @@ fn per_interface(ctx: &Context, out: &mut Outcome) {
              hardening script). Verify with `sysctl -a | grep '\\.forwarding'`.",
             vec![format!("sysctl -w {key}=1")],
             ctx.persistent_sysctl(key, "1"),
-        ));
+        )
+        .with(vec![sysctl(key, "1", true, true)]));
     }
 }

@@ -3,7 +3,7 @@
 //! pod traffic?) belong to the netfilter engine.
 
 use crate::context::Context;
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, manual, Outcome, WithActions};
 use netdoctor_model::{Backend, IptablesDump, Severity};
 
 pub fn check(ctx: &Context, out: &mut Outcome) {
@@ -99,7 +99,7 @@ fn backends(ctx: &Context, out: &mut Outcome) {
                 "restart kube-proxy and the CNI agent so they rewrite their rules in the chosen backend".into(),
             ],
             vec!["`update-alternatives --set iptables /usr/sbin/iptables-nft` (or -legacy) so every tool on the node agrees".into()],
-        ));
+        ).with(vec![manual("choose the iptables backend kube-proxy uses, flush the other backend's tables, restart kube-proxy and the CNI agent, and set update-alternatives so every tool agrees")]));
     }
 }
 
@@ -139,7 +139,7 @@ fn version(ctx: &Context, out: &mut Outcome) {
          `iptables --version`.",
         vec!["update-alternatives --set iptables /usr/sbin/iptables-legacy   # until the package is upgraded".into()],
         vec!["upgrade iptables to 1.8.3 or later".into()],
-    ));
+    ).with(vec![manual("upgrade iptables to 1.8.3 or later, or switch to the legacy backend")]));
 }
 
 fn buggy(text: &str, nft: bool) -> bool {
@@ -183,5 +183,5 @@ fn no_endpoints(ctx: &Context, out: &mut Outcome) {
          ready endpoints. Verify with `kubectl get endpointslices -n <ns> -l kubernetes.io/service-name=<svc>`.",
         vec!["kubectl get pods -n <ns> -l <the service's selector> -o wide   # why are they not Ready?".into()],
         vec!["fix the Service's selector or its pods' readiness".into()],
-    ));
+    ).with(vec![manual("find out why the Service has no ready endpoints (selector, readiness); nothing on the node to change")]));
 }

@@ -2,7 +2,7 @@
 //! shows, so it merges into that finding (same id).
 
 use crate::context::{is_cni_device, Context};
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, manual, sysctl, Outcome, WithActions};
 use netdoctor_model::Severity;
 use std::net::IpAddr;
 
@@ -48,19 +48,22 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                         "net.netfilter.nf_conntrack_max",
                         "<twice the current value>",
                     ),
-                ));
+                ).with(vec![manual("raise net.netfilter.nf_conntrack_max (twice the current value) in a sysctl.d drop-in and kube-proxy's conntrack.maxPerCore")]));
             } else if text.contains("Setting nf_conntrack_max to") {
                 conntrack_context.push(ev());
             } else if text.contains("RPF check is set to 'loose'") {
-                out.add(finding(
-                    "rp-filter-loose",
-                    Severity::Critical,
-                    "Calico felix refuses to start: reverse-path filtering is loose (2)",
-                    vec![ev()],
-                    crate::rpfilter::LOOSE_EXPLANATION,
-                    vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
-                    ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
-                ));
+                out.add(
+                    finding(
+                        "rp-filter-loose",
+                        Severity::Critical,
+                        "Calico felix refuses to start: reverse-path filtering is loose (2)",
+                        vec![ev()],
+                        crate::rpfilter::LOOSE_EXPLANATION,
+                        vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
+                        ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
+                    )
+                    .with(crate::rpfilter::loose_actions()),
+                );
             } else if text.contains("UDP: bad checksum")
                 && (text.contains(":8472 ") || text.contains(":4789 "))
             {
@@ -76,7 +79,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                      checksum offload on the VXLAN device. Verify with `dmesg | grep 'bad checksum'` on the receiver.",
                     vec!["ethtool -K flannel.1 tx-checksum-ip-generic off   # on every node; use the VXLAN device's name".into()],
                     vec!["upgrade the kernel to 5.7+ or a distro kernel with the fix; or make the ethtool setting persistent (a udev rule or the CNI's option)".into()],
-                ));
+                ).with(vec![manual("upgrade the kernel (fix in 5.7), or turn off tx checksum offload on the VXLAN device on every node")]));
             } else if text.contains("pod cidr not assigned")
                 || text.contains("pod cidr not assgned")
             {
@@ -91,7 +94,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                      the node gets an address. Verify with `kubectl get node <name> -o jsonpath='{.spec.podCIDR}'`.",
                     vec!["kubectl patch node <name> -p '{\"spec\":{\"podCIDR\":\"<a free /24 of the cluster CIDR>\"}}'   # one-off".into()],
                     vec!["run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<pod range> (kubeadm init --pod-network-cidr)".into()],
-                ));
+                ).with(vec![manual("run kube-controller-manager with --allocate-node-cidrs=true and --cluster-cidr, or give the Node a spec.podCIDR")]));
             }
         }
     }
@@ -134,7 +137,7 @@ fn forwarding(ctx: &Context, out: &mut Outcome, ev: String) {
          make sure it is set at boot (sysctl-not-persistent). Verify with `sysctl net.ipv4.ip_forward`.",
         vec!["sysctl -w net.ipv4.ip_forward=1".into()],
         ctx.persistent_sysctl("net.ipv4.ip_forward", "1"),
-    ));
+    ).with(vec![sysctl("net.ipv4.ip_forward", "1", !now_on, true)]));
 }
 
 /// flannel: `failed to add vxlanRoute (10.244.2.0/24 -> 10.244.2.0): invalid argument`;
@@ -182,7 +185,7 @@ fn refused_route(ctx: &Context, out: &mut Outcome, text: &str, ev: String) {
              network share address space; the pod CIDR must be re-planned.",
             vec![],
             vec!["choose a pod CIDR disjoint from every host network and route, in kubeadm and in the CNI's config".into()],
-        ));
+        ).with(vec![manual("re-plan the pod CIDR so it is disjoint from every host network")]));
         return;
     }
     let (sev, note) = match (holder, ctx.snap.addresses.is_some()) {
@@ -210,5 +213,5 @@ fn refused_route(ctx: &Context, out: &mut Outcome, text: &str, ev: String) {
             "restart the CNI agent so it re-adds the route".into(),
         ],
         vec!["remove whatever recreates the leftover device at boot".into()],
-    ));
+    ).with(vec![manual("remove the address that holds the gateway from the leftover device, then restart the CNI agent")]));
 }

@@ -2,7 +2,7 @@
 //! pods whose MTU exceeds the overlay's. Large packets vanish while small ones work.
 
 use crate::context::{tunnel_overhead, Context};
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use netdoctor_model::{Link, Severity};
 
 const EXPLANATION: &str = "Every packet a pod sends to another node is wrapped in an outer header \
@@ -49,7 +49,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                     EXPLANATION,
                     vec![format!("ip link set {} mtu {}", t.name, umtu.saturating_sub(overhead))],
                     vec![format!("set the CNI's MTU to {} (flannel: restart flanneld, which derives it from the underlay; Calico: veth_mtu in calico-config) or restore {} MTU {} on every node", umtu.saturating_sub(overhead), u.name, mtu + overhead)],
-                ));
+                ).with(vec![command(&["ip", "link", "set", &t.name, "mtu", &umtu.saturating_sub(overhead).to_string()], "the encapsulated packets must fit the underlay"), manual("make the CNI derive the same MTU on every node (restart its agent, or set its MTU option)")]));
             }
         }
         if let Some(cfg) = ctx.hints.mtu.as_ref().filter(|c| c.value != mtu) {
@@ -63,7 +63,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                 EXPLANATION,
                 vec![format!("ip link set {} mtu {}", t.name, cfg.value)],
                 vec![format!("configure the CNI's MTU as {} on this node (or restart its agent so it derives the same value as the other nodes)", cfg.value)],
-            ));
+            ).with(vec![command(&["ip", "link", "set", &t.name, "mtu", &cfg.value.to_string()], "every node's overlay must use the same MTU"), manual("make the CNI use the cluster's overlay MTU on this node")]));
         }
         // Pods on a bridge whose traffic leaves through this tunnel must not exceed its MTU.
         for v in ctx.links().iter().filter(|v| {
@@ -73,20 +73,25 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                     .is_some_and(|m| m == "cni0" || m == "cbr0")
         }) {
             if let Some(vm) = v.mtu.filter(|&vm| vm > mtu) {
-                out.add(finding(
-                    "mtu-mismatch",
-                    Severity::Warning,
-                    format!(
-                        "Pod interface {} has MTU {vm}, above the overlay's {mtu}",
-                        v.name
-                    ),
-                    vec![Context::link_evidence(v), Context::link_evidence(t)],
-                    EXPLANATION,
-                    vec![],
-                    vec![format!(
+                out.add(
+                    finding(
+                        "mtu-mismatch",
+                        Severity::Warning,
+                        format!(
+                            "Pod interface {} has MTU {vm}, above the overlay's {mtu}",
+                            v.name
+                        ),
+                        vec![Context::link_evidence(v), Context::link_evidence(t)],
+                        EXPLANATION,
+                        vec![],
+                        vec![format!(
+                            "set the CNI config's mtu to {mtu} and recreate the pods on this node"
+                        )],
+                    )
+                    .with(vec![manual(format!(
                         "set the CNI config's mtu to {mtu} and recreate the pods on this node"
-                    )],
-                ));
+                    ))]),
+                );
             }
         }
     }

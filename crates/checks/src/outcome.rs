@@ -1,6 +1,6 @@
 //! Collecting findings: one per id, evidence merged.
 
-use netdoctor_model::{Finding, Fix, NotChecked, Severity};
+use netdoctor_model::{Action, Finding, Fix, NotChecked, Severity};
 
 /// What the checks found so far.
 #[derive(Debug, Default)]
@@ -25,6 +25,7 @@ impl Outcome {
         merge(&mut existing.evidence, f.evidence);
         merge(&mut existing.fix.runtime, f.fix.runtime);
         merge(&mut existing.fix.persistent, f.fix.persistent);
+        merge(&mut existing.actions, f.actions);
     }
 
     /// Record that `check` could not run.
@@ -48,7 +49,7 @@ impl Outcome {
     }
 }
 
-fn merge(into: &mut Vec<String>, from: Vec<String>) {
+fn merge<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
     for line in from {
         if !into.contains(&line) {
             into.push(line);
@@ -77,5 +78,49 @@ pub fn finding(
             runtime,
             persistent,
         },
+        actions: Vec::new(),
+    }
+}
+
+/// Attach the structured remedy to a finding.
+pub trait WithActions {
+    fn with(self, actions: Vec<Action>) -> Self;
+}
+
+impl WithActions for Finding {
+    fn with(mut self, actions: Vec<Action>) -> Self {
+        self.actions = actions;
+        self
+    }
+}
+
+/// `Action::Sysctl` shorthand.
+pub fn sysctl(key: &str, value: &str, runtime: bool, persistent: bool) -> Action {
+    Action::Sysctl {
+        key: key.into(),
+        value: value.into(),
+        runtime,
+        persistent,
+    }
+}
+
+/// `Action::Command` shorthand.
+pub fn command(argv: &[&str], why: &str) -> Action {
+    Action::Command {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        why: why.into(),
+    }
+}
+
+/// `Action::Manual` shorthand.
+pub fn manual(text: impl Into<String>) -> Action {
+    Action::Manual { text: text.into() }
+}
+
+/// `Action::Restart` shorthand.
+pub fn restart(service: &str, why: &str) -> Action {
+    Action::Restart {
+        service: service.into(),
+        why: why.into(),
     }
 }

@@ -3,9 +3,9 @@
 //! values `bootconf` computes from the node's files.
 
 use crate::context::Context;
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, sysctl as set_sysctl, Outcome, WithActions};
 use netdoctor_bootconf::BootSysctl;
-use netdoctor_model::Severity;
+use netdoctor_model::{Action, Severity};
 
 /// A value Kubernetes networking needs: (key, wanted, kernel default, is the value wrong?).
 struct Need {
@@ -129,12 +129,13 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
                 ),
             )
         };
-        out.add(finding(
-            "sysctl-overridden",
-            sev,
-            title,
-            evidence,
-            format!(
+        out.add(
+            finding(
+                "sysctl-overridden",
+                sev,
+                title,
+                evidence,
+                format!(
                 "At boot, systemd-sysctl applies every *.conf in /etc/sysctl.d, /run/sysctl.d, \
                  /usr/local/lib/sysctl.d and /usr/lib/sysctl.d sorted by file name, whatever the \
                  directory, and the last assignment of a key wins (a same-named file in /etc \
@@ -146,13 +147,15 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
                  `systemd-analyze cat-config sysctl.d | grep {}`.",
                 need.key
             ),
-            if runtime_wrong {
-                vec![format!("sysctl -w {}={}", need.key, need.want)]
-            } else {
-                vec![]
-            },
-            ctx.persistent_sysctl(need.key, need.want),
-        ));
+                if runtime_wrong {
+                    vec![format!("sysctl -w {}={}", need.key, need.want)]
+                } else {
+                    vec![]
+                },
+                ctx.persistent_sysctl(need.key, need.want),
+            )
+            .with(vec![set_sysctl(need.key, need.want, runtime_wrong, true)]),
+        );
         return;
     }
     if at_boot.is_none() && need.kernel_default != need.want && !runtime_wrong && runtime.is_some()
@@ -179,7 +182,7 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
             ),
             vec![],
             ctx.persistent_sysctl(need.key, need.want),
-        ));
+        ).with(vec![set_sysctl(need.key, need.want, false, true)]));
     }
 }
 
@@ -228,6 +231,6 @@ fn module(ctx: &Context, out: &mut Outcome) {
             ),
             vec![],
             vec![format!("echo {name} >> /etc/modules-load.d/k8s.conf")],
-        ));
+        ).with(vec![Action::LoadModule { name: name.into(), runtime: false, persistent: true }]));
     }
 }

@@ -2,7 +2,7 @@
 //! max(conf.all.rp_filter, conf.X.rp_filter) (Documentation/networking/ip-sysctl.rst).
 
 use crate::context::{is_cni_device, tunnel_overhead, Context};
-use crate::outcome::{finding, Outcome};
+use crate::outcome::{finding, restart, sysctl, Outcome, WithActions};
 use netdoctor_model::{Severity, Sourced};
 
 fn value<'a>(ctx: &Context<'a>, key: &str) -> Option<(u8, &'a Sourced<String>)> {
@@ -92,16 +92,21 @@ fn strict(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
         } else {
             vec![format!("sysctl -w {key}=2")]
         };
+        let mut actions = vec![sysctl(&key, "2", true, true)];
+        if all.0 == 1 {
+            actions.push(sysctl("net.ipv4.conf.all.rp_filter", "2", true, true));
+        }
         let mut persistent = ctx.persistent_sysctl(&key, "2");
         if all.0 == 1 {
             persistent.extend(ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "2"));
         }
-        out.add(finding(
-            "rp-filter-strict",
-            severity,
-            format!("Strict reverse-path filtering on {ifname}, where {which} traffic arrives"),
-            evidence,
-            format!(
+        out.add(
+            finding(
+                "rp-filter-strict",
+                severity,
+                format!("Strict reverse-path filtering on {ifname}, where {which} traffic arrives"),
+                evidence,
+                format!(
                 "With strict rp_filter the kernel drops a packet arriving on {ifname} unless the \
                  route back to its source leaves through {ifname} too. Overlay and pod traffic is \
                  often asymmetric (a reply or a SNATed flow comes in over the tunnel but the \
@@ -111,9 +116,11 @@ fn strict(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
                  `sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.{ifname}.rp_filter`, then \
                  `nstat -az TcpExtIPReversePathFilter` grows while traffic fails."
             ),
-            runtime,
-            persistent,
-        ));
+                runtime,
+                persistent,
+            )
+            .with(actions),
+        );
     }
 }
 
@@ -154,18 +161,21 @@ fn loose(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
     if all.0 != 2 || ctx.cni().as_deref() != Some("calico") {
         return;
     }
-    out.add(finding(
-        "rp-filter-loose",
-        Severity::Warning,
-        "Loose reverse-path filtering: Calico felix (before v3.12) refuses to start",
-        vec![format!(
-            "net.ipv4.conf.all.rp_filter = {} (runtime, {})",
-            all.1.value, all.1.source
-        )],
-        LOOSE_EXPLANATION,
-        vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
-        ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
-    ));
+    out.add(
+        finding(
+            "rp-filter-loose",
+            Severity::Warning,
+            "Loose reverse-path filtering: Calico felix (before v3.12) refuses to start",
+            vec![format!(
+                "net.ipv4.conf.all.rp_filter = {} (runtime, {})",
+                all.1.value, all.1.source
+            )],
+            LOOSE_EXPLANATION,
+            vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
+            ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
+        )
+        .with(loose_actions()),
+    );
 }
 
 pub const LOOSE_EXPLANATION: &str =
@@ -175,3 +185,11 @@ pub const LOOSE_EXPLANATION: &str =
     set to 'loose'\" error, so calico-node crash-loops and no pod on the node gets networking. Set \
     it to 1 (or 0) in a file that sorts after 50-default.conf, or set felix's IgnoreLooseRPF / \
     upgrade Calico. Verify with `sysctl net.ipv4.conf.all.rp_filter` and the calico-node log.";
+
+/// Set rp_filter to strict (1) at boot and now, then let calico-node start again.
+pub fn loose_actions() -> Vec<netdoctor_model::Action> {
+    vec![
+        sysctl("net.ipv4.conf.all.rp_filter", "1", true, true),
+        restart("calico-node (kubectl -n kube-system delete pod -l k8s-app=calico-node --field-selector spec.nodeName=<node>)", "felix checks rp_filter only at start"),
+    ]
+}

@@ -53,6 +53,32 @@ pub struct Fix {
     pub persistent: Vec<String>,
 }
 
+/// A mechanical step of a remedy, for `netdoctor fix`. An addition to the contract's finding
+/// (`actions`): the `fix` strings are for people, these are for the planner.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// Set a sysctl now (`runtime`) and/or at boot (`persistent`).
+    Sysctl {
+        key: String,
+        value: String,
+        runtime: bool,
+        persistent: bool,
+    },
+    /// Load a kernel module now and/or at boot.
+    LoadModule {
+        name: String,
+        runtime: bool,
+        persistent: bool,
+    },
+    /// Run a command on the node now (argv, no shell).
+    Command { argv: Vec<String>, why: String },
+    /// A service that must be restarted for the change to take effect.
+    Restart { service: String, why: String },
+    /// Something a person must do (a cloud security group, a CIDR re-plan).
+    Manual { text: String },
+}
+
 /// One root cause, with the evidence that shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -64,6 +90,9 @@ pub struct Finding {
     pub evidence: Vec<String>,
     pub explanation: String,
     pub fix: Fix,
+    /// The structured remedy `netdoctor fix` plans from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
 }
 
 /// A check that could not run, and what it would need.

@@ -239,6 +239,7 @@ mod tests {
                     runtime: vec!["sysctl -w net.ipv4.ip_forward=1".into()],
                     persistent: vec![],
                 },
+                actions: vec![],
             }],
             not_checked: vec![NotChecked {
                 check: "mtu-mismatch".into(),
