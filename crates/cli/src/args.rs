@@ -47,6 +47,51 @@ pub enum Command {
         back with `netdoctor check --snapshot FILE`, on any machine."
     )]
     Collect(CollectArgs),
+    /// The remediation plan for this node's findings; changes nothing without --apply.
+    #[command(
+        long_about = "Print the remediation plan for the node's findings: what to change \
+        now, and a drop-in whose name sorts after every sysctl file on the node so the change \
+        survives reboots. Service restarts that are needed, and what needs a person, are listed.\n\n\
+        --apply makes the changes on this node (root only; never on a snapshot or a bundle): \
+        each change is printed first, files are written atomically with a timestamped backup, \
+        no line netdoctor did not write is removed, and the first failure stops the run. \
+        Afterwards the checks run again and each finding is reported as fixed or still present. \
+        A second --apply has nothing to do.\n\n\
+        --format shell|ansible exports the same plan for a fleet."
+    )]
+    Fix(FixArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FixArgs {
+    /// Make the changes (default: only print the plan).
+    #[arg(long)]
+    pub apply: bool,
+    /// Only fix these finding ids (repeat the flag for several).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// How to print the plan: text for a person, a POSIX shell script, or Ansible tasks.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Plan from an evidence bundle (dry run only).
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
+    pub from: Option<PathBuf>,
+    /// Plan from a snapshot written by `netdoctor collect` (dry run only).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// The node's configuration files live under DIR (a mounted disk image, or a test root);
+    /// persistent changes are written there.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Shell,
+    Ansible,
 }
 
 /// Facts about the cluster that sharpen the diagnosis. Each may also come from the bundle's

@@ -3,6 +3,7 @@
 
 mod args;
 mod check;
+mod fix;
 
 use clap::Parser;
 use std::io::Write;
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Check(a) => check::run_check(&a),
         args::Command::Collect(a) => check::run_collect(&a),
+        args::Command::Fix(a) => fix::run_fix(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,192 @@
+//! The library half of `netdoctor demo`: build a lab, show healthy flows, break it, show the
+//! damage, let the caller's `check` diagnose the broken node, repair it, show it healed, and
+//! clean up (also on Ctrl-C).
+
+use crate::{
+    cleanup_prefix, ClusterSpec, CniMode, Fault, FlowResult, Lab, NodeHandle, DEMO_PREFIX,
+};
+use anyhow::Context;
+use std::io::Write;
+use std::time::Instant;
+
+/// What the demo does.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub fault: Fault,
+    pub spec: ClusterSpec,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            fault: Fault::IpForwardOff,
+            spec: ClusterSpec {
+                prefix_base: DEMO_PREFIX.to_string(),
+                ..ClusterSpec::default()
+            },
+        }
+    }
+}
+
+/// The fault names `--fault` accepts, in table order.
+pub fn fault_names() -> Vec<&'static str> {
+    crate::FAULTS.iter().map(|s| s.name).collect()
+}
+
+/// Remove the leftovers of a crashed demo (`netdoctor demo --cleanup`). Returns what was removed.
+pub fn cleanup() -> anyhow::Result<Vec<String>> {
+    Ok(cleanup_prefix(DEMO_PREFIX)?)
+}
+
+fn say(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+/// Run the lab's flows and print one line each; returns how many failed.
+fn show_flows(lab: &Lab) -> usize {
+    let flows = lab.flows();
+    let results: Vec<FlowResult> = lab.run_flows(&flows);
+    for (f, r) in flows.iter().zip(&results) {
+        let mark = if r.ok { "✓" } else { "✗" };
+        say(&format!(
+            "  {mark} {:<24} from {}: {}  ({} ms)",
+            r.kind.name(),
+            f.src,
+            r.detail,
+            r.millis
+        ));
+    }
+    results.iter().filter(|r| !r.ok).count()
+}
+
+/// Run the demo. `check` diagnoses a node (the CLI runs `netdoctor check` inside the node's
+/// namespace) and returns the text to print. Progress goes to stderr.
+pub fn run(
+    opts: &DemoOptions,
+    check: &dyn Fn(&NodeHandle) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    if crate::effective_uid() != Some(0) {
+        anyhow::bail!(
+            "netdoctor demo builds a cluster out of network namespaces, veth pairs, a VXLAN device \
+             and iptables rules, which needs root: run it as root (e.g. `sudo netdoctor demo`)"
+        );
+    }
+    // Ctrl-C, SIGTERM, SIGHUP: the Drop guard does not run on a signal, so remove this
+    // process's namespaces here. `set_handler` also replaces an inherited "ignore" (a shell
+    // starts background jobs with SIGINT ignored), so a demo can always be stopped cleanly.
+    let stem = format!("{}{}x", opts.spec.prefix_base, std::process::id());
+    let handler_stem = stem.clone();
+    if ctrlc::set_handler(move || {
+        say("\ninterrupted: removing the lab");
+        let _ = cleanup_prefix(&handler_stem);
+        std::process::exit(130);
+    })
+    .is_err()
+    {
+        say("(could not install a Ctrl-C handler; after an interrupt run `netdoctor demo --cleanup`)");
+    }
+
+    let fault = opts.fault;
+    let spec = fault.spec();
+    say(&format!("netdoctor demo: {} — {}", spec.name, spec.summary));
+    say(&format!(
+        "… building a {}-node flannel (vxlan) cluster in network namespaces",
+        opts.spec.nodes
+    ));
+    let t = Instant::now();
+    let lab = Lab::build(&opts.spec).context("building the lab")?;
+    say(&format!(
+        "✓ built in {:.1}s (namespaces {}-*)",
+        t.elapsed().as_secs_f32(),
+        lab.prefix()
+    ));
+    for n in lab.nodes() {
+        let pods: Vec<String> = lab
+            .pods()
+            .iter()
+            .filter(|p| p.node == n.index)
+            .map(|p| format!("{} {}", p.name, p.ip))
+            .collect();
+        say(&format!(
+            "  node {} eth0 {} pods {} [{}]",
+            n.name,
+            n.ip,
+            n.pod_cidr,
+            pods.join(", ")
+        ));
+    }
+    match lab.cni_mode() {
+        CniMode::Plugins => say("  pods wired by the CNI bridge + host-local plugins"),
+        CniMode::Fallback(why) => say(&format!("  pods wired with `ip` (CNI fallback: {why})")),
+    }
+
+    say("\nhealthy cluster:");
+    let healthy_failures = show_flows(&lab);
+    if healthy_failures > 0 {
+        anyhow::bail!(
+            "{healthy_failures} flow(s) fail on the healthy cluster: the lab itself is broken here"
+        );
+    }
+
+    let node = lab.node(fault.node()).clone();
+    say(&format!("\nbreaking node {}:", node.name));
+    for step in lab.inject(fault).context("injecting the fault")? {
+        say(&format!("  $ {step}"));
+    }
+    say("\nafter the fault:");
+    let broken = show_flows(&lab);
+    if broken == 0 {
+        say("  (no flow breaks now: this fault bites at the next boot)");
+    }
+
+    say(&format!(
+        "\nrunning netdoctor check on node {} (inside its namespace):",
+        node.name
+    ));
+    match check(&node) {
+        Ok(text) => {
+            for line in text.lines() {
+                say(&format!("  │ {line}"));
+            }
+        }
+        Err(e) => say(&format!("  ✗ the check could not run: {e:#}")),
+    }
+
+    say(&format!(
+        "\napplying the runtime fix on node {}:",
+        node.name
+    ));
+    let fix = lab
+        .apply_runtime_fix(fault)
+        .context("applying the runtime fix")?;
+    if fix.is_empty() {
+        say("  (the repair is in Kubernetes: the pods become ready and kube-proxy renders the endpoints again)");
+    }
+    for line in fix {
+        say(&format!("  $ {line}"));
+    }
+    say("\nafter the fix:");
+    let still = show_flows(&lab);
+
+    say("\ncleaning up…");
+    let prefix = lab.prefix().to_string();
+    drop(lab);
+    let leftovers: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    if leftovers.is_empty() {
+        say("✓ every namespace, device and thread of the lab is gone");
+    } else {
+        say(&format!("✗ left behind: {}", leftovers.join(", ")));
+    }
+    if still > 0 {
+        anyhow::bail!("{still} flow(s) still fail after the runtime fix");
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The lab's self-test: a healthy cluster passes every flow, and each fault breaks exactly the
+//! flows its table row declares, measured with real packets. Needs root; skipped otherwise
+//! unless NETDOCTOR_REQUIRE_LAB=1.
+
+use netdoctor_lab::{ClusterSpec, Fault, FlowKind, Lab, FAULTS};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Instant;
+
+fn lab_available() -> bool {
+    if netdoctor_lab::effective_uid() == Some(0) {
+        return true;
+    }
+    if std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1") {
+        panic!("NETDOCTOR_REQUIRE_LAB=1 but not root: the lab needs root");
+    }
+    eprintln!(
+        "skipping the lab self-test: not root (set NETDOCTOR_REQUIRE_LAB=1 to make this fail)"
+    );
+    false
+}
+
+fn broken(lab: &Lab) -> (BTreeSet<FlowKind>, Vec<String>) {
+    let results = lab.run_all_flows();
+    let details = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                if r.ok { "ok " } else { "BAD" },
+                r.kind,
+                r.detail
+            )
+        })
+        .collect();
+    (
+        results.iter().filter(|r| !r.ok).map(|r| r.kind).collect(),
+        details,
+    )
+}
+
+fn command_output(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn declared_fault_table_matches_real_packets() {
+    if !lab_available() {
+        return;
+    }
+    let start = Instant::now();
+    let lab = Lab::build(&ClusterSpec::default()).expect("build lab");
+    let prefix = lab.prefix().to_string();
+    eprintln!(
+        "built {} in {:.1}s ({:?})",
+        prefix,
+        start.elapsed().as_secs_f32(),
+        lab.cni_mode()
+    );
+
+    let (healthy, details) = broken(&lab);
+    assert!(
+        healthy.is_empty(),
+        "healthy cluster has broken flows:\n{}",
+        details.join("\n")
+    );
+
+    // Faults whose revert leaves a trace go last.
+    let mut order: Vec<Fault> = Fault::all().filter(|f| f.fully_reversible()).collect();
+    order.extend(Fault::all().filter(|f| !f.fully_reversible()));
+
+    let mut table = Vec::new();
+    let mut mismatches = Vec::new();
+    for fault in order {
+        let t = Instant::now();
+        let steps = lab
+            .inject(fault)
+            .unwrap_or_else(|e| panic!("inject {fault}: {e}"));
+        let (observed, details) = broken(&lab);
+        // The demo's promise: the runtime fix alone brings every flow back.
+        let fix = lab
+            .apply_runtime_fix(fault)
+            .unwrap_or_else(|e| panic!("runtime fix {fault}: {e}"));
+        let (after_fix, fix_details) = broken(&lab);
+        if !after_fix.is_empty() {
+            mismatches.push(format!(
+                "{fault}: runtime fix {fix:?} left broken flows:\n    {}",
+                fix_details.join("\n    ")
+            ));
+        }
+        lab.revert(fault)
+            .unwrap_or_else(|e| panic!("revert {fault}: {e}"));
+        let (after, after_details) = broken(&lab);
+        let declared: BTreeSet<FlowKind> = fault.breaks().iter().copied().collect();
+        let names =
+            |s: &BTreeSet<FlowKind>| s.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+        table.push(format!(
+            "{:<24} observed [{}] ({:.1}s)\n    $ {}\n    {}",
+            fault.name(),
+            names(&observed),
+            t.elapsed().as_secs_f32(),
+            steps.join("\n    $ "),
+            details.join("\n    ")
+        ));
+        if observed != declared {
+            mismatches.push(format!(
+                "{fault}: declared [{}] observed [{}]\n    {}",
+                names(&declared),
+                names(&observed),
+                details.join("\n    ")
+            ));
+        }
+        if !after.is_empty() {
+            mismatches.push(format!(
+                "{fault}: revert left broken flows:\n    {}",
+                after_details.join("\n    ")
+            ));
+        }
+    }
+    eprintln!("fault x flow table:\n{}", table.join("\n"));
+    lab.close().expect("CNI DEL and namespace removal succeed");
+
+    // Nothing of the lab may survive it.
+    let netns = command_output(&["ip", "netns", "list"]);
+    let links = command_output(&["ip", "-o", "link", "show"]);
+    assert!(!netns.contains(&prefix), "namespaces left: {netns}");
+    assert!(!links.contains(&prefix), "host links left: {links}");
+    let dir = std::env::temp_dir().join(format!("netdoctor-lab-{prefix}"));
+    assert!(!dir.exists(), "lab directory left: {}", dir.display());
+    eprintln!("self-test took {:.1}s", start.elapsed().as_secs_f32());
+
+    assert!(
+        mismatches.is_empty(),
+        "fault table wrong:\n{}",
+        mismatches.join("\n")
+    );
+    assert_eq!(FAULTS.len(), 13);
+}
