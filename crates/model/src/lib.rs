@@ -11,7 +11,9 @@ mod net;
 mod provenance;
 mod snapshot;
 
-pub use finding::{Action, CheckReport, Finding, Fix, InputRead, NotChecked, Severity, CHECK_SCHEMA};
+pub use finding::{
+    Action, CheckReport, Finding, Fix, InputRead, NotChecked, Severity, CHECK_SCHEMA,
+};
 pub use net::{
     Address, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo, TABLE_LOCAL,
     TABLE_MAIN,

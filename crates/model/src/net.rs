@@ -97,7 +97,9 @@ pub struct Address {
 impl Address {
     /// The network this address sits in (`10.244.1.1/24` → `10.244.1.0/24`).
     pub fn network(&self) -> Option<IpNet> {
-        IpNet::new(self.addr, self.prefix_len).ok().map(|n| n.trunc())
+        IpNet::new(self.addr, self.prefix_len)
+            .ok()
+            .map(|n| n.trunc())
     }
 }
 

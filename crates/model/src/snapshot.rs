@@ -272,4 +272,3 @@ pub struct ParseProblem {
     pub source: Source,
     pub message: String,
 }
-
