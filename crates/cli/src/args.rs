@@ -60,6 +60,29 @@ pub enum Command {
         --format shell|ansible exports the same plan for a fleet."
     )]
     Fix(FixArgs),
+    /// Watch a real fault be found and fixed, in a small cluster built in network namespaces.
+    #[command(
+        long_about = "Build a two-node flannel-style cluster in network namespaces on \
+        this machine (real bridges, VXLAN, CNI plugins, kube-proxy rules, pods answering on real \
+        sockets), show the healthy flows, inject a fault, show the flows failing, run \
+        `netdoctor check` inside the broken node, apply the runtime fix, show the flows working \
+        again, and clean everything up. Needs root. Traffic never leaves the lab's namespaces, \
+        and the host's own sysctls, routes and firewall are never touched."
+    )]
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The fault to inject (see --list).
+    #[arg(long, value_name = "NAME", default_value = "ip-forward-off")]
+    pub fault: String,
+    /// List the faults and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Remove leftovers (namespaces, links) of a demo that crashed, then exit.
+    #[arg(long)]
+    pub cleanup: bool,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod check;
+mod demo;
 mod fix;
 
 use clap::Parser;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
         args::Command::Check(a) => check::run_check(&a),
         args::Command::Collect(a) => check::run_collect(&a),
         args::Command::Fix(a) => fix::run_fix(&a),
+        args::Command::Demo(a) => demo::run_demo(&a),
     };
     match result {
         Ok(code) => code,

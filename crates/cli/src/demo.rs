@@ -1,0 +1,79 @@
+//! `netdoctor demo`: the lab as a guided tour.
+
+use crate::args::DemoArgs;
+use anyhow::{anyhow, bail, Context as _, Result};
+use netdoctor_lab::demo::{cleanup, fault_names, run, DemoOptions};
+use netdoctor_lab::{Fault, NodeHandle, CLUSTER_CIDR, SERVICE_CIDR};
+use std::process::{Command, ExitCode};
+
+pub fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
+    if args.list {
+        for f in Fault::all() {
+            println!("{:<24} {}", f.name(), f.spec().summary);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if crate::fix::euid() != Some(0) {
+        bail!("the demo builds network namespaces, veth pairs, bridges and VXLAN devices: run it as root (nothing outside its own namespaces is touched)");
+    }
+    if args.cleanup {
+        let removed = cleanup()?;
+        println!(
+            "removed {} leftover(s){}",
+            removed.len(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", removed.join(", "))
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fault = Fault::from_name(&args.fault).ok_or_else(|| {
+        anyhow!(
+            "unknown fault {:?}; choose one of: {}",
+            args.fault,
+            fault_names().join(", ")
+        )
+    })?;
+    let exe = std::env::current_exe().context("locating the netdoctor binary")?;
+    let check = |node: &NodeHandle| -> Result<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &node.netns])
+            .arg(&exe)
+            .args(["check", "--root"])
+            .arg(node.root_dir())
+            .args([
+                "--node-name",
+                &node.name,
+                "--cni",
+                "flannel",
+                "--pod-cidr",
+                &node.pod_cidr,
+            ])
+            .args([
+                "--cluster-cidr",
+                CLUSTER_CIDR,
+                "--service-cidr",
+                SERVICE_CIDR,
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .context("running netdoctor check inside the node")?;
+        if out.status.code() == Some(2) {
+            bail!(
+                "netdoctor check failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    run(
+        &DemoOptions {
+            fault,
+            ..DemoOptions::default()
+        },
+        &check,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
