@@ -14,6 +14,7 @@ mod bridge;
 mod cidr;
 mod conntrack;
 mod context;
+mod firewall;
 mod forwarding;
 mod iptables_text;
 mod logs;
@@ -40,6 +41,7 @@ const CATALOGUE: &[Check] = &[
     cidr::check,
     mtu::check,
     iptables_text::check,
+    firewall::check,
     logs::check,
 ];
 
@@ -101,6 +103,9 @@ pub const FINDING_IDS: &[&str] = &[
     "vxlan-checksum-offload",
     "podcidr-not-allocated",
     "service-no-endpoints",
+    "forward-policy-drop",
+    "overlay-port-blocked",
+    "nodeport-blocked",
 ];
 
 #[cfg(test)]

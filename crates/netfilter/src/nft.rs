@@ -1,0 +1,886 @@
+//! Reading `nft -j list ruleset` (libnftables JSON, `libnftables-json(5)`) into the same
+//! [`Ruleset`] the iptables parser produces, so one evaluator serves both backends.
+//!
+//! Common expressions become ordinary matches and targets; `numgen random mod N vmap {...}`
+//! (kube-proxy's nftables mode) becomes N `statistic` choices; verdict maps become a
+//! [`Target::Vmap`]. Anything else becomes an opaque match or an unmodelled target, which
+//! evaluates to *unknown* naming the rule. Rules written through iptables-nft show up as `xt`
+//! expressions without their options: for those, `iptables-nft-save` is the faithful source,
+//! and the parse says so.
+
+use crate::error::{ErrorKind, ParseError};
+use crate::packet::{CtDir, CtStateSet, Hook, Packet};
+use crate::parse::values as v;
+use crate::rule::*;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// An nft verdict map lookup (`ip daddr . meta l4proto . th dport vmap @service-ips`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vmap {
+    /// The looked-up fields, in order.
+    pub key: Vec<KeyField>,
+    /// Elements: one value per key field, and the verdict.
+    pub entries: Vec<(Vec<ElemValue>, VmapVerdict)>,
+}
+
+/// A packet field used as a map key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyField {
+    Saddr,
+    Daddr,
+    L4proto,
+    Sport,
+    Dport,
+    Iifname,
+    Oifname,
+    Mark,
+}
+
+/// One component of a map element's key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ElemValue {
+    Addr(AddrMask),
+    AddrRange(IpAddr, IpAddr),
+    Number(u32),
+    NumberRange(u32, u32),
+    Name(String),
+}
+
+/// A verdict a map can give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VmapVerdict {
+    Accept,
+    Drop,
+    Continue,
+    Return,
+    Jump(String),
+    Goto(String),
+}
+
+/// Look the packet up in the map: `Ok(None)` when no element matches.
+pub(crate) fn eval_vmap(vm: &Vmap, pkt: &Packet) -> Result<Option<VmapVerdict>, String> {
+    'entries: for (vals, verdict) in &vm.entries {
+        if vals.len() != vm.key.len() {
+            continue;
+        }
+        for (f, ev) in vm.key.iter().zip(vals) {
+            if !field_matches(f, ev, pkt)? {
+                continue 'entries;
+            }
+        }
+        return Ok(Some(verdict.clone()));
+    }
+    Ok(None)
+}
+
+fn field_matches(f: &KeyField, ev: &ElemValue, pkt: &Packet) -> Result<bool, String> {
+    let num = |n: Option<u32>, what: &str| n.ok_or_else(|| format!("the packet's {what} is not given"));
+    let in_num = |x: u32| match ev {
+        ElemValue::Number(n) => *n == x,
+        ElemValue::NumberRange(a, b) => *a <= x && x <= *b,
+        ElemValue::Name(n) => v::protocol(n).map(|p| u32::from(p) == x).unwrap_or(false),
+        _ => false,
+    };
+    Ok(match f {
+        KeyField::Saddr | KeyField::Daddr => {
+            let a = if *f == KeyField::Saddr { pkt.src } else { pkt.dst };
+            match ev {
+                ElemValue::Addr(m) => m.contains(a),
+                ElemValue::AddrRange(x, y) => *x <= a && a <= *y,
+                _ => false,
+            }
+        }
+        KeyField::L4proto => in_num(u32::from(pkt.proto)),
+        KeyField::Sport => in_num(u32::from(num(pkt.sport.map(u32::from), "source port")?)),
+        KeyField::Dport => in_num(u32::from(num(pkt.dport.map(u32::from), "destination port")?)),
+        KeyField::Mark => in_num(pkt.mark),
+        KeyField::Iifname | KeyField::Oifname => {
+            let name = if *f == KeyField::Iifname { &pkt.in_iface } else { &pkt.out_iface };
+            let name = name.as_deref().ok_or("the packet's interface is not given")?;
+            match ev {
+                ElemValue::Name(n) => IfaceName(n.replace('*', "+")).matches(name),
+                _ => false,
+            }
+        }
+    })
+}
+
+/// Parse `nft -j list ruleset` output.
+pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
+    let mut rs = Ruleset {
+        source: file.to_string(),
+        origin: Origin::NftJson,
+        ..Ruleset::default()
+    };
+    let mut errors = Vec::new();
+    let err = |msg: String| ParseError::new(file, 0, ErrorKind::Malformed, msg);
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let mut pe = err(format!("not JSON: {e}"));
+            pe.line = u32::try_from(e.line()).unwrap_or(0);
+            pe.kind = ErrorKind::NotADump;
+            return (rs, vec![pe]);
+        }
+    };
+    let Some(items) = doc.get("nftables").and_then(Value::as_array) else {
+        return (rs, vec![err("no \"nftables\" array: not `nft -j list ruleset` output".into())]);
+    };
+    // Named sets and maps, by (family, table, name).
+    let mut sets: HashMap<(String, String, String), Value> = HashMap::new();
+    let key = |o: &Value| -> (String, String, String) {
+        let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        (s("family"), s("table"), s("name"))
+    };
+    for it in items {
+        if let Some(t) = it.get("table") {
+            let fam = t.get("family").and_then(Value::as_str).unwrap_or("");
+            let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+            rs.tables.push(Table::new(name, family(fam), 0));
+            if let Some(last) = rs.tables.last_mut() {
+                last.committed = true;
+            }
+        } else if let Some(s) = it.get("set").or_else(|| it.get("map")) {
+            sets.insert(key(s), s.clone());
+        }
+    }
+    let table_idx = |rs: &Ruleset, fam: &str, name: &str| {
+        rs.tables.iter().position(|t| t.name == name && t.family == family(fam))
+    };
+    let mut xt_rules: HashMap<usize, usize> = HashMap::new();
+    for it in items {
+        if let Some(c) = it.get("chain") {
+            let (fam, tname, cname) = key(c);
+            let Some(ti) = table_idx(&rs, &fam, &tname) else { continue };
+            let ch = rs.tables[ti].chain_mut_or_insert(&cname);
+            ch.declared_at = Some(c.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32);
+            if let (Some(h), Some(prio)) = (
+                c.get("hook").and_then(Value::as_str).and_then(Hook::from_name),
+                c.get("prio").and_then(Value::as_i64),
+            ) {
+                let kind = match c.get("type").and_then(Value::as_str) {
+                    Some("nat") => ChainKind::Nat,
+                    Some("route") => ChainKind::Route,
+                    _ => ChainKind::Filter,
+                };
+                ch.base = Some(BaseChain { hook: h, priority: prio as i32, kind });
+                ch.policy = Some(match c.get("policy").and_then(Value::as_str) {
+                    Some("drop") => Policy::Drop,
+                    _ => Policy::Accept,
+                });
+            }
+        }
+    }
+    for it in items {
+        let Some(r) = it.get("rule") else { continue };
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let (fam, tname, cname) = (s("family"), s("table"), s("chain"));
+        let Some(ti) = table_idx(&rs, &fam, &tname) else {
+            errors.push(err(format!("rule in unknown table {fam} {tname}")));
+            continue;
+        };
+        let handle = r.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32;
+        let exprs = r.get("expr").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut text = render_rule(&exprs);
+        if let Some(c) = r.get("comment").and_then(Value::as_str) {
+            text.push_str(&format!(" comment \"{c}\""));
+        }
+        if exprs.iter().any(|e| e.get("xt").is_some()) {
+            *xt_rules.entry(ti).or_default() += 1;
+        }
+        let ctx = Ctx { sets: &sets, fam: &fam, table: &tname };
+        let rules = translate(&ctx, &exprs, handle, &text);
+        let ch = rs.tables[ti].chain_mut_or_insert(&cname);
+        ch.rules.extend(rules);
+    }
+    for (ti, n) in xt_rules {
+        let t = &rs.tables[ti];
+        errors.push(ParseError::new(
+            file,
+            0,
+            ErrorKind::Assumption,
+            format!(
+                "table {} holds {n} rule(s) made by iptables-nft (opaque xt expressions): nft -j does not show their options; read `iptables-nft-save` for them",
+                t.name
+            ),
+        ));
+    }
+    (rs, errors)
+}
+
+fn family(f: &str) -> TableFamily {
+    match f {
+        "ip" => TableFamily::Ip,
+        "ip6" => TableFamily::Ip6,
+        "inet" => TableFamily::Inet,
+        _ => TableFamily::Other,
+    }
+}
+
+struct Ctx<'a> {
+    sets: &'a HashMap<(String, String, String), Value>,
+    fam: &'a str,
+    table: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The elements of `@name`.
+    fn set_elems(&self, name: &str) -> Option<Vec<Value>> {
+        let s = self
+            .sets
+            .get(&(self.fam.to_string(), self.table.to_string(), name.to_string()))?;
+        Some(s.get("elem").and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+}
+
+fn opaque(e: &Value, why: &str) -> Match {
+    Match::new(MatchKind::Opaque {
+        module: "nft".into(),
+        args: vec![e.to_string()],
+        why: why.into(),
+    })
+}
+
+/// Translate one rule's expressions; a `numgen` vmap becomes several rules.
+fn translate(ctx: &Ctx, exprs: &[Value], handle: u32, text: &str) -> Vec<Rule> {
+    let mut matches = Vec::new();
+    let mut targets: Vec<(Target, bool)> = Vec::new();
+    let mut numgen: Option<Vec<(Target, bool)>> = None;
+    for e in exprs {
+        if let Some(m) = e.get("match") {
+            matches.push(translate_match(ctx, m).unwrap_or_else(|why| opaque(e, &why)));
+            continue;
+        }
+        if let Some(x) = e.get("xt") {
+            let name = x.get("name").and_then(Value::as_str).unwrap_or("?");
+            if x.get("type").and_then(Value::as_str) == Some("target") {
+                targets.push((xt_target(name), false));
+            } else {
+                matches.push(Match::new(MatchKind::Opaque {
+                    module: name.to_string(),
+                    args: vec![],
+                    why: "an iptables-nft (xt) match: nft -j does not show its options; read `iptables-nft-save` for this rule".into(),
+                }));
+            }
+            continue;
+        }
+        if let Some(vm) = e.get("vmap") {
+            if let Some(ng) = vm.get("key").and_then(|k| k.get("numgen")) {
+                match numgen_branches(ng, vm.get("data")) {
+                    Ok(b) => numgen = Some(b),
+                    Err(why) => targets.push((other_target("numgen vmap", &why), false)),
+                }
+                continue;
+            }
+            match translate_vmap(ctx, vm) {
+                Ok(t) => targets.push((Target::Vmap(t), false)),
+                Err(why) => targets.push((other_target("vmap", &why), false)),
+            }
+            continue;
+        }
+        if e.get("limit").is_some() || e.get("quota").is_some() {
+            matches.push(opaque(e, "rate limits and quotas depend on the traffic's history"));
+            continue;
+        }
+        match translate_statement(e) {
+            Some(t) => targets.push(t),
+            None => continue,
+        }
+    }
+    let mk = |matches: Vec<Match>, target: Option<(Target, bool)>, also: Vec<Target>| Rule {
+        line: handle,
+        text: text.into(),
+        counters: None,
+        matches,
+        goto: target.as_ref().is_some_and(|t| t.1),
+        target: target.map(|t| t.0),
+        also,
+    };
+    if let Some(branches) = numgen {
+        // numgen random mod N: each index is equally likely; as a sequence of choices, branch
+        // i is taken with probability 1/(N-i) among the rest (kube-proxy's iptables form).
+        let n = branches.len();
+        return branches
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut m = matches.clone();
+                if i + 1 < n {
+                    m.push(Match::new(MatchKind::Statistic(Statistic::Random {
+                        probability: 1.0 / (n - i) as f64,
+                    })));
+                }
+                mk(m, Some(t), Vec::new())
+            })
+            .collect();
+    }
+    let last = targets.pop();
+    let also = targets.into_iter().map(|t| t.0).collect();
+    vec![mk(matches, last, also)]
+}
+
+fn other_target(name: &str, why: &str) -> Target {
+    Target::Other {
+        name: name.to_string(),
+        args: vec![why.to_string()],
+    }
+}
+
+fn xt_target(name: &str) -> Target {
+    Target::Other {
+        name: format!("xt {name}"),
+        args: vec!["an iptables-nft (xt) target: nft -j does not show its options; read `iptables-nft-save` for this rule".into()],
+    }
+}
+
+fn numgen_branches(ng: &Value, data: Option<&Value>) -> Result<Vec<(Target, bool)>, String> {
+    if ng.get("mode").and_then(Value::as_str) != Some("random") {
+        return Err("numgen inc is a counter, not modelled".into());
+    }
+    if ng.get("offset").and_then(Value::as_u64).unwrap_or(0) != 0 {
+        return Err("numgen with an offset".into());
+    }
+    let n = ng.get("mod").and_then(Value::as_u64).ok_or("numgen without mod")? as usize;
+    let elems = data
+        .and_then(|d| d.get("set"))
+        .and_then(Value::as_array)
+        .ok_or("numgen vmap without an inline map")?;
+    let mut out: Vec<Option<(Target, bool)>> = vec![None; n];
+    for el in elems {
+        let pair = el.as_array().ok_or("bad map element")?;
+        let idx = pair.first().and_then(Value::as_u64).ok_or("bad numgen index")? as usize;
+        let verdict = pair.get(1).and_then(verdict_of).ok_or("bad map verdict")?;
+        if idx < n {
+            out[idx] = Some(verdict_target(verdict));
+        }
+    }
+    out.into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| "numgen map does not cover every index".into())
+}
+
+fn verdict_target(v: VmapVerdict) -> (Target, bool) {
+    match v {
+        VmapVerdict::Accept => (Target::Accept, false),
+        VmapVerdict::Drop => (Target::Drop, false),
+        VmapVerdict::Return => (Target::Return, false),
+        VmapVerdict::Continue => (Target::Continue { name: "continue".into(), args: vec![] }, false),
+        VmapVerdict::Jump(c) => (Target::Chain { name: c }, false),
+        VmapVerdict::Goto(c) => (Target::Chain { name: c }, true),
+    }
+}
+
+fn verdict_of(v: &Value) -> Option<VmapVerdict> {
+    let o = v.as_object()?;
+    let (k, val) = o.iter().next()?;
+    let target = || val.get("target").and_then(Value::as_str).map(str::to_string);
+    Some(match k.as_str() {
+        "accept" => VmapVerdict::Accept,
+        "drop" => VmapVerdict::Drop,
+        "continue" => VmapVerdict::Continue,
+        "return" => VmapVerdict::Return,
+        "jump" => VmapVerdict::Jump(target()?),
+        "goto" => VmapVerdict::Goto(target()?),
+        _ => return None,
+    })
+}
+
+fn key_field(e: &Value) -> Option<KeyField> {
+    if let Some(p) = e.get("payload") {
+        let proto = p.get("protocol").and_then(Value::as_str)?;
+        let field = p.get("field").and_then(Value::as_str)?;
+        return Some(match (proto, field) {
+            ("ip" | "ip6", "saddr") => KeyField::Saddr,
+            ("ip" | "ip6", "daddr") => KeyField::Daddr,
+            ("th" | "tcp" | "udp" | "sctp", "dport") => KeyField::Dport,
+            ("th" | "tcp" | "udp" | "sctp", "sport") => KeyField::Sport,
+            _ => return None,
+        });
+    }
+    let m = e.get("meta")?.get("key").and_then(Value::as_str)?;
+    Some(match m {
+        "l4proto" => KeyField::L4proto,
+        "iifname" => KeyField::Iifname,
+        "oifname" => KeyField::Oifname,
+        "mark" => KeyField::Mark,
+        _ => return None,
+    })
+}
+
+fn elem_value(v: &Value) -> Option<ElemValue> {
+    match v {
+        Value::Number(n) => Some(ElemValue::Number(u32::try_from(n.as_u64()?).ok()?)),
+        Value::String(s) => Some(match v::addr_mask(s) {
+            Ok(a) => ElemValue::Addr(a),
+            Err(_) => ElemValue::Name(s.clone()),
+        }),
+        Value::Object(o) => {
+            if let Some(p) = o.get("prefix") {
+                let a = p.get("addr").and_then(Value::as_str)?;
+                let l = p.get("len").and_then(Value::as_u64)?;
+                return v::addr_mask(&format!("{a}/{l}")).ok().map(ElemValue::Addr);
+            }
+            if let Some(r) = o.get("range").and_then(Value::as_array) {
+                return match (r.first()?, r.get(1)?) {
+                    (Value::Number(a), Value::Number(b)) => Some(ElemValue::NumberRange(a.as_u64()? as u32, b.as_u64()? as u32)),
+                    (Value::String(a), Value::String(b)) => Some(ElemValue::AddrRange(a.parse().ok()?, b.parse().ok()?)),
+                    _ => None,
+                };
+            }
+            if let Some(e) = o.get("elem") {
+                return elem_value(e.get("val")?);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn translate_vmap(ctx: &Ctx, vm: &Value) -> Result<Vmap, String> {
+    let k = vm.get("key").ok_or("vmap without key")?;
+    let key: Vec<KeyField> = match k.get("concat").and_then(Value::as_array) {
+        Some(parts) => parts.iter().map(key_field).collect::<Option<_>>(),
+        None => key_field(k).map(|f| vec![f]),
+    }
+    .ok_or_else(|| format!("vmap key {k} is not modelled"))?;
+    let data = vm.get("data").ok_or("vmap without data")?;
+    let elems = match data {
+        Value::String(s) if s.starts_with('@') => ctx
+            .set_elems(&s[1..])
+            .ok_or_else(|| format!("map {s} is not in the ruleset"))?,
+        _ => data.get("set").and_then(Value::as_array).cloned().ok_or("vmap data not understood")?,
+    };
+    let mut entries = Vec::new();
+    for el in &elems {
+        let pair = el.as_array().ok_or("bad map element")?;
+        let (kv, verdict) = (pair.first().ok_or("bad map element")?, pair.get(1).ok_or("bad map element")?);
+        let kv = kv.get("elem").and_then(|e| e.get("val")).unwrap_or(kv);
+        let vals: Vec<ElemValue> = match kv.get("concat").and_then(Value::as_array) {
+            Some(parts) => parts.iter().map(elem_value).collect::<Option<_>>(),
+            None => elem_value(kv).map(|x| vec![x]),
+        }
+        .ok_or_else(|| format!("map element {kv} not understood"))?;
+        let verdict = verdict_of(verdict).ok_or_else(|| format!("map verdict {verdict} not understood"))?;
+        entries.push((vals, verdict));
+    }
+    Ok(Vmap { key, entries })
+}
+
+/// A statement; `None` for ones that do nothing the evaluator models and need no trace
+/// (`counter`).
+fn translate_statement(e: &Value) -> Option<(Target, bool)> {
+    let o = e.as_object()?;
+    let (k, val) = o.iter().next()?;
+    let target_name = || val.get("target").and_then(Value::as_str).unwrap_or("").to_string();
+    Some(match k.as_str() {
+        "counter" => return None,
+        "accept" => (Target::Accept, false),
+        "drop" => (Target::Drop, false),
+        "return" => (Target::Return, false),
+        "continue" => (Target::Continue { name: "continue".into(), args: vec![] }, false),
+        "jump" => (Target::Chain { name: target_name() }, false),
+        "goto" => (Target::Chain { name: target_name() }, true),
+        "reject" => {
+            let ty = val.get("type").and_then(Value::as_str).unwrap_or("icmp");
+            let ex = val.get("expr").and_then(Value::as_str).unwrap_or("port-unreachable");
+            let with = if ty == "tcp reset" {
+                "tcp-reset".to_string()
+            } else {
+                format!("{}-{ex}", if ty == "icmpv6" { "icmp6" } else { ty })
+            };
+            (Target::Reject { with }, false)
+        }
+        "dnat" | "snat" => match nat_range(val) {
+            Some(r) if k == "dnat" => (Target::Dnat { to: vec![r], random: false, persistent: false }, false),
+            Some(r) => (Target::Snat { to: vec![r], random: false, random_fully: false, persistent: false }, false),
+            None => (other_target(k, &format!("{k} {val} not understood")), false),
+        },
+        "masquerade" | "redirect" => {
+            let ports = val.get("port").and_then(port_of);
+            if k == "masquerade" {
+                let flags = val.get("flags").map(|f| f.to_string()).unwrap_or_default();
+                (
+                    Target::Masquerade {
+                        ports,
+                        random: flags.contains("\"random\""),
+                        random_fully: flags.contains("fully-random"),
+                    },
+                    false,
+                )
+            } else {
+                (Target::Redirect { ports, random: false }, false)
+            }
+        }
+        "mangle" => (mangle(val).unwrap_or_else(|| other_target("mangle", &val.to_string())), false),
+        "notrack" => (Target::Notrack, false),
+        "log" => (Target::Continue { name: "log".into(), args: vec![] }, false),
+        other => (other_target(other, "nft statement not modelled"), false),
+    })
+}
+
+fn port_of(v: &Value) -> Option<PortRange> {
+    match v {
+        Value::Number(n) => {
+            let p = u16::try_from(n.as_u64()?).ok()?;
+            Some(PortRange { lo: p, hi: p })
+        }
+        Value::Object(o) => {
+            let r = o.get("range")?.as_array()?;
+            Some(PortRange {
+                lo: u16::try_from(r.first()?.as_u64()?).ok()?,
+                hi: u16::try_from(r.get(1)?.as_u64()?).ok()?,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn nat_range(val: &Value) -> Option<NatRange> {
+    let (lo, hi) = match val.get("addr") {
+        Some(Value::String(a)) => {
+            let a: IpAddr = a.parse().ok()?;
+            (Some(a), Some(a))
+        }
+        Some(Value::Object(o)) => {
+            let r = o.get("range")?.as_array()?;
+            (r.first()?.as_str()?.parse().ok(), r.get(1)?.as_str()?.parse().ok())
+        }
+        None => (None, None),
+        _ => return None,
+    };
+    Some(NatRange {
+        addr_lo: lo,
+        addr_hi: hi,
+        ports: val.get("port").and_then(port_of),
+    })
+}
+
+/// `meta mark set ...` / `ct mark set ...`.
+fn mangle(val: &Value) -> Option<Target> {
+    let key = val.get("key")?;
+    let is_meta = key.get("meta").and_then(|m| m.get("key")).and_then(Value::as_str) == Some("mark");
+    let is_ct = key.get("ct").and_then(|m| m.get("key")).and_then(Value::as_str) == Some("mark");
+    let value = val.get("value")?;
+    if is_meta && value.get("ct").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") {
+        return Some(Target::Connmark(ConnMarkOp::Restore { nfmask: u32::MAX, ctmask: u32::MAX }));
+    }
+    if is_ct && value.get("meta").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") {
+        return Some(Target::Connmark(ConnMarkOp::Save { nfmask: u32::MAX, ctmask: u32::MAX }));
+    }
+    let op = match value {
+        Value::Number(n) => MarkOp { zero: u32::MAX, xor: u32::try_from(n.as_u64()?).ok()? },
+        Value::Object(o) => {
+            let (opk, args) = o.iter().next()?;
+            let n = u32::try_from(args.as_array()?.get(1)?.as_u64()?).ok()?;
+            match opk.as_str() {
+                "|" => MarkOp { zero: n, xor: n },
+                "&" => MarkOp { zero: !n, xor: 0 },
+                "^" => MarkOp { zero: 0, xor: n },
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    if is_meta {
+        Some(Target::Mark(op))
+    } else if is_ct {
+        Some(Target::Connmark(ConnMarkOp::Set(op)))
+    } else {
+        None
+    }
+}
+
+/// The values on the right of a match: a list for sets.
+fn right_values(ctx: &Ctx, r: &Value) -> Result<Vec<Value>, String> {
+    match r {
+        Value::String(s) if s.starts_with('@') => ctx
+            .set_elems(&s[1..])
+            .ok_or_else(|| format!("set {s} is not in the ruleset")),
+        Value::Object(o) if o.contains_key("set") => Ok(o["set"].as_array().cloned().unwrap_or_default()),
+        Value::Array(a) => Ok(a.clone()),
+        other => Ok(vec![other.clone()]),
+    }
+}
+
+fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
+    let op = m.get("op").and_then(Value::as_str).unwrap_or("==");
+    let left = m.get("left").ok_or("match without left")?;
+    let right = m.get("right").ok_or("match without right")?;
+    let negated = match op {
+        "==" | "in" => false,
+        "!=" => true,
+        "<" | "<=" | ">" | ">=" => {
+            // Only port comparisons are modelled.
+            let f = key_field(left).ok_or("comparison not modelled")?;
+            let n = right.as_u64().and_then(|n| u16::try_from(n).ok()).ok_or("comparison not modelled")?;
+            let range = match op {
+                "<" => PortRange { lo: 0, hi: n.checked_sub(1).ok_or("empty range")? },
+                "<=" => PortRange { lo: 0, hi: n },
+                ">" => PortRange { lo: n.checked_add(1).ok_or("empty range")?, hi: u16::MAX },
+                _ => PortRange { lo: n, hi: u16::MAX },
+            };
+            let side = match f {
+                KeyField::Dport => PortSide::Dst,
+                KeyField::Sport => PortSide::Src,
+                _ => return Err("comparison not modelled".into()),
+            };
+            return Ok(Match::new(MatchKind::Port { side, proto: payload_proto(left), ranges: vec![range] }));
+        }
+        other => return Err(format!("operator {other} not modelled")),
+    };
+    let vals = right_values(ctx, right)?;
+    let kind = if let Some(f) = key_field(left) {
+        match f {
+            KeyField::Saddr | KeyField::Daddr => {
+                let nets = vals
+                    .iter()
+                    .map(|x| match elem_value(x) {
+                        Some(ElemValue::Addr(a)) => Ok(a),
+                        _ => Err(format!("address {x} not modelled")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if f == KeyField::Saddr {
+                    MatchKind::Source { nets }
+                } else {
+                    MatchKind::Dest { nets }
+                }
+            }
+            KeyField::Dport | KeyField::Sport => {
+                let ranges = vals
+                    .iter()
+                    .map(|x| match elem_value(x) {
+                        Some(ElemValue::Number(n)) => u16::try_from(n).map(|p| PortRange { lo: p, hi: p }).map_err(|_| "bad port".to_string()),
+                        Some(ElemValue::NumberRange(a, b)) => Ok(PortRange { lo: a as u16, hi: b as u16 }),
+                        _ => Err(format!("port {x} not modelled")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let side = if f == KeyField::Dport { PortSide::Dst } else { PortSide::Src };
+                MatchKind::Port { side, proto: payload_proto(left), ranges }
+            }
+            KeyField::L4proto => {
+                let protos = vals
+                    .iter()
+                    .map(|x| match x {
+                        Value::String(s) => v::protocol(s),
+                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999)).map_err(|_| "bad protocol".into()),
+                        _ => Err("bad protocol".into()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                MatchKind::ProtocolIn { protos }
+            }
+            KeyField::Iifname | KeyField::Oifname => {
+                let [Value::String(n)] = vals.as_slice() else {
+                    return Err("interface sets not modelled".into());
+                };
+                let name = IfaceName(n.replace('*', "+"));
+                if f == KeyField::Iifname {
+                    MatchKind::InIface { name }
+                } else {
+                    MatchKind::OutIface { name }
+                }
+            }
+            KeyField::Mark => {
+                let [Value::Number(n)] = vals.as_slice() else {
+                    return Err("mark sets not modelled".into());
+                };
+                MatchKind::Mark { value: n.as_u64().unwrap_or(0) as u32, mask: u32::MAX }
+            }
+        }
+    } else if let Some(and) = left.get("&").and_then(Value::as_array) {
+        // `meta mark & 0x4000 == 0`
+        let what = and.first().ok_or("bad &")?;
+        let mask = and.get(1).and_then(Value::as_u64).ok_or("mask not a number")? as u32;
+        let [Value::Number(n)] = vals.as_slice() else {
+            return Err("masked comparison not modelled".into());
+        };
+        let value = n.as_u64().unwrap_or(0) as u32;
+        match key_field(what) {
+            Some(KeyField::Mark) => MatchKind::Mark { value, mask },
+            _ if what.get("ct").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") => {
+                MatchKind::ConnMark { value, mask }
+            }
+            _ => return Err("masked comparison not modelled".into()),
+        }
+    } else if let Some(ct) = left.get("ct") {
+        let k = ct.get("key").and_then(Value::as_str).unwrap_or("");
+        match k {
+            "state" => {
+                let names: Vec<String> = vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                MatchKind::CtState { states: CtStateSet::parse(&names.join(","))? }
+            }
+            "direction" => MatchKind::CtDir {
+                dir: match vals.first().and_then(Value::as_str) {
+                    Some("reply") => CtDir::Reply,
+                    _ => CtDir::Original,
+                },
+            },
+            "mark" => {
+                let [Value::Number(n)] = vals.as_slice() else {
+                    return Err("ct mark sets not modelled".into());
+                };
+                MatchKind::ConnMark { value: n.as_u64().unwrap_or(0) as u32, mask: u32::MAX }
+            }
+            "status" => MatchKind::CtStatus { status: vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect() },
+            _ => return Err(format!("ct {k} not modelled")),
+        }
+    } else if let Some(fib) = left.get("fib") {
+        if fib.get("result").and_then(Value::as_str) != Some("type") {
+            return Err("fib lookups other than type are not modelled".into());
+        }
+        let flags = fib.get("flags").map(|f| f.to_string()).unwrap_or_default();
+        let side = if flags.contains("saddr") { Side::Src } else { Side::Dst };
+        let limit_iface = if flags.contains("iif") {
+            Some(LimitIface::In)
+        } else if flags.contains("oif") {
+            Some(LimitIface::Out)
+        } else {
+            None
+        };
+        let names: Vec<String> = vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+        MatchKind::AddrType { side, types: v::addr_types(&names.join(","))?, limit_iface }
+    } else if let Some(p) = left.get("payload") {
+        let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("");
+        let field = p.get("field").and_then(Value::as_str).unwrap_or("");
+        if (proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr") {
+            let protos = vals
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => v::protocol(s),
+                    Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999)).map_err(|_| "bad protocol".into()),
+                    _ => Err("bad protocol".into()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            MatchKind::ProtocolIn { protos }
+        } else if (proto == "icmp" || proto == "icmpv6") && field == "type" {
+            let [Value::String(t)] = vals.as_slice() else {
+                return Err("ICMP type sets not modelled".into());
+            };
+            let v6 = proto == "icmpv6";
+            let (ty, code) = v::icmp_type(t, v6)?;
+            MatchKind::Icmp { v6, icmp_type: ty, code }
+        } else {
+            return Err(format!("payload {proto} {field} not modelled"));
+        }
+    } else {
+        return Err("expression not modelled".into());
+    };
+    Ok(Match { negated, kind })
+}
+
+/// `tcp dport` implies TCP; `th dport` does not.
+fn payload_proto(left: &Value) -> Option<u8> {
+    match left.get("payload")?.get("protocol")?.as_str()? {
+        "tcp" => Some(6),
+        "udp" => Some(17),
+        "sctp" => Some(132),
+        _ => None,
+    }
+}
+
+/// A readable one-line rendering of a rule's expressions, in nft's own syntax where easy.
+fn render_rule(exprs: &[Value]) -> String {
+    exprs.iter().map(render_expr).collect::<Vec<_>>().join(" ")
+}
+
+fn render_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(a) => format!("{{ {} }}", a.iter().map(render_value).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => {
+            if let Some(p) = o.get("payload") {
+                return format!(
+                    "{} {}",
+                    p.get("protocol").and_then(Value::as_str).unwrap_or("?"),
+                    p.get("field").and_then(Value::as_str).unwrap_or("?")
+                );
+            }
+            if let Some(m) = o.get("meta") {
+                return format!("meta {}", m.get("key").and_then(Value::as_str).unwrap_or("?"));
+            }
+            if let Some(m) = o.get("ct") {
+                return format!("ct {}", m.get("key").and_then(Value::as_str).unwrap_or("?"));
+            }
+            if let Some(p) = o.get("prefix") {
+                return format!("{}/{}", render_value(&p["addr"]), render_value(&p["len"]));
+            }
+            if let Some(r) = o.get("range").and_then(Value::as_array) {
+                return format!("{}-{}", r.first().map(render_value).unwrap_or_default(), r.get(1).map(render_value).unwrap_or_default());
+            }
+            if let Some(s) = o.get("set").and_then(Value::as_array) {
+                let items: Vec<String> = s
+                    .iter()
+                    .map(|x| match x.as_array() {
+                        Some(pair) if pair.len() == 2 => format!("{} : {}", render_value(&pair[0]), render_expr(&pair[1])),
+                        _ => render_value(x),
+                    })
+                    .collect();
+                return format!("{{ {} }}", items.join(", "));
+            }
+            if let Some(c) = o.get("concat").and_then(Value::as_array) {
+                return c.iter().map(render_value).collect::<Vec<_>>().join(" . ");
+            }
+            if let Some(f) = o.get("fib") {
+                return format!("fib {} {}", render_value(f.get("flags").unwrap_or(&Value::Null)), f.get("result").and_then(Value::as_str).unwrap_or("?"));
+            }
+            if let Some(n) = o.get("numgen") {
+                return format!("numgen {} mod {}", n.get("mode").and_then(Value::as_str).unwrap_or("?"), render_value(n.get("mod").unwrap_or(&Value::Null)));
+            }
+            if let Some(e) = o.get("elem") {
+                return render_value(e.get("val").unwrap_or(&Value::Null));
+            }
+            for op in ["&", "|", "^"] {
+                if let Some(a) = o.get(op).and_then(Value::as_array) {
+                    return a.iter().map(render_value).collect::<Vec<_>>().join(&format!(" {op} "));
+                }
+            }
+            v.to_string()
+        }
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+    }
+}
+
+fn render_expr(e: &Value) -> String {
+    let Some(o) = e.as_object() else { return e.to_string() };
+    let Some((k, val)) = o.iter().next() else { return String::new() };
+    match k.as_str() {
+        "match" => {
+            let op = val.get("op").and_then(Value::as_str).unwrap_or("==");
+            let left = render_value(val.get("left").unwrap_or(&Value::Null));
+            let right = render_value(val.get("right").unwrap_or(&Value::Null));
+            match op {
+                "==" | "in" => format!("{left} {right}"),
+                _ => format!("{left} {op} {right}"),
+            }
+        }
+        "jump" | "goto" => format!("{k} {}", val.get("target").and_then(Value::as_str).unwrap_or("?")),
+        "vmap" => format!("{} vmap {}", render_value(val.get("key").unwrap_or(&Value::Null)), render_value(val.get("data").unwrap_or(&Value::Null))),
+        "dnat" | "snat" => {
+            let mut s = format!("{k} to");
+            if let Some(a) = val.get("addr") {
+                s.push_str(&format!(" {}", render_value(a)));
+            }
+            if let Some(p) = val.get("port") {
+                s.push_str(&format!(":{}", render_value(p)));
+            }
+            s
+        }
+        "mangle" => format!("{} set {}", render_value(val.get("key").unwrap_or(&Value::Null)), render_value(val.get("value").unwrap_or(&Value::Null))),
+        "xt" => format!("xt {} {}", val.get("type").and_then(Value::as_str).unwrap_or("?"), val.get("name").and_then(Value::as_str).unwrap_or("?")),
+        "reject" if val.is_object() => format!("reject with {} {}", render_value(val.get("type").unwrap_or(&Value::Null)), render_value(val.get("expr").unwrap_or(&Value::Null))).trim().to_string(),
+        _ if val.is_null() => k.clone(),
+        "counter" => "counter".into(),
+        "masquerade" => match val.get("flags") {
+            Some(f) => format!("masquerade {}", render_value(f)),
+            None => "masquerade".into(),
+        },
+        _ => format!("{k} {}", render_value(val)),
+    }
+}
