@@ -84,7 +84,12 @@ fn host_in(net: &IpNet, offset: u32) -> Option<IpAddr> {
 pub fn check(ctx: &Context, out: &mut Outcome) {
     let sets = rulesets(ctx);
     if sets.is_empty() {
-        return; // iptables_text already says the dumps are missing
+        out.not_checked("forward-policy-drop", "no IPv4 iptables rules to evaluate");
+        out.not_checked(
+            "overlay-port-blocked",
+            format!("no IPv4 iptables rules to evaluate. {CLOUD}"),
+        );
+        return;
     }
     let host = HostContext::from_snapshot(ctx.snap);
     forward(ctx, out, &sets, &host);
@@ -116,17 +121,27 @@ fn pod_devices(ctx: &Context) -> (String, Option<String>) {
 }
 
 fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
-    let (Some(cluster), Some(own)) = (
-        ctx.hints.cluster_cidr.as_ref().map(|c| c.value),
-        ctx.hints.pod_cidr.as_ref().map(|c| c.value).or_else(|| {
-            ctx.addresses()
-                .iter()
-                .find(|a| a.ifname == "cni0" || a.ifname == "cbr0")
-                .and_then(|a| a.network())
-        }),
-    ) else {
-        out.not_checked("forward-policy-drop", "the cluster CIDR and this node's pod CIDR are needed: pass --cluster-cidr and --pod-cidr");
+    let Some(cluster) = ctx.hints.cluster_cidr.as_ref().map(|c| c.value) else {
+        out.not_checked(
+            "forward-policy-drop",
+            "the cluster CIDR is needed: pass --cluster-cidr",
+        );
         return;
+    };
+    let known_own = ctx.hints.pod_cidr.as_ref().map(|c| c.value).or_else(|| {
+        ctx.addresses()
+            .iter()
+            .find(|a| a.ifname == "cni0" || a.ifname == "cbr0")
+            .and_then(|a| a.network())
+    });
+    // Without this node's own subnet, the first /24 of the cluster CIDR stands in for it: the
+    // FORWARD chain's verdict on pod traffic rarely depends on which pod subnet it is.
+    let own = match known_own {
+        Some(o) => o,
+        None => match IpNet::new(cluster.network(), cluster.prefix_len().max(24)) {
+            Ok(n) => n,
+            Err(_) => return,
+        },
     };
     // A pod here, and a pod of another node: the first subnet of the cluster CIDR (of our
     // prefix length) that is not ours.
@@ -175,10 +190,16 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                 continue;
             }
             let t = tool(set.backend);
-            let mut evidence = vec![format!(
+            let mut evidence = vec![];
+            if known_own.is_none() {
+                evidence.push(format!(
+                    "this node's pod subnet is not known: {own} stands in for it"
+                ));
+            }
+            evidence.push(format!(
                 "a new TCP connection {what} ({} -> {}:8080, in {} out {}) is dropped in filter FORWARD",
                 pkt.src, remote_or(pkt), pkt.in_iface.as_deref().unwrap_or("?"), pkt.out_iface.as_deref().unwrap_or("?")
-            )];
+            ));
             evidence.extend(decided_by(&ev, &set.source));
             let c = cluster.to_string();
             out.add(finding(
@@ -307,7 +328,28 @@ fn inbound(eval: &Evaluator, pkt: &Packet, local: &[IpAddr]) -> Evaluation {
     }
 }
 
+/// What no node-side check can see.
+const CLOUD: &str = "A cloud security group or network ACL can drop the overlay's packets \
+    (VXLAN UDP 8472/4789, IPIP, BGP 179, WireGuard 51820) before they reach the node, and is \
+    invisible from here: if same-node pod traffic works and cross-node does not, run \
+    `tcpdump -ni <uplink> udp port 8472` on both nodes while pinging a remote pod, and check the \
+    security group";
+
 fn overlay(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
+    let before = out.findings.len();
+    overlay_host(ctx, out, sets, host);
+    if !out.findings[before..]
+        .iter()
+        .any(|f| f.id == "overlay-port-blocked")
+    {
+        out.not_checked(
+            "overlay-port-blocked (outside the node)",
+            format!("the host firewall lets the overlay through. {CLOUD}"),
+        );
+    }
+}
+
+fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
     let Some((me, dev, peer)) = underlay(ctx) else {
         out.not_checked(
             "overlay-port-blocked",

@@ -152,3 +152,65 @@ fn fail_on_controls_the_exit_status() {
     assert_eq!(run("critical"), Some(0));
     assert_eq!(run("warning"), Some(1));
 }
+
+/// https://github.com/flannel-io/flannel/issues/1039: the cause (an AWS security group) is
+/// outside the node, so no host finding may be invented; the output must point there.
+#[test]
+fn flannel_1039_vxlan_8472_blocked_aws_sg() {
+    let (v, code) = check("case12_vxlan_8472_blocked_cloud_sg", &[]);
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(0), "{v:#}");
+    assert_eq!(code, 0);
+    let said = v["not_checked"]
+        .as_array()
+        .expect("not_checked")
+        .iter()
+        .any(|n| {
+            n["check"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("overlay-port-blocked")
+                && n["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("security group")
+        });
+    assert!(said, "{v:#}");
+}
+
+/// https://github.com/flannel-io/flannel/issues/799
+#[test]
+fn flannel_799_forward_drop_cni0_rules_missing() {
+    let v = assert_root_cause("case13_forward_drop_docker", "forward-policy-drop");
+    let ev = evidence(&v, "forward-policy-drop");
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("policy of filter/FORWARD is DROP")),
+        "{ev:?}"
+    );
+}
+
+/// https://github.com/kubernetes/kubernetes/issues/109811
+#[test]
+fn k8s_109811_rules_in_both_legacy_and_nft() {
+    let v = assert_root_cause("case25_rules_in_both_backends", "iptables-backend-mismatch");
+    let ev = evidence(&v, "iptables-backend-mismatch");
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("iptables-legacy tables present")),
+        "{ev:?}"
+    );
+}
+
+/// https://github.com/kubernetes/kubernetes/issues/23657
+#[test]
+fn k8s_23657_kube_dns_no_endpoints_reject() {
+    let (v, _) = check("case37_kube_dns_no_endpoints", &[]);
+    let ev = evidence(&v, "service-no-endpoints");
+    assert!(
+        ev.iter().any(
+            |e| e.starts_with("iptables-save.txt:6:") && e.contains("kube-system/kube-dns:dns")
+        ),
+        "{v:#}"
+    );
+    assert_eq!(v["findings"][0]["id"], "service-no-endpoints");
+}
