@@ -144,6 +144,13 @@ fn set(s: &mut NodeSnapshot, key: &str, v: &str) {
     );
 }
 
+fn log(s: &mut NodeSnapshot, name: &str, line: u32, text: &str) {
+    s.logs.push(netdoctor_model::LogFile {
+        name: name.into(),
+        lines: vec![(line, text.into())],
+    });
+}
+
 fn ids(s: &NodeSnapshot) -> Vec<(String, Severity)> {
     run(s, &Options::default())
         .findings
@@ -516,10 +523,7 @@ fn log_signatures_merge_into_the_root_cause() {
 fn flannel_refused_route_points_at_the_device_holding_the_gateway() {
     let line = "E0530 vxlan_network.go:158] failed to add vxlanRoute (10.244.2.0/24 -> 10.244.2.0): invalid argument";
     let mut s = healthy();
-    s.logs.push(netdoctor_model::LogFile {
-        name: "flannel.log".into(),
-        lines: vec![(7, line.into())],
-    });
+    log(&mut s, "flannel.log", 7, line);
     s.links
         .as_mut()
         .expect("l")
@@ -542,10 +546,7 @@ fn flannel_refused_route_points_at_the_device_holding_the_gateway() {
     assert!(!r.findings.iter().any(|f| f.id == "pod-cidr-overlap"));
     // The same log line, when a host NIC holds the gateway, means the address plans overlap.
     let mut s = healthy();
-    s.logs.push(netdoctor_model::LogFile {
-        name: "flannel.log".into(),
-        lines: vec![(7, line.into())],
-    });
+    log(&mut s, "flannel.log", 7, line);
     s.addresses
         .as_mut()
         .expect("a")
@@ -562,7 +563,7 @@ fn other_log_signatures() {
         ("E0202 main.go:330] Error registering network: failed to acquire lease: node \"n3\" pod cidr not assigned", "podcidr-not-allocated"),
     ] {
         let mut s = healthy();
-        s.logs.push(netdoctor_model::LogFile { name: "x.log".into(), lines: vec![(1, line.into())] });
+        log(&mut s, "x.log", 1, line);
         assert!(has(&s, id), "{line} -> {id}: {:?}", ids(&s));
     }
     // bad checksum on another port is not VXLAN's.

@@ -6,24 +6,9 @@ use netdoctor_model::{ConfigFile, NotCollected, Source};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Directories whose `*.conf` files take part in boot-time sysctl (systemd-sysctl and procps
-/// `sysctl --system`; `/lib/sysctl.d` is procps-only).
-pub const SYSCTL_DIRS: &[&str] = &[
-    "/etc/sysctl.d",
-    "/run/sysctl.d",
-    "/usr/local/lib/sysctl.d",
-    "/usr/lib/sysctl.d",
-    "/lib/sysctl.d",
-];
-
-/// Directories of modules-load.d(5), in precedence order.
-pub const MODULES_LOAD_DIRS: &[&str] = &[
-    "/etc/modules-load.d",
-    "/run/modules-load.d",
-    "/usr/local/lib/modules-load.d",
-    "/usr/lib/modules-load.d",
-    "/lib/modules-load.d",
-];
+/// Directories whose `*.conf` files take part in boot-time sysctl (the union of the
+/// systemd-sysctl and procps lists; `bootconf` owns the precedence), and modules-load.d(5).
+pub use netdoctor_bootconf::{MODULES_LOAD_DIRS, SYSCTL_DIRS_PROCPS as SYSCTL_DIRS};
 
 /// Single files read when present.
 pub const SINGLE_FILES: &[&str] = &[
