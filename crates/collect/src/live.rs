@@ -14,15 +14,17 @@ mod commands;
 mod links;
 mod neigh;
 mod netlink;
+mod nftables;
 mod procfs;
 mod routes;
 
 pub use clock::rfc3339_utc;
 pub use commands::header_backend;
+pub use nftables::{incompatible_tables, merge_listings, NftTable};
 pub use procfs::{builtin_names, sysctl_key, sysctl_value};
 
 use crate::rootfs;
-use netdoctor_model::{InputSummary, NodeSnapshot, NotCollected};
+use netdoctor_model::{Backend, Family, InputSummary, NodeSnapshot, NotCollected};
 use std::path::PathBuf;
 use std::thread;
 
@@ -57,7 +59,7 @@ pub fn collect_live(opts: &LiveOptions) -> NodeSnapshot {
         // is read.
         let v4 = s.spawn(commands::save_ipv4);
         let v6 = s.spawn(commands::save_ipv6);
-        let nft = s.spawn(commands::nft_json);
+        let nft = s.spawn(|| nftables::nft_json(&[]));
         let tools = s.spawn(|| {
             (
                 commands::iptables_version(),
@@ -84,10 +86,22 @@ pub fn collect_live(opts: &LiveOptions) -> NodeSnapshot {
                 Err(_) => snap.not_collected.push(panicked(part)),
             }
         }
-        match nft.join() {
-            Ok(Ok(json)) => snap.nft_json = json,
-            Ok(Err(nc)) => snap.not_collected.push(nc),
-            Err(_) => snap.not_collected.push(panicked("nft")),
+        // Native nft rules in a table named like iptables' own show up only as a warning in
+        // the save output; list those tables too (rare, so done again, after the saves).
+        let extra: Vec<nftables::NftTable> = snap
+            .iptables
+            .iter()
+            .filter(|d| d.backend == Backend::Nft)
+            .flat_map(|d| nftables::incompatible_tables(&d.text, d.family == Family::Ipv6))
+            .collect();
+        let listed = match nft.join() {
+            Ok(r) if extra.is_empty() => r,
+            Ok(_) => nftables::nft_json(&extra),
+            Err(_) => Err(panicked("nft")),
+        };
+        match listed {
+            Ok(json) => snap.nft_json = json,
+            Err(nc) => snap.not_collected.push(nc),
         }
         match tools.join() {
             Ok((version, log, conntrack)) => {

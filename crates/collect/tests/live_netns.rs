@@ -214,6 +214,23 @@ fn live_collection_in_netns() {
             "DROP",
         ]);
     }
+    let nft_cli = tool("nft");
+    if nft_cli {
+        // A native nft table, as firewalld or kube-proxy's nftables mode make them.
+        ns.exec_ok(&["nft", "add", "table", "inet", "ndtest"]);
+        ns.exec_ok(&[
+            "nft",
+            "add",
+            "chain",
+            "inet",
+            "ndtest",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ]);
+        ns.exec_ok(&[
+            "nft", "add", "rule", "inet", "ndtest", "input", "udp", "dport", "4789", "drop",
+        ]);
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let out: PathBuf = dir.path().join("snap.json");
     let snap = collect_in(&ns, &out);
@@ -416,6 +433,23 @@ fn live_collection_in_netns() {
                 .map(|v| v.value.starts_with("iptables v")),
             Some(true)
         );
+    }
+    if nft_cli {
+        // Only the tables iptables-nft does not manage: its own are in the save output.
+        let json = &snap.nft_json.as_ref().expect("nft listing").value;
+        let doc: serde_json::Value = serde_json::from_str(json).expect("nft JSON");
+        let items = doc["nftables"].as_array().expect("nftables array");
+        let tables: Vec<(String, String)> = items
+            .iter()
+            .filter_map(|i| i.get("table"))
+            .map(|t| (t["family"].to_string(), t["name"].to_string()))
+            .collect();
+        assert_eq!(
+            tables,
+            [("\"inet\"".to_string(), "\"ndtest\"".to_string())],
+            "{json}"
+        );
+        assert!(json.contains("4789"), "{json}");
     }
     if legacy {
         let d = snap

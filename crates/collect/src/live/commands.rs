@@ -1,4 +1,4 @@
-//! State that only a tool can report: `iptables-save` per backend and family, `nft -j`,
+//! State that only a tool can report: `iptables-save` per backend and family,
 //! `iptables --version`, the kernel log via `dmesg`, and whether `conntrack` is installed.
 //!
 //! Each command runs once; the caller runs independent ones on separate threads.
@@ -26,7 +26,7 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Run a tool to completion; its stdout on success, otherwise why not.
-fn run(tool: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn run(tool: &Path, args: &[&str]) -> Result<String, String> {
     let shown = std::iter::once(tool.display().to_string())
         .chain(args.iter().map(|a| a.to_string()))
         .collect::<Vec<_>>()
@@ -183,24 +183,6 @@ pub fn header_backend(text: &str) -> Backend {
     } else {
         Backend::Legacy
     }
-}
-
-/// `nft -j list ruleset`, raw.
-pub(crate) fn nft_json() -> Result<Option<Sourced<String>>, NotCollected> {
-    let Some(tool) = find_tool("nft") else {
-        return Ok(None);
-    };
-    run(&tool, &["-j", "list", "ruleset"])
-        .map(|text| {
-            Some(Sourced::new(
-                text,
-                Source::live(format!("{} -j list ruleset", tool.display())),
-            ))
-        })
-        .map_err(|reason| NotCollected {
-            part: "nft".into(),
-            reason,
-        })
 }
 
 pub(crate) fn iptables_version() -> Result<Sourced<String>, NotCollected> {
