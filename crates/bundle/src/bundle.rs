@@ -90,8 +90,13 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
         if shown == "cluster.json" {
             continue;
         }
+        // A bundle's own notes quote evidence in prose; reading them would count it twice.
+        if file_name(&rel).to_ascii_lowercase().starts_with("readme") {
+            snap.inputs.push(input(&shown, "bundle notes (not read)"));
+            continue;
+        }
         let text = read_text(&dir.join(&rel))?;
-        read_file(&shown, &file_name(&rel), &text, &mut snap, &mut hosts)?;
+        read_file_with_hosts(&shown, &file_name(&rel), &text, &mut snap, &mut hosts)?;
     }
     node_dirs::read_root(dir, &mut snap)?;
     node_dirs::read_kube(dir, &mut snap)?;
@@ -155,8 +160,16 @@ pub(crate) fn input(source: &str, read_as: &str) -> InputSummary {
     }
 }
 
-/// Read one file: raw kinds whole, line formats section by section.
-pub fn read_file(
+/// Read one file of a bundle into `snap`, as `read_bundle` does: recognised by the name after the
+/// last `/` of `file` (the path quoted in provenance), else sniffed; raw kinds whole, line
+/// formats section by section.
+pub fn read_file(file: &str, text: &str, snap: &mut NodeSnapshot) -> Result<(), BundleError> {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    read_file_with_hosts(file, name, text, snap, &mut Vec::new())
+}
+
+/// [`read_file`], also collecting the host names of shell prompts.
+fn read_file_with_hosts(
     file: &str,
     name: &str,
     text: &str,
@@ -265,14 +278,10 @@ fn nothing_readable(
     lines: &[text::Line<'_>],
     problems: &[netdoctor_model::ParseProblem],
 ) -> Option<BundleError> {
-    let content = lines.iter().find(|l| {
-        !text::is_blank_or_comment(l.text) && crate::command::recognise(l.text).is_none()
-    })?;
-    let line = problems
-        .first()
-        .and_then(|p| p.source.line)
-        .and_then(|n| lines.iter().find(|l| l.no == n))
-        .unwrap_or(content);
+    // Only lines that could not be read make it an error: `[]` (`ip -j route` of an empty
+    // table) or output of commands that are not read are not.
+    let no = problems.first()?.source.line?;
+    let line = lines.iter().find(|l| l.no == no)?;
     Some(BundleError::NothingReadable {
         file: file.to_string(),
         line: line.no,

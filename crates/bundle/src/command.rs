@@ -331,7 +331,7 @@ fn kind_of(name: &str, args: &[&str]) -> (Option<Kind>, bool) {
         }),
         "dmesg" | "journalctl" => Some(Kind::Log),
         "kubectl" | "docker" | "crictl" if has("logs") => Some(Kind::Log),
-        "cat" | "tail" | "head" | "less" | "grep" => file_kind(args),
+        "cat" | "tail" | "head" | "less" | "grep" => file_kind(name, args),
         _ => None,
     };
     (kind, false)
@@ -369,11 +369,16 @@ fn ip_kind(args: &[&str]) -> (Option<Kind>, bool) {
     (kind, all)
 }
 
-fn file_kind(args: &[&str]) -> Option<Kind> {
+fn file_kind(name: &str, args: &[&str]) -> Option<Kind> {
     let path = args.iter().rev().find(|a| !a.starts_with('-'))?;
-    if args.first() == Some(&"-r") || path.starts_with("/proc/sys") && args.len() > 1 {
-        // `grep -r . /proc/sys/net/ipv4`
+    if name == "grep" {
+        // `grep -r . /proc/sys/net/ipv4` prints `path:value`.
         return path.starts_with("/proc/sys").then_some(Kind::Sysctl);
+    }
+    let files = args.iter().filter(|a| !a.starts_with('-')).count();
+    if files != 1 || path.contains(['*', '?']) {
+        // Several files or a glob: their contents run together, unnamed.
+        return None;
     }
     if let Some(key) = path.strip_prefix("/proc/sys/") {
         return Some(Kind::SysctlValue(crate::sysctl::normalise_key(key)));
@@ -437,6 +442,16 @@ mod tests {
         );
         assert!(recognise("$ ip route show table all").is_some_and(|c| c.all_tables));
         assert_eq!(kind("$ ip r get 10.0.0.1"), None);
+        assert_eq!(
+            kind("# grep -r . /proc/sys/net/ipv4/conf"),
+            Some(Kind::Sysctl)
+        );
+        assert_eq!(kind("# cat /proc/sys/net/ipv4/conf/*/rp_filter"), None);
+        assert_eq!(kind("$ cat /var/log/flanneld.log"), Some(Kind::Log));
+        assert_eq!(
+            kind("$ cat /run/flannel/subnet.env"),
+            Some(Kind::ConfigFile("/run/flannel/subnet.env".into()))
+        );
         assert_eq!(kind("$ ip ru"), Some(Kind::IpRule));
         assert_eq!(kind("$ ip n"), Some(Kind::IpNeigh));
     }

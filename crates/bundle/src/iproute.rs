@@ -75,13 +75,23 @@ pub fn parse_ip_route_lines(lines: &[Line<'_>], file: &str) -> (Vec<Route>, Vec<
             continue;
         }
         let words: Vec<&str> = t.split_whitespace().collect();
-        if line.text.starts_with(char::is_whitespace) {
-            continue_route(&words, routes.last_mut());
-            continue;
-        }
-        if words.first() == Some(&"cache") || words.first() == Some(&"nexthop") {
-            continue_route(&words, routes.last_mut());
-            continue;
+        match words.first().copied() {
+            // `ip route get` prints its cache line under the route: nothing to keep.
+            Some("cache") => continue,
+            Some("nexthop") => {
+                match routes.last_mut() {
+                    Some(route) => continue_route(&words, route),
+                    None => problems.push(text::unreadable(
+                        file,
+                        line,
+                        "ip route",
+                        "a nexthop without its route",
+                    )),
+                }
+                continue;
+            }
+            // Any other line, indented or not (pastes in code blocks are), is a route.
+            _ => {}
         }
         let mut rest: &[&str] = &words;
         while !rest.is_empty() {
@@ -101,9 +111,8 @@ pub fn parse_ip_route_lines(lines: &[Line<'_>], file: &str) -> (Vec<Route>, Vec<
 }
 
 /// `nexthop via A dev X weight 1` lines of a multipath route: the first nexthop fills the route.
-fn continue_route(words: &[&str], route: Option<&mut Route>) {
-    let Some(route) = route else { return };
-    if words.first() != Some(&"nexthop") || route.gateway.is_some() || route.dev.is_some() {
+fn continue_route(words: &[&str], route: &mut Route) {
+    if route.gateway.is_some() || route.dev.is_some() {
         return;
     }
     for (i, w) in words.iter().enumerate() {

@@ -108,3 +108,15 @@ fn json_routes() {
     assert!(routes[3].onlink);
     assert_eq!(routes[3].mtu, Some(1400));
 }
+
+#[test]
+fn indented_pastes_and_orphan_nexthops() {
+    let text = "    default via 10.0.0.1 dev eth0\n    nexthop via 10.0.0.2 dev eth0\n";
+    let (routes, problems) = parse_ip_route(text, "f");
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0].gateway, Some(ip("10.0.0.1")));
+    assert!(problems.is_empty(), "{problems:?}");
+    let (routes, problems) = parse_ip_route("    nexthop via 10.0.0.2 dev eth0\n", "f");
+    assert!(routes.is_empty());
+    assert_eq!(problems.len(), 1);
+}

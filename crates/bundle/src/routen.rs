@@ -91,13 +91,19 @@ fn parse_row(w: &[&str], c: Columns, source: Source) -> Result<Route, String> {
     if w.len() != c.count {
         return Err(format!("{} columns, expected {}", w.len(), c.count));
     }
-    let flags = w[c.flags];
+    // A header that lacks a column leaves its default position, which may be past the end.
+    let col = |i: usize| w.get(i).copied().ok_or("the header lacks a needed column");
+    let flags = col(c.flags)?;
     if !flags.chars().all(|f| "UGHRDMACL!efn".contains(f)) {
         return Err(format!("bad flags {flags:?}"));
     }
-    let dst = destination(w[c.dst], c.mask.map(|m| w[m]))?;
-    let gateway = gateway(w[c.gw])?;
-    let iface = w[c.iface];
+    let mask = match c.mask {
+        Some(m) => Some(col(m)?),
+        None => None,
+    };
+    let dst = destination(col(c.dst)?, mask)?;
+    let gateway = gateway(col(c.gw)?)?;
+    let iface = col(c.iface)?;
     let kind = if flags.contains('!') {
         RouteKind::Unreachable
     } else if iface == "*" && !flags.contains('G') {
@@ -106,7 +112,10 @@ fn parse_row(w: &[&str], c: Columns, source: Source) -> Result<Route, String> {
         RouteKind::Unicast
     };
     let metric = match c.metric {
-        Some(m) => Some(w[m].parse().map_err(|_| format!("bad metric {:?}", w[m]))?),
+        Some(m) => {
+            let v = col(m)?;
+            Some(v.parse().map_err(|_| format!("bad metric {v:?}"))?)
+        }
         None => None,
     };
     Ok(Route {

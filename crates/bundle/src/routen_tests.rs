@@ -130,3 +130,12 @@ fn reject_ipv6_and_joined_rows() {
     assert_eq!(problems.len(), 1);
     assert!(problems[0].message.contains("netmask"));
 }
+
+#[test]
+fn short_header_does_not_panic() {
+    // Found by the `route_n` fuzz target: a header with fewer columns than the defaults.
+    let (routes, problems) = parse_route_n("Destination Gateway Mask\n10.0.0.0 * 255.0.0.0\n", "f");
+    assert!(routes.is_empty());
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].source.line, Some(2));
+}

@@ -91,7 +91,12 @@ fn parse_assignment(t: &str) -> Result<(String, String), &'static str> {
     if !key.contains(['.', '/']) {
         return Err("a sysctl key has at least one `.` or `/`");
     }
-    Ok((normalise_key(key), value.trim().to_string()))
+    let key = normalise_key(key);
+    // `a..b`, `/`, `.x`: separators without names between them.
+    if key.split('.').count() < 2 || key.split('.').any(str::is_empty) {
+        return Err("a sysctl key is names separated by `.` or `/`");
+    }
+    Ok((key, value.trim().to_string()))
 }
 
 /// Split a line into which several `key = value` lines were joined. A new assignment starts at a
@@ -233,6 +238,14 @@ mod tests {
         assert_eq!(m["net.ipv4.conf.hub0.rp_filter"].value, "1");
         assert_eq!(m["net.ipv4.conf.default.rp_filter"].value, "2");
         assert_eq!(p.len(), 2, "{p:?}");
+    }
+
+    #[test]
+    fn keys_without_names_are_refused() {
+        // Found by the `sysctl` fuzz target: `/` normalised to an empty key.
+        let (m, p) = parse_sysctl("/ = 1\nnet..x = 2\n.net = 3\n", "f");
+        assert!(m.is_empty(), "{m:?}");
+        assert_eq!(p.len(), 3);
     }
 
     #[test]

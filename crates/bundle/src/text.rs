@@ -36,8 +36,10 @@ pub fn numbered(text: &str) -> Vec<Line<'_>> {
                         before
                     } else {
                         before
-                            .rfind(char::is_whitespace)
-                            .map_or("", |ws| &before[..ws + 1])
+                            .char_indices()
+                            .rev()
+                            .find(|(_, c)| c.is_whitespace())
+                            .map_or("", |(i, c)| &before[..i + c.len_utf8()])
                     };
                     Line {
                         no,
@@ -185,6 +187,14 @@ mod tests {
         assert_eq!(lines[2].text, "");
         assert!(!lines[2].cut);
         assert_eq!(lines[3].text, "x y");
+    }
+
+    #[test]
+    fn multibyte_space_before_a_cut_word() {
+        // Found by the `lsmod` fuzz target: a six-per-em space (3 bytes) before a cut word.
+        let lines = numbered("a\u{2006}bc[... truncated]");
+        assert_eq!(lines[0].text, "a");
+        assert!(lines[0].cut);
     }
 
     #[test]

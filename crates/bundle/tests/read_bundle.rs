@@ -63,6 +63,9 @@ fn named_file_with_nothing_readable_is_an_error() {
     // Only comments or prompts: nothing claimed, nothing wrong.
     let snap = ok(&[("ip-route.txt", "# nothing here\n$ ip route\n")]);
     assert_eq!(snap.routes, None);
+    // `ip -j route` of an empty table is an empty list, not an error.
+    let snap = ok(&[("ip-route.txt", "[]\n")]);
+    assert_eq!(snap.routes, Some(Vec::new()));
 }
 
 #[test]

@@ -3,11 +3,13 @@
 
 use ipnet::IpNet;
 use netdoctor_bootconf::{boot_modules, dropin_name, BootModule, BootSysctl, Order};
+use netdoctor_kube::{Cluster, Node};
 use netdoctor_model::{
     Address, ClusterHints, Link, NodeSnapshot, Route, RouteKind, Source, Sourced, TABLE_MAIN,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Facts the user gives on the command line. They win over everything the snapshot says.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +20,9 @@ pub struct Options {
     pub pod_cidr: Option<IpNet>,
     pub cni: Option<String>,
     pub backend: Option<String>,
+    /// The cluster's objects (`--kube-objects`, or the live API). Shared, so that one read
+    /// serves every node's checks.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// The input of every check.
@@ -34,6 +39,11 @@ pub struct Context<'a> {
     pub boot_modules: Option<BTreeMap<String, BootModule>>,
     /// The address flannel's `subnet.env` gives the node's bridge (`FLANNEL_SUBNET=10.244.1.1/24`).
     pub flannel_subnet: Option<Sourced<(IpAddr, u8)>>,
+    /// The cluster's objects, when given.
+    pub cluster: Option<Arc<Cluster>>,
+    /// The name of this node's Node object, identified per the contract (`--node-name`, the
+    /// hostname, or the Node owning one of this node's addresses).
+    pub kube_node: Option<String>,
 }
 
 impl<'a> Context<'a> {
@@ -58,6 +68,10 @@ impl<'a> Context<'a> {
         if let Some(v) = &opts.backend {
             hints.backend = Some(Sourced::new(v.to_lowercase(), flag("backend")));
         }
+        let kube_node = opts
+            .cluster
+            .as_deref()
+            .and_then(|c| from_cluster(c, snap, &mut hints));
         let flannel_subnet = subnet_env(snap, &mut hints);
         let have_files = snap.files_collected || !snap.files.is_empty();
         Context {
@@ -67,7 +81,19 @@ impl<'a> Context<'a> {
             boot_procps: have_files.then(|| BootSysctl::evaluate(&snap.files, Order::Procps)),
             boot_modules: have_files.then(|| boot_modules(&snap.files)),
             flannel_subnet,
+            cluster: opts.cluster.clone(),
+            kube_node,
         }
+    }
+
+    /// The cluster's objects, when given.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_deref()
+    }
+
+    /// This node's Node object.
+    pub fn kube_node(&self) -> Option<&Node> {
+        self.cluster()?.node(self.kube_node.as_deref()?)
     }
 
     /// The node's name per the contract: `--node-name`, then what the inputs say, then the
@@ -210,6 +236,28 @@ impl<'a> Context<'a> {
         }
         out
     }
+}
+
+/// Identify this node in the cluster and fill the hints the user did not give from its Node
+/// object: the name, the pod CIDR, the CNI and backend its annotations announce.
+fn from_cluster(c: &Cluster, snap: &NodeSnapshot, hints: &mut ClusterHints) -> Option<String> {
+    let local: Vec<IpAddr> = snap.addresses.iter().flatten().map(|a| a.addr).collect();
+    let hint = hints.node_name.as_ref().map(|n| n.value.as_str());
+    let node = c.identify(hint, snap.hostname.as_deref(), &local)?;
+    let src = Source::live(format!("Node {} [{}]", node.name, node.source));
+    if hints.node_name.is_none() {
+        hints.node_name = Some(Sourced::new(node.name.clone(), src.clone()));
+    }
+    if let (None, Some(p)) = (&hints.pod_cidr, node.pod_cidr_v4()) {
+        hints.pod_cidr = Some(Sourced::new(p, src.clone()));
+    }
+    if let (None, Some(cni)) = (&hints.cni, &node.cni) {
+        hints.cni = Some(Sourced::new(cni.clone(), src.clone()));
+    }
+    if let (None, Some(b)) = (&hints.backend, &node.backend) {
+        hints.backend = Some(Sourced::new(b.clone(), src));
+    }
+    Some(node.name.clone())
 }
 
 /// Read `/run/flannel/subnet.env` from the node's files, filling hints the user did not give.

@@ -12,6 +12,7 @@
 
 mod bridge;
 mod cidr;
+mod cluster;
 mod conntrack;
 mod context;
 mod firewall;
@@ -23,6 +24,7 @@ mod outcome;
 mod persistence;
 mod rpfilter;
 
+pub use cluster::run_cluster;
 pub use context::{Context, Options};
 pub use outcome::Outcome;
 
@@ -39,6 +41,7 @@ const CATALOGUE: &[Check] = &[
     conntrack::check,
     persistence::check,
     cidr::check,
+    cluster::check,
     mtu::check,
     iptables_text::check,
     firewall::check,
@@ -53,6 +56,10 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
     for check in CATALOGUE {
         check(&ctx, &mut out);
     }
+    // A finding beats "could not check" for the same id (the cluster view can find what a
+    // single-node check lacked data for).
+    let found: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();
+    out.not_checked.retain(|n| !found.contains(&n.check));
     let mut report = CheckReport {
         schema: CHECK_SCHEMA.to_string(),
         node: ctx.node_name(),
@@ -106,6 +113,13 @@ pub const FINDING_IDS: &[&str] = &[
     "forward-policy-drop",
     "overlay-port-blocked",
     "nodeport-blocked",
+    "pod-route-missing",
+    "pod-route-conflict",
+    "vxlan-fdb-missing",
+    "vxlan-device-down",
+    "leftover-cni-interface",
+    "wrong-node-ip",
+    "kube-proxy-rules-missing",
 ];
 
 #[cfg(test)]

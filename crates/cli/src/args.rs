@@ -70,6 +70,25 @@ pub enum Command {
         and the host's own sysctls, routes and firewall are never touched."
     )]
     Demo(DemoArgs),
+    /// Follow a request and its reply through the nodes' real routes and rules, hop by hop.
+    #[command(
+        long_about = "Follow one packet from SRC to DST and its reply through the snapshots of \
+        the nodes on the path: policy routing, bridges, br_netfilter, every iptables hook with NAT \
+        and conntrack, forwarding, rp_filter, VXLAN and MTU. Says where it dies and which finding \
+        explains it, or which rule or missing data stopped the model. Exit status 0 whatever the \
+        verdict, 2 for bad input."
+    )]
+    Trace(crate::trace::TraceArgs),
+    /// Explain a rule dump in words: kube-proxy's services, CNI and Docker chains, what drops.
+    #[command(
+        long_about = "Explain an `iptables-save` dump (FILE, or - for standard input) in \
+        words: each kube-proxy service with its ClusterIP, NodePort, load-balancer and external \
+        IPs, the endpoints its DNAT chooses with their probabilities, masquerade marks, services \
+        with no endpoints (REJECT) or no local endpoints (DROP); CNI, Docker and other chains \
+        summarised; every rule that drops or rejects highlighted.\n\n\
+        Example: iptables-save | netdoctor explain iptables -"
+    )]
+    Explain(ExplainArgs),
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +158,17 @@ pub struct ClusterFlags {
     /// The CNI's backend: vxlan, host-gw, ipip, wireguard, bgp.
     #[arg(long, value_name = "NAME")]
     pub backend: Option<String>,
+    /// The cluster's objects as kubectl prints them (`kubectl get nodes,pods,services,endpointslices
+    /// -A -o json`): a file, or a directory of *.json files. Enables the cross-node checks.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "in_cluster"])]
+    pub kube_objects: Option<PathBuf>,
+    /// Read the cluster's objects live from the API server this kubeconfig names (read-only:
+    /// lists nodes, pods, services, endpointslices).
+    #[arg(long, value_name = "FILE", conflicts_with = "in_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Read the cluster's objects live with the pod's service account (netdoctor running in a pod).
+    #[arg(long)]
+    pub in_cluster: bool,
 }
 
 #[derive(Args, Debug)]
@@ -187,4 +217,29 @@ pub enum FailOn {
     Critical,
     Warning,
     Info,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// What to explain.
+    #[arg(value_enum)]
+    pub what: ExplainWhat,
+    /// The dump to read; `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub output: ExplainFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExplainWhat {
+    /// An iptables-save / ip6tables-save dump (either backend).
+    Iptables,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExplainFormat {
+    Text,
+    Json,
 }

@@ -17,7 +17,40 @@ pub fn options(flags: &ClusterFlags) -> Options {
         pod_cidr: flags.pod_cidr,
         cni: flags.cni.clone(),
         backend: flags.backend.clone(),
+        ..Options::default()
     }
+}
+
+/// The cluster's objects: from `--kube-objects`, or live with `--kubeconfig` / `--in-cluster`.
+pub fn load_cluster(
+    flags: &ClusterFlags,
+) -> Result<Option<std::sync::Arc<netdoctor_kube::Cluster>>> {
+    if let Some(path) = &flags.kube_objects {
+        let cluster = netdoctor_kube::Cluster::load(path)
+            .with_context(|| format!("--kube-objects {}", path.display()))?;
+        return Ok(Some(std::sync::Arc::new(cluster)));
+    }
+    if flags.kubeconfig.is_none() && !flags.in_cluster {
+        return Ok(None);
+    }
+    live_cluster(flags).map(|c| Some(std::sync::Arc::new(c)))
+}
+
+#[cfg(feature = "live-api")]
+fn live_cluster(flags: &ClusterFlags) -> Result<netdoctor_kube::Cluster> {
+    use netdoctor_kubeapi::Access;
+    let access = match &flags.kubeconfig {
+        Some(p) => Access::Kubeconfig(p.clone()),
+        None => Access::InCluster,
+    };
+    Ok(netdoctor_kubeapi::load(&access)?)
+}
+
+#[cfg(not(feature = "live-api"))]
+fn live_cluster(_flags: &ClusterFlags) -> Result<netdoctor_kube::Cluster> {
+    anyhow::bail!(
+        "this netdoctor was built without the live-api feature: save `kubectl get nodes,pods,services,endpointslices -A -o json` and pass it with --kube-objects"
+    )
 }
 
 /// The snapshot `check` works on, from whichever source the flags name.
@@ -39,7 +72,14 @@ pub fn load(args: &CheckArgs) -> Result<NodeSnapshot> {
 
 pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
     let snapshot = load(args)?;
-    let report = netdoctor_checks::run(&snapshot, &options(&args.cluster));
+    let mut opts = options(&args.cluster);
+    opts.cluster = load_cluster(&args.cluster)?;
+    let mut report = netdoctor_checks::run(&snapshot, &opts);
+    if let Some(c) = &opts.cluster {
+        report
+            .input_problems
+            .extend(c.problems.iter().map(|p| p.to_string()));
+    }
     let format = match args.output {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,

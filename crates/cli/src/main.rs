@@ -4,7 +4,9 @@
 mod args;
 mod check;
 mod demo;
+mod explain;
 mod fix;
+mod trace;
 
 use clap::Parser;
 use std::io::Write;
@@ -17,6 +19,8 @@ fn main() -> ExitCode {
         args::Command::Collect(a) => check::run_collect(&a),
         args::Command::Fix(a) => fix::run_fix(&a),
         args::Command::Demo(a) => demo::run_demo(&a),
+        args::Command::Trace(a) => trace::run_trace(&a),
+        args::Command::Explain(a) => explain::run_explain(&a),
     };
     match result {
         Ok(code) => code,

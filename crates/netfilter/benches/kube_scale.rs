@@ -9,7 +9,7 @@
 //! Run: `cargo bench -p netdoctor-netfilter --bench kube_scale`.
 
 use criterion::Criterion;
-use netdoctor_netfilter::{parse_iptables_save, Evaluator, HostContext, Hook, Packet};
+use netdoctor_netfilter::{parse_iptables_save, Evaluator, Hook, HostContext, Packet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
@@ -57,7 +57,9 @@ fn kube_dump() -> String {
             let _ = writeln!(s, ":{} - [0:0]", chain_id("KUBE-SEP-", i * ENDPOINTS + e));
         }
     }
-    s.push_str("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
+    s.push_str(
+        "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n",
+    );
     s.push_str("-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
     s.push_str("-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n");
     s.push_str("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n");
@@ -90,7 +92,10 @@ fn kube_dump() -> String {
                     "-A {svc} -m comment --comment \"ns{i}/svc{i}:http -> {ep}:8080\" -m statistic --mode random --probability {p:.11} -j {sep}"
                 );
             } else {
-                let _ = writeln!(s, "-A {svc} -m comment --comment \"ns{i}/svc{i}:http -> {ep}:8080\" -j {sep}");
+                let _ = writeln!(
+                    s,
+                    "-A {svc} -m comment --comment \"ns{i}/svc{i}:http -> {ep}:8080\" -j {sep}"
+                );
             }
         }
     }
@@ -98,7 +103,10 @@ fn kube_dump() -> String {
         for e in 0..ENDPOINTS {
             let sep = chain_id("KUBE-SEP-", i * ENDPOINTS + e);
             let ep = endpoint_ip(i, e);
-            let _ = writeln!(s, "-A {sep} -s {ep}/32 -m comment --comment \"ns{i}/svc{i}:http\" -j KUBE-MARK-MASQ");
+            let _ = writeln!(
+                s,
+                "-A {sep} -s {ep}/32 -m comment --comment \"ns{i}/svc{i}:http\" -j KUBE-MARK-MASQ"
+            );
             let _ = writeln!(s, "-A {sep} -p tcp -m comment --comment \"ns{i}/svc{i}:http\" -m tcp -j DNAT --to-destination {ep}:8080");
         }
     }
@@ -183,7 +191,10 @@ fn main() {
     std::fs::write(&path, &dump).expect("write dump");
     let path_s = path.to_string_lossy().to_string();
     let lines = dump.lines().count();
-    println!("dump: {SERVICES} services x {ENDPOINTS} endpoints, {lines} lines, {:.1} MiB", dump.len() as f64 / 1048576.0);
+    println!(
+        "dump: {SERVICES} services x {ENDPOINTS} endpoints, {lines} lines, {:.1} MiB",
+        dump.len() as f64 / 1048576.0
+    );
 
     // Parse vs iptables-legacy-restore --test, same file, same run.
     let ours = median(
@@ -216,7 +227,12 @@ fn main() {
     let packets: Vec<Packet> = (0..1000u32)
         .map(|k| {
             let i = (k * 7919) % SERVICES;
-            Packet::tcp(IpAddr::V4(Ipv4Addr::new(10, 244, 200, 9)), IpAddr::V4(cluster_ip(i)), 80).in_iface("cni0")
+            Packet::tcp(
+                IpAddr::V4(Ipv4Addr::new(10, 244, 200, 9)),
+                IpAddr::V4(cluster_ip(i)),
+                80,
+            )
+            .in_iface("cni0")
         })
         .collect();
     let t = Instant::now();
@@ -227,16 +243,27 @@ fn main() {
         outcomes += res.outcomes.len();
     }
     let per = t.elapsed() / packets.len() as u32;
-    println!("trace: {:.1} us per packet (all {outcomes} outcomes enumerated; target < 1000 us)", per.as_secs_f64() * 1e6);
+    println!(
+        "trace: {:.1} us per packet (all {outcomes} outcomes enumerated; target < 1000 us)",
+        per.as_secs_f64() * 1e6
+    );
 
     // Peak memory, in a fresh process so nothing above counts.
     let exe = std::env::current_exe().expect("bench binary");
-    match Command::new(exe).env("ND_BENCH_MEM_CHILD", &path_s).output() {
+    match Command::new(exe)
+        .env("ND_BENCH_MEM_CHILD", &path_s)
+        .output()
+    {
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout);
             let line = text.lines().find(|l| l.starts_with("ND-MEM"));
             let nums: Vec<u64> = line
-                .map(|l| l.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect())
+                .map(|l| {
+                    l.split_whitespace()
+                        .skip(1)
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
                 .unwrap_or_default();
             if let [before, peak, ..] = nums.as_slice() {
                 let grown = peak.saturating_sub(*before) as f64 * 1024.0;
@@ -261,7 +288,9 @@ fn main() {
         b.iter(|| parse_iptables_save(std::hint::black_box(&dump), "bench"))
     });
     let p = &packets[17];
-    c.bench_function("trace a ClusterIP packet at PREROUTING", |b| b.iter(|| ev.hook(Hook::Prerouting, std::hint::black_box(p))));
+    c.bench_function("trace a ClusterIP packet at PREROUTING", |b| {
+        b.iter(|| ev.hook(Hook::Prerouting, std::hint::black_box(p)))
+    });
     c.final_summary();
     let _ = std::fs::remove_file(&path);
 }

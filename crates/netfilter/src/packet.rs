@@ -273,8 +273,7 @@ impl Packet {
     /// Set the conntrack state. `ESTABLISHED` and `RELATED` also make a TCP packet an ACK.
     pub fn ct_state(mut self, state: CtState) -> Self {
         self.ct.state = state;
-        if self.proto == proto::TCP && matches!(state, CtState::Established | CtState::Related)
-        {
+        if self.proto == proto::TCP && matches!(state, CtState::Established | CtState::Related) {
             self.tcp_flags = Some(0x10);
         }
         self

@@ -481,7 +481,7 @@ pub enum MatchKind {
     Statistic(Statistic),
     /// `-m recent`.
     Recent {
-        name: String,
+        name: Box<str>,
         cmd: RecentCmd,
         side: Side,
         seconds: Option<u32>,
@@ -507,13 +507,17 @@ pub enum MatchKind {
     /// `hashlimit`, `owner`, `socket`, `rpfilter`, `string`, `u32`, `devgroup`, `helper`,
     /// `policy`, an iptables-nft `xt` expression...). Evaluating it gives an unknown outcome
     /// unless the rule is decided without it.
-    Opaque {
-        module: String,
-        /// The module's options as written.
-        args: Vec<String>,
-        /// Why it cannot be decided.
-        why: String,
-    },
+    Opaque(Box<OpaqueMatch>),
+}
+
+/// The content of [`MatchKind::Opaque`] (boxed: it is rare and large).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpaqueMatch {
+    pub module: String,
+    /// The module's options as written.
+    pub args: Vec<String>,
+    /// Why it cannot be decided.
+    pub why: String,
 }
 
 /// Which port a [`MatchKind::Port`] tests.
@@ -678,7 +682,7 @@ pub enum Target {
         args: Vec<String>,
     },
     /// nft `vmap`: a verdict chosen by looking a key up (kube-proxy's nftables mode).
-    Vmap(crate::nft::Vmap),
+    Vmap(Box<crate::nft::Vmap>),
 }
 
 impl Target {

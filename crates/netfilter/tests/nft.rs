@@ -29,14 +29,28 @@ fn node() -> HostContext {
 fn reads_tables_chains_hooks_and_policies() {
     let rs = kube_proxy();
     assert_eq!(rs.origin, Origin::NftJson);
-    let kp = rs.tables.iter().find(|t| t.name == "kube-proxy").expect("table");
+    let kp = rs
+        .tables
+        .iter()
+        .find(|t| t.name == "kube-proxy")
+        .expect("table");
     assert_eq!(kp.family, TableFamily::Ip);
     let pre = kp.chain("nat-prerouting").expect("chain");
     let base = pre.base.expect("base chain");
-    assert_eq!((base.hook, base.priority, base.kind), (Hook::Prerouting, -100, ChainKind::Nat));
-    let filter = rs.tables.iter().find(|t| t.name == "filter").expect("inet filter");
+    assert_eq!(
+        (base.hook, base.priority, base.kind),
+        (Hook::Prerouting, -100, ChainKind::Nat)
+    );
+    let filter = rs
+        .tables
+        .iter()
+        .find(|t| t.name == "filter")
+        .expect("inet filter");
     assert_eq!(filter.family, TableFamily::Inet);
-    assert_eq!(filter.chain("input").expect("input").policy, Some(Policy::Drop));
+    assert_eq!(
+        filter.chain("input").expect("input").policy,
+        Some(Policy::Drop)
+    );
     // numgen mod 2 became two statistic choices.
     let svc = kp.chain("service-4SW47YFZ-ns4/svc4/tcp/p80").expect("svc");
     assert_eq!(svc.rules.len(), 3);
@@ -53,7 +67,10 @@ fn clusterip_enumerates_numgen_endpoints() {
     assert!(res.accepted(), "{res:#?}");
     assert_eq!(
         res.dnat_targets(),
-        vec![((ip("10.180.0.4"), Some(80)), Some(0.5)), ((ip("10.180.0.5"), Some(80)), Some(0.5))]
+        vec![
+            ((ip("10.180.0.4"), Some(80)), Some(0.5)),
+            ((ip("10.180.0.5"), Some(80)), Some(0.5))
+        ]
     );
 }
 
@@ -62,11 +79,20 @@ fn service_without_endpoints_is_rejected_through_the_map() {
     let rs = kube_proxy();
     let ctx = node();
     let ev = Evaluator::new(&rs, &ctx);
-    let pkt = Packet::tcp(ip("10.0.0.7"), ip("172.30.0.46"), 80).in_iface("cni0").out_iface("eth0");
+    let pkt = Packet::tcp(ip("10.0.0.7"), ip("172.30.0.46"), 80)
+        .in_iface("cni0")
+        .out_iface("eth0");
     let res = ev.path(&[Hook::Prerouting, Hook::Forward], &pkt);
-    assert_eq!(res.verdict(), Some(&Verdict::Reject { with: "icmp-port-unreachable".into() }));
+    assert_eq!(
+        res.verdict(),
+        Some(&Verdict::Reject {
+            with: "icmp-port-unreachable".into()
+        })
+    );
     // A ClusterIP on a port it does not serve: cluster-ips-check rejects it too.
-    let pkt = Packet::tcp(ip("10.0.0.7"), ip("172.30.0.41"), 81).in_iface("cni0").out_iface("eth0");
+    let pkt = Packet::tcp(ip("10.0.0.7"), ip("172.30.0.41"), 81)
+        .in_iface("cni0")
+        .out_iface("eth0");
     let res = ev.path(&[Hook::Prerouting, Hook::Forward], &pkt);
     assert!(matches!(res.verdict(), Some(Verdict::Reject { .. })));
 }
@@ -76,7 +102,9 @@ fn nodeport_is_dnated_marked_and_masqueraded() {
     let rs = kube_proxy();
     let ctx = node();
     let ev = Evaluator::new(&rs, &ctx);
-    let pkt = Packet::tcp(ip("203.0.113.5"), ip("192.168.0.2"), 3001).in_iface("eth0").out_iface("cni0");
+    let pkt = Packet::tcp(ip("203.0.113.5"), ip("192.168.0.2"), 3001)
+        .in_iface("eth0")
+        .out_iface("cni0");
     let res = ev.path(&[Hook::Prerouting, Hook::Forward, Hook::Postrouting], &pkt);
     assert!(res.accepted(), "{}", res.outcomes[0].render_trace());
     assert_eq!(res.outcomes.len(), 2);
@@ -95,7 +123,11 @@ fn host_firewall_drops_vxlan_and_keeps_ssh() {
     let vxlan = Packet::udp(ip("192.168.0.3"), ip("192.168.0.2"), 8472).in_iface("eth0");
     let res = ev.path(&[Hook::Prerouting, Hook::Input], &vxlan);
     assert!(res.dropped());
-    assert!(res.outcomes[0].deciding_rule().expect("rule").text.contains("udp dport 8472 drop"));
+    assert!(res.outcomes[0]
+        .deciding_rule()
+        .expect("rule")
+        .text
+        .contains("udp dport 8472 drop"));
     let ssh = Packet::tcp(ip("192.168.0.3"), ip("192.168.0.2"), 22).in_iface("eth0");
     assert!(ev.path(&[Hook::Prerouting, Hook::Input], &ssh).accepted());
     // The NodePort range is open on eth* only; elsewhere the policy drops.
@@ -104,7 +136,10 @@ fn host_firewall_drops_vxlan_and_keeps_ssh() {
     let np = Packet::tcp(ip("192.168.5.5"), ip("192.168.0.2"), 30080).in_iface("wg0");
     let res = ev.path(&[Hook::Prerouting, Hook::Input], &np);
     assert!(res.dropped());
-    assert!(res.outcomes[0].trace.iter().any(|s| matches!(&s.action, eval::Action::Policy { verdict } if verdict == "DROP")));
+    assert!(res.outcomes[0]
+        .trace
+        .iter()
+        .any(|s| matches!(&s.action, eval::Action::Policy { verdict } if verdict == "DROP")));
 }
 
 #[test]
@@ -116,7 +151,10 @@ fn iptables_nft_rules_are_opaque_and_say_where_to_look() {
     let ev = Evaluator::new(&rs, &ctx);
     let out = Packet::tcp(ip("10.244.1.2"), ip("8.8.8.8"), 443).out_iface("eth0");
     match ev.hook(Hook::Postrouting, &out).verdict() {
-        Some(Verdict::Unknown { at: Some(r), reason }) => {
+        Some(Verdict::Unknown {
+            at: Some(r),
+            reason,
+        }) => {
             assert!(reason.contains("iptables-nft-save"), "{reason}");
             assert!(r.text.contains("xt target MASQUERADE"), "{}", r.text);
         }

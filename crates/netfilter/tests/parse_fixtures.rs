@@ -20,8 +20,14 @@ fn every_complete_dump_parses_without_error() {
     for name in COMPLETE {
         let (rs, errs) = parse_fixture(name, "");
         assert!(errs.is_empty(), "{name}: {errs:?}");
-        assert!(rs.tables.iter().all(|t| t.committed), "{name}: uncommitted table");
-        assert!(rs.tables.iter().map(Table::rule_count).sum::<usize>() > 10, "{name}");
+        assert!(
+            rs.tables.iter().all(|t| t.committed),
+            "{name}: uncommitted table"
+        );
+        assert!(
+            rs.tables.iter().map(Table::rule_count).sum::<usize>() > 10,
+            "{name}"
+        );
         // Every line that starts with -A became a rule.
         let text = fixture(name);
         let appends = text.lines().filter(|l| l.starts_with("-A ")).count();
@@ -54,10 +60,15 @@ fn rules_keep_text_and_line() {
 
 #[test]
 fn partial_sync_records_undeclared_chains() {
-    let (rs, errs) = parse_fixture("kubeproxy_test_repeated_2_partial_sync_no_endpoints_reject.rules", "");
+    let (rs, errs) = parse_fixture(
+        "kubeproxy_test_repeated_2_partial_sync_no_endpoints_reject.rules",
+        "",
+    );
     assert!(errs.is_empty(), "{errs:?}");
     let nat = rs.tables.iter().find(|t| t.name == "nat").expect("nat");
-    let svc = nat.chain("KUBE-SVC-XPGD46QRK7WJZT7O").expect("referenced chain recorded");
+    let svc = nat
+        .chain("KUBE-SVC-XPGD46QRK7WJZT7O")
+        .expect("referenced chain recorded");
     assert!(!svc.is_declared());
     assert!(svc.first_reference.is_some());
     assert!(nat.chain("KUBE-SERVICES").expect("declared").is_declared());
@@ -65,21 +76,40 @@ fn partial_sync_records_undeclared_chains() {
 
 #[test]
 fn full_resync_records_deleted_chains() {
-    let (rs, _) = parse_fixture("kubeproxy_test_repeated_3_full_resync_after_delete.rules", "");
+    let (rs, _) = parse_fixture(
+        "kubeproxy_test_repeated_3_full_resync_after_delete.rules",
+        "",
+    );
     let nat = rs.tables.iter().find(|t| t.name == "nat").expect("nat");
     let deleted: Vec<&str> = nat.deleted_chains.iter().map(|(c, _)| c.as_str()).collect();
-    assert_eq!(deleted, ["KUBE-SEP-AYCN5HPXMIRJNJXU", "KUBE-SVC-4SW47YFZTEDKD3PK"]);
+    assert_eq!(
+        deleted,
+        ["KUBE-SEP-AYCN5HPXMIRJNJXU", "KUBE-SVC-4SW47YFZTEDKD3PK"]
+    );
 }
 
 #[test]
 fn counters_and_header_of_a_real_save() {
-    let (rs, errs) = parse_fixture("kubeproxy_test_getchainlines_userspace_2015_iptables-save.txt", "");
+    let (rs, errs) = parse_fixture(
+        "kubeproxy_test_getchainlines_userspace_2015_iptables-save.txt",
+        "",
+    );
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(rs.generated_by.as_deref(), Some("iptables-save v1.4.21"));
-    let filter = rs.tables.iter().find(|t| t.name == "filter").expect("filter");
+    let filter = rs
+        .tables
+        .iter()
+        .find(|t| t.name == "filter")
+        .expect("filter");
     let input = filter.chain("INPUT").expect("INPUT");
     assert_eq!(input.policy, Some(Policy::Accept));
-    assert_eq!(input.counters, Some(Counters { packets: 17514, bytes: 83115836 }));
+    assert_eq!(
+        input.counters,
+        Some(Counters {
+            packets: 17514,
+            bytes: 83115836
+        })
+    );
 }
 
 #[test]
@@ -88,25 +118,41 @@ fn pasted_fragments_report_each_broken_line_and_keep_the_rest() {
     let (rs, errs) = parse_fixture(name, "");
     let text = fixture(name);
     let line_of = |needle: &str| -> u32 {
-        text.lines().position(|l| l.contains(needle)).expect("needle in fixture") as u32 + 1
+        text.lines()
+            .position(|l| l.contains(needle))
+            .expect("needle in fixture") as u32
+            + 1
     };
     let at = |l: u32| errs.iter().find(|e| e.line == l);
     let k3s_cut = line_of("-A KUBE-FORWARD -d 10.42.0[");
     let e = at(k3s_cut).expect("error on the truncated k3s line");
     assert_eq!(e.kind, ErrorKind::Truncated);
-    assert!(e.to_string().starts_with(&format!("{name}:{k3s_cut}: ")), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("{name}:{k3s_cut}: ")),
+        "{e}"
+    );
     assert!(at(line_of("-j RETU[RN")).is_some());
     assert!(at(line_of("--set-xm[ark")).is_some());
     // The `iptables -L` listing is reported once per block, not line by line.
-    let listing = errs.iter().filter(|e| e.kind == ErrorKind::NotADump).count();
+    let listing = errs
+        .iter()
+        .filter(|e| e.kind == ErrorKind::NotADump)
+        .count();
     assert_eq!(listing, 2, "{errs:?}");
     // The rest still parses: the k3s FORWARD chain, the old kube-proxy KUBE-SERVICES lines
     // and the kubo `iptables -t nat -S` policies.
-    let filter = rs.tables.iter().find(|t| t.name == "filter").expect("filter");
+    let filter = rs
+        .tables
+        .iter()
+        .find(|t| t.name == "filter")
+        .expect("filter");
     assert_eq!(filter.chain("FORWARD").expect("FORWARD").rules.len(), 4);
     let nat = rs.tables.iter().find(|t| t.name == "nat").expect("nat");
     assert!(nat.chain("KUBE-SERVICES").expect("svc").rules.len() >= 10);
-    assert!(nat.chain("KUBE-SEP-3WA7XSG26NELCLNG").expect("-N chain").is_declared());
+    assert!(nat
+        .chain("KUBE-SEP-3WA7XSG26NELCLNG")
+        .expect("-N chain")
+        .is_declared());
     // The cut rule is remembered at its place in its chain.
     let kf = filter.chain("KUBE-FORWARD").expect("KUBE-FORWARD");
     assert_eq!(kf.unreadable, vec![(3, k3s_cut)]);
@@ -116,9 +162,15 @@ fn pasted_fragments_report_each_broken_line_and_keep_the_rest() {
 fn blog_slices_parse_with_the_table_inferred() {
     let name = "real_xlb_externalTrafficPolicy_local_vs_cluster__sn0rt_blog_2020.txt";
     let (rs, errs) = parse_fixture(name, "");
-    let assumption = errs.iter().find(|e| e.kind == ErrorKind::Assumption).expect("assumption reported");
+    let assumption = errs
+        .iter()
+        .find(|e| e.kind == ErrorKind::Assumption)
+        .expect("assumption reported");
     assert!(assumption.message.contains("table nat"), "{assumption}");
-    let annotated = errs.iter().find(|e| e.message.contains("// here is")).expect("annotated line reported");
+    let annotated = errs
+        .iter()
+        .find(|e| e.message.contains("// here is"))
+        .expect("annotated line reported");
     assert_eq!(annotated.kind, ErrorKind::Malformed);
     let nat = &rs.tables[0];
     assert!(nat.inferred);
@@ -126,7 +178,9 @@ fn blog_slices_parse_with_the_table_inferred() {
     // slice, the node without local endpoints, wins.
     let xlb = nat.chain("KUBE-XLB-66B67NPFXW65VVJM").expect("xlb");
     assert_eq!(xlb.rules.len(), 2);
-    assert!(xlb.rules[1].comment().is_some_and(|c| c.contains("has no local endpoints")));
+    assert!(xlb.rules[1]
+        .comment()
+        .is_some_and(|c| c.contains("has no local endpoints")));
 }
 
 #[test]
@@ -154,15 +208,37 @@ COMMIT
     assert_eq!(fwd.policy, Some(Policy::Drop));
     let r0 = &fwd.rules[0];
     assert!(r0.goto);
-    assert_eq!(r0.counters, Some(Counters { packets: 5, bytes: 300 }));
+    assert_eq!(
+        r0.counters,
+        Some(Counters {
+            packets: 5,
+            bytes: 300
+        })
+    );
     assert_eq!(r0.comment(), Some(r#"name: "cbr0" id: "abc""#));
-    assert!(r0.matches.iter().any(|m| m.negated && matches!(m.kind, MatchKind::Source { .. })));
+    assert!(r0
+        .matches
+        .iter()
+        .any(|m| m.negated && matches!(m.kind, MatchKind::Source { .. })));
     let r1 = &fwd.rules[1];
-    assert!(r1.matches.iter().any(|m| m.negated && matches!(&m.kind, MatchKind::Port { ranges, .. } if ranges.len() == 3)));
+    assert!(r1.matches.iter().any(
+        |m| m.negated && matches!(&m.kind, MatchKind::Port { ranges, .. } if ranges.len() == 3)
+    ));
     let input = f.chain("INPUT").expect("INPUT");
-    assert!(matches!(&input.rules[0].target, Some(Target::Reject { with }) if with == "icmp-port-unreachable"));
-    assert!(input.rules[0].matches.iter().any(|m| m.negated && matches!(m.kind, MatchKind::AddrType { limit_iface: Some(LimitIface::In), .. })));
-    assert!(matches!(&input.rules[2].target, Some(Target::Continue { name, args }) if name == "LOG" && args[1] == "[UFW BLOCK] "));
+    assert!(
+        matches!(&input.rules[0].target, Some(Target::Reject { with }) if with == "icmp-port-unreachable")
+    );
+    assert!(input.rules[0].matches.iter().any(|m| m.negated
+        && matches!(
+            m.kind,
+            MatchKind::AddrType {
+                limit_iface: Some(LimitIface::In),
+                ..
+            }
+        )));
+    assert!(
+        matches!(&input.rules[2].target, Some(Target::Continue { name, args }) if name == "LOG" && args[1] == "[UFW BLOCK] ")
+    );
     let out = f.chain("OUTPUT").expect("OUTPUT");
     assert!(matches!(out.rules[2].target, Some(Target::Notrack)));
 }
@@ -173,8 +249,26 @@ fn malformed_lines_name_their_line_and_the_rest_parses() {
     let (rs, errs) = parse_iptables_save(text, "dump.txt");
     let lines: Vec<u32> = errs.iter().map(|e| e.line).collect();
     assert_eq!(lines, [3, 4, 5], "{errs:?}");
-    assert!(errs[0].to_string().starts_with("dump.txt:3: bad address"), "{}", errs[0]);
+    assert!(
+        errs[0].to_string().starts_with("dump.txt:3: bad address"),
+        "{}",
+        errs[0]
+    );
     let input = rs.tables[0].chain("INPUT").expect("INPUT");
     assert_eq!(input.rules.len(), 2);
     assert!(matches!(&input.rules[0].target, Some(Target::Other { name, .. }) if name == "FOO"));
+}
+
+/// Found by fuzzing: a table first inferred from loose rules, then opened by a `*nat` header
+/// and never committed, reported its error at line 0.
+#[test]
+fn fuzz_uncommitted_table_after_loose_rules_names_its_header_line() {
+    let text = "-A KUBE-SVC-X -j KUBE-SEP-Y\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SVC-X\n";
+    let (_, errs) = parse_iptables_save(text, "f");
+    let e = errs
+        .iter()
+        .find(|e| e.message.contains("no COMMIT"))
+        .expect("reported");
+    assert_eq!(e.line, 2);
+    assert!(errs.iter().all(|e| e.line >= 1));
 }

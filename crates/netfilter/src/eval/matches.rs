@@ -1,6 +1,6 @@
 //! Deciding one match against a packet.
 
-use crate::packet::{proto, CtDir, CtState, CtStateSet, HostContext, Hook, Packet};
+use crate::packet::{proto, CtDir, CtState, CtStateSet, Hook, HostContext, Packet};
 use crate::rule::*;
 use std::net::IpAddr;
 
@@ -12,7 +12,10 @@ pub(crate) enum Tri {
     /// Cannot be decided: why.
     Unknown(String),
     /// A choice, not a fact: matches with this probability (`None`: unknowable).
-    Choice { what: String, p: Option<f64> },
+    Choice {
+        what: String,
+        p: Option<f64>,
+    },
 }
 
 impl Tri {
@@ -58,7 +61,8 @@ fn iface(name: &IfaceName, actual: &Option<String>, present: bool, what: &str) -
 }
 
 fn ports_of(pkt: &Packet, side: PortSide) -> Result<Vec<u16>, String> {
-    let get = |p: Option<u16>, w: &str| p.ok_or_else(|| format!("the packet's {w} port is not given"));
+    let get =
+        |p: Option<u16>, w: &str| p.ok_or_else(|| format!("the packet's {w} port is not given"));
     Ok(match side {
         PortSide::Src => vec![get(pkt.sport, "source")?],
         PortSide::Dst => vec![get(pkt.dport, "destination")?],
@@ -93,7 +97,11 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
         MatchKind::ProtocolIn { protos } => Tri::from(protos.contains(&pkt.proto)),
         MatchKind::Fragment => Tri::from(pkt.fragment),
         MatchKind::Comment(_) | MatchKind::Nfacct { .. } => Tri::True,
-        MatchKind::Port { side, proto: p, ranges } => {
+        MatchKind::Port {
+            side,
+            proto: p,
+            ranges,
+        } => {
             match p {
                 Some(p) if pkt.proto != *p => return Tri::False,
                 None if !has_ports(pkt.proto) => return Tri::False,
@@ -129,7 +137,11 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
                 None => Tri::Unknown("the packet's TCP flags are not given".into()),
             }
         }
-        MatchKind::Icmp { v6, icmp_type, code } => {
+        MatchKind::Icmp {
+            v6,
+            icmp_type,
+            code,
+        } => {
             let want = if *v6 { proto::ICMPV6 } else { proto::ICMP };
             if pkt.proto != want {
                 return Tri::False;
@@ -147,17 +159,25 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
         }
         MatchKind::Mark { value, mask } => Tri::from(pkt.mark & mask == *value),
         MatchKind::ConnMark { value, mask } => Tri::from(pkt.ct.mark & mask == *value),
-        MatchKind::AddrType { side, types, limit_iface } => {
+        MatchKind::AddrType {
+            side,
+            types,
+            limit_iface,
+        } => {
             let addr = if *side == Side::Src { pkt.src } else { pkt.dst };
             let dev = match limit_iface {
                 None => None,
                 Some(LimitIface::In) => match &pkt.in_iface {
                     Some(i) => Some(i.as_str()),
-                    None => return Tri::Unknown("--limit-iface-in needs the input interface".into()),
+                    None => {
+                        return Tri::Unknown("--limit-iface-in needs the input interface".into())
+                    }
                 },
                 Some(LimitIface::Out) => match &pkt.out_iface {
                     Some(i) => Some(i.as_str()),
-                    None => return Tri::Unknown("--limit-iface-out needs the output interface".into()),
+                    None => {
+                        return Tri::Unknown("--limit-iface-out needs the output interface".into())
+                    }
                 },
             };
             match addr_type(ctx, addr, dev) {
@@ -195,12 +215,18 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
             what: format!("statistic nth every {every} packet {packet}"),
             p: Some(1.0 / f64::from(*every)),
         },
-        MatchKind::Recent { name, cmd, side, hitcount, .. } => {
+        MatchKind::Recent {
+            name,
+            cmd,
+            side,
+            hitcount,
+            ..
+        } => {
             if *cmd == RecentCmd::Set {
                 return Tri::True;
             }
             let addr = if *side == Side::Src { pkt.src } else { pkt.dst };
-            match ctx.recent.get(name) {
+            match ctx.recent.get(&**name) {
                 Some(list) if hitcount.is_none() => Tri::from(list.contains(&addr)),
                 _ => Tri::Choice {
                     what: format!("{addr} is in recent list {name}"),
@@ -214,7 +240,11 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
                 "ipset {name} holds ports or interfaces, which are not modelled"
             )),
             Some(s) => {
-                let addr = if dirs[0] == Side::Src { pkt.src } else { pkt.dst };
+                let addr = if dirs[0] == Side::Src {
+                    pkt.src
+                } else {
+                    pkt.dst
+                };
                 Tri::from(s.nets.iter().any(|n| n.contains(&addr)))
             }
         },
@@ -256,7 +286,7 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
             Some(l) => Tri::from(range.contains(l)),
             None => Tri::Unknown("the packet's length is not given".into()),
         },
-        MatchKind::Opaque { module, why, .. } => Tri::Unknown(format!("match {module}: {why}")),
+        MatchKind::Opaque(o) => Tri::Unknown(format!("match {}: {}", o.module, o.why)),
     }
 }
 
@@ -289,8 +319,14 @@ fn ct_tuple(pkt: &Packet, which: CtTuple) -> (IpAddr, Option<u16>) {
     let cur_src = (pkt.src, pkt.sport);
     let cur_dst = (pkt.dst, pkt.dport);
     match which {
-        CtTuple::OrigSrc => pkt.ct.orig_src.unwrap_or(if orig { cur_src } else { cur_dst }),
-        CtTuple::OrigDst => pkt.ct.orig_dst.unwrap_or(if orig { cur_dst } else { cur_src }),
+        CtTuple::OrigSrc => pkt
+            .ct
+            .orig_src
+            .unwrap_or(if orig { cur_src } else { cur_dst }),
+        CtTuple::OrigDst => pkt
+            .ct
+            .orig_dst
+            .unwrap_or(if orig { cur_dst } else { cur_src }),
         CtTuple::ReplSrc => {
             if orig {
                 cur_dst
@@ -324,7 +360,11 @@ fn is_multicast(a: IpAddr) -> bool {
 /// table (`__inet_dev_addr_type`: zeronet and 255.255.255.255 are BROADCAST, multicast is
 /// MULTICAST, a hit in the local table gives that route's type, anything else is UNICAST).
 /// With `dev`, only local-table routes on that device count.
-pub(crate) fn addr_type(ctx: &HostContext, addr: IpAddr, dev: Option<&str>) -> Result<AddrType, String> {
+pub(crate) fn addr_type(
+    ctx: &HostContext,
+    addr: IpAddr,
+    dev: Option<&str>,
+) -> Result<AddrType, String> {
     match addr {
         IpAddr::V4(v4) => {
             if v4.octets()[0] == 0 || v4.is_broadcast() {
@@ -340,7 +380,7 @@ pub(crate) fn addr_type(ctx: &HostContext, addr: IpAddr, dev: Option<&str>) -> R
     if addr.is_multicast() {
         return Ok(AddrType::Multicast);
     }
-    let dev_ok = |d: &str| dev.map_or(true, |want| want == d);
+    let dev_ok = |d: &str| dev.is_none_or(|want| want == d);
     if let Some(routes) = &ctx.local_routes {
         let best = routes
             .iter()
@@ -364,7 +404,11 @@ pub(crate) fn addr_type(ctx: &HostContext, addr: IpAddr, dev: Option<&str>) -> R
     for a in addrs {
         if let (IpAddr::V4(host), IpAddr::V4(target)) = (a.addr, addr) {
             if a.prefix_len < 31 && dev_ok(&a.ifname) {
-                let mask = if a.prefix_len == 0 { 0 } else { u32::MAX << (32 - a.prefix_len) };
+                let mask = if a.prefix_len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - a.prefix_len)
+                };
                 if u32::from(host) | !mask == u32::from(target) {
                     return Ok(AddrType::Broadcast);
                 }

@@ -75,7 +75,10 @@ impl fmt::Display for Verdict {
             Verdict::Drop => f.write_str("DROP"),
             Verdict::Reject { with } => write!(f, "REJECT ({with})"),
             Verdict::Queue { num } => write!(f, "QUEUE {num}"),
-            Verdict::Unknown { at: Some(r), reason } => write!(f, "UNKNOWN at {r}: {reason}"),
+            Verdict::Unknown {
+                at: Some(r),
+                reason,
+            } => write!(f, "UNKNOWN at {r}: {reason}"),
             Verdict::Unknown { at: None, reason } => write!(f, "UNKNOWN: {reason}"),
         }
     }
@@ -97,35 +100,60 @@ pub struct Step {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// A base chain (a table at this hook) is entered.
-    EnterBaseChain { priority: i32 },
+    EnterBaseChain {
+        priority: i32,
+    },
     /// The table is skipped for this packet (nat on a packet that is not the first of its
     /// connection).
-    SkipTable { why: String },
-    Jump { to: String },
-    Goto { to: String },
+    SkipTable {
+        why: String,
+    },
+    Jump {
+        to: String,
+    },
+    Goto {
+        to: String,
+    },
     Return,
     /// The end of a user chain: back to the caller.
     FallThrough,
     /// A built-in chain's policy applied.
-    Policy { verdict: String },
+    Policy {
+        verdict: String,
+    },
     /// The rule decided: ACCEPT, DROP, REJECT, QUEUE.
-    Verdict { verdict: String },
+    Verdict {
+        verdict: String,
+    },
     /// The packet's mark changed.
-    Mark { old: u32, new: u32 },
+    Mark {
+        old: u32,
+        new: u32,
+    },
     /// The connection's mark changed.
-    ConnMark { old: u32, new: u32 },
+    ConnMark {
+        old: u32,
+        new: u32,
+    },
     /// The packet's mark was restored from the connection mark.
-    RestoreMark { old: u32, new: u32 },
+    RestoreMark {
+        old: u32,
+        new: u32,
+    },
     Nat(NatDone),
     /// A non-deciding target (LOG, TRACE, ...), or a match-only rule: the packet continues.
-    Continue { target: String },
+    Continue {
+        target: String,
+    },
     /// The packet is no longer tracked (`NOTRACK`, `CT --notrack`).
     Untrack,
     /// A choice (statistic, an unknown `recent` list) was resolved one way on this path.
     Choice(Choice),
     /// A rule that could not be decided but whose target changes nothing the evaluation
     /// reports (a LOG behind a rate limit): skipped.
-    SkippedUndecidable { reason: String },
+    SkippedUndecidable {
+        reason: String,
+    },
 }
 
 /// The kind of address translation.
@@ -228,7 +256,9 @@ impl Outcome {
                 Action::Continue { target } => format!("{target}, continue"),
                 Action::Untrack => "untracked".into(),
                 Action::Choice(c) => c.what.clone(),
-                Action::SkippedUndecidable { reason } => format!("skipped (undecidable, harmless): {reason}"),
+                Action::SkippedUndecidable { reason } => {
+                    format!("skipped (undecidable, harmless): {reason}")
+                }
             };
             match &s.rule {
                 Some(r) => out.push_str(&format!(
@@ -241,6 +271,10 @@ impl Outcome {
         out
     }
 }
+
+/// An address and port a connection is translated to, with its probability (`None` when
+/// unknowable).
+pub type WeightedTarget = ((IpAddr, Option<u16>), Option<f64>);
 
 /// Every possible fate of a packet at a hook (or along a path of hooks).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -288,8 +322,8 @@ impl Evaluation {
 
     /// Every DNAT destination with its total probability (`None` if unknowable), in first-seen
     /// order.
-    pub fn dnat_targets(&self) -> Vec<((IpAddr, Option<u16>), Option<f64>)> {
-        let mut out: Vec<((IpAddr, Option<u16>), Option<f64>)> = Vec::new();
+    pub fn dnat_targets(&self) -> Vec<WeightedTarget> {
+        let mut out: Vec<WeightedTarget> = Vec::new();
         for o in &self.outcomes {
             if let Some(t) = o.dnat_target() {
                 match out.iter_mut().find(|(k, _)| *k == t) {

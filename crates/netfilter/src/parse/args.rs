@@ -8,10 +8,10 @@ use crate::packet::{proto, CtDir, CtStateSet};
 use crate::rule::*;
 
 /// One module option with its values: `! --dport 80` is `(true, "--dport", ["80"])`.
-pub(super) struct Opt {
+pub(super) struct Opt<'a> {
     pub neg: bool,
-    pub name: String,
-    pub values: Vec<String>,
+    pub name: &'a str,
+    pub values: Vec<&'a str>,
 }
 
 /// The parsed arguments of a rule.
@@ -56,10 +56,9 @@ fn is_top_level(t: &Token) -> bool {
 
 /// Collect the option groups that follow a `-m NAME` or `-j NAME`, up to the next top-level
 /// option. Returns the groups and the index after them.
-fn collect_opts(tokens: &[Token], mut i: usize) -> Result<(Vec<Opt>, usize), String> {
+fn collect_opts<'a>(tokens: &'a [Token], mut i: usize) -> Result<(Vec<Opt<'a>>, usize), String> {
     let mut out = Vec::new();
-    loop {
-        let Some(t) = tokens.get(i) else { break };
+    while let Some(t) = tokens.get(i) {
         let (neg, opt_at) = if t.is_bang() {
             match tokens.get(i + 1) {
                 Some(n) if is_top_level(n) => break,
@@ -78,7 +77,7 @@ fn collect_opts(tokens: &[Token], mut i: usize) -> Result<(Vec<Opt>, usize), Str
         }
         let mut opt = Opt {
             neg,
-            name: o.text.to_string(),
+            name: &o.text,
             values: Vec::new(),
         };
         i = opt_at + 1;
@@ -93,7 +92,7 @@ fn collect_opts(tokens: &[Token], mut i: usize) -> Result<(Vec<Opt>, usize), Str
             if t.is_bang() || t.is_option() {
                 break;
             }
-            opt.values.push(t.text.to_string());
+            opt.values.push(&t.text);
             i += 1;
         }
         out.push(opt);
@@ -101,9 +100,9 @@ fn collect_opts(tokens: &[Token], mut i: usize) -> Result<(Vec<Opt>, usize), Str
     Ok((out, i))
 }
 
-fn one<'a>(o: &'a Opt) -> Result<&'a str, String> {
+fn one<'a>(o: &Opt<'a>) -> Result<&'a str, String> {
     match o.values.as_slice() {
-        [v] => Ok(v),
+        [v] => Ok(*v),
         [] => Err(format!("{} needs a value", o.name)),
         [_, extra @ ..] => Err(format!(
             "unexpected {:?} after {} {}",
@@ -118,7 +117,11 @@ fn no_value(o: &Opt) -> Result<(), String> {
     if o.values.is_empty() {
         Ok(())
     } else {
-        Err(format!("unexpected {:?} after {}", o.values.join(" "), o.name))
+        Err(format!(
+            "unexpected {:?} after {}",
+            o.values.join(" "),
+            o.name
+        ))
     }
 }
 
@@ -132,7 +135,7 @@ fn neg(o: &Opt, kind: MatchKind) -> Match {
 /// Parse a rule's arguments (everything after `-A CHAIN`).
 pub(super) fn parse_rule_args(tokens: &[Token]) -> Result<RuleArgs, String> {
     let mut out = RuleArgs {
-        matches: Vec::new(),
+        matches: Vec::with_capacity(8),
         target: None,
         goto: false,
         counters: None,
@@ -218,8 +221,7 @@ pub(super) fn parse_rule_args(tokens: &[Token]) -> Result<RuleArgs, String> {
                 }
                 let name = value(at + 1)?.to_string();
                 let (opts, next) = collect_opts(tokens, at + 2)?;
-                out.matches
-                    .extend(parse_module(&name, &opts, proto_seen)?);
+                out.matches.extend(parse_module(&name, &opts, proto_seen)?);
                 modules.push(name);
                 i = next;
             }
@@ -263,7 +265,10 @@ pub(super) fn parse_rule_args(tokens: &[Token]) -> Result<RuleArgs, String> {
 }
 
 fn is_proto_module(m: &str) -> bool {
-    matches!(m, "tcp" | "udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmp6" | "icmpv6")
+    matches!(
+        m,
+        "tcp" | "udp" | "udplite" | "sctp" | "dccp" | "icmp" | "icmp6" | "icmpv6"
+    )
 }
 
 fn proto_module_name(p: u8) -> Option<&'static str> {
@@ -297,14 +302,14 @@ fn opaque(name: &str, opts: &[Opt], why: &str) -> Vec<Match> {
         if o.neg {
             args.push("!".to_string());
         }
-        args.push(o.name.clone());
-        args.extend(o.values.iter().cloned());
+        args.push(o.name.to_string());
+        args.extend(o.values.iter().map(|v| v.to_string()));
     }
-    vec![Match::new(MatchKind::Opaque {
+    vec![Match::new(MatchKind::Opaque(Box::new(OpaqueMatch {
         module: name.to_string(),
         args,
         why: why.to_string(),
-    })]
+    })))]
 }
 
 fn unknown_opt(module: &str, o: &Opt) -> String {
@@ -312,12 +317,16 @@ fn unknown_opt(module: &str, o: &Opt) -> String {
 }
 
 /// Parse the options of match module `name`.
-pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> Result<Vec<Match>, String> {
+pub(super) fn parse_module(
+    name: &str,
+    opts: &[Opt],
+    proto_seen: Option<u8>,
+) -> Result<Vec<Match>, String> {
     let mut out = Vec::new();
     match name {
         "comment" => {
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--comment" => out.push(Match::new(MatchKind::Comment(one(o)?.into()))),
                     _ => return Err(unknown_opt(name, o)),
                 }
@@ -326,9 +335,9 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         "tcp" | "udp" | "udplite" | "sctp" | "dccp" => {
             let p = module_proto(name);
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--dport" | "--destination-port" | "--sport" | "--source-port" => {
-                        let side = if matches!(o.name.as_str(), "--dport" | "--destination-port") {
+                        let side = if matches!(o.name, "--dport" | "--destination-port") {
                             PortSide::Dst
                         } else {
                             PortSide::Src
@@ -356,10 +365,20 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
                     }
                     "--syn" if name == "tcp" => {
                         no_value(o)?;
-                        out.push(neg(o, MatchKind::TcpFlags { mask: 0x17, comp: 0x02 }));
+                        out.push(neg(
+                            o,
+                            MatchKind::TcpFlags {
+                                mask: 0x17,
+                                comp: 0x02,
+                            },
+                        ));
                     }
                     "--tcp-option" | "--chunk-types" | "--dccp-types" | "--dccp-option" => {
-                        out.extend(opaque(name, std::slice::from_ref(o), "TCP options / chunk types are not part of the packet description"));
+                        out.extend(opaque(
+                            name,
+                            std::slice::from_ref(o),
+                            "TCP options / chunk types are not part of the packet description",
+                        ));
                     }
                     _ => return Err(unknown_opt(name, o)),
                 }
@@ -368,7 +387,7 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         "multiport" => {
             let p = proto_seen.filter(|p| matches!(*p, 6 | 17 | 132 | 136 | 33));
             for o in opts {
-                let side = match o.name.as_str() {
+                let side = match o.name {
                     "--dports" | "--destination-ports" => PortSide::Dst,
                     "--sports" | "--source-ports" => PortSide::Src,
                     "--ports" => PortSide::Either,
@@ -387,7 +406,7 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         "icmp" | "icmp6" | "icmpv6" => {
             let v6 = name != "icmp";
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--icmp-type" | "--icmpv6-type" => {
                         let (t, c) = v::icmp_type(one(o)?, v6)?;
                         out.push(neg(
@@ -405,7 +424,7 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         }
         "mark" | "connmark" => {
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--mark" => {
                         let (value, mask) = v::value_mask(one(o)?)?;
                         let kind = if name == "mark" {
@@ -422,18 +441,22 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         "addrtype" => {
             let mut limit = None;
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--limit-iface-in" => limit = Some(LimitIface::In),
                     "--limit-iface-out" => limit = Some(LimitIface::Out),
                     _ => {}
                 }
             }
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--src-type" | "--dst-type" => out.push(neg(
                         o,
                         MatchKind::AddrType {
-                            side: if o.name == "--src-type" { Side::Src } else { Side::Dst },
+                            side: if o.name == "--src-type" {
+                                Side::Src
+                            } else {
+                                Side::Dst
+                            },
                             types: v::addr_types(one(o)?)?,
                             limit_iface: limit,
                         },
@@ -445,18 +468,42 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         }
         "conntrack" | "state" => {
             for o in opts {
-                let kind = match (name, o.name.as_str()) {
+                let kind = match (name, o.name) {
                     ("state", "--state") | ("conntrack", "--ctstate") => MatchKind::CtState {
                         states: CtStateSet::parse(one(o)?)?,
                     },
-                    ("conntrack", "--ctorigsrc") => MatchKind::CtAddr { which: CtTuple::OrigSrc, net: v::addr_mask(one(o)?)? },
-                    ("conntrack", "--ctorigdst") => MatchKind::CtAddr { which: CtTuple::OrigDst, net: v::addr_mask(one(o)?)? },
-                    ("conntrack", "--ctreplsrc") => MatchKind::CtAddr { which: CtTuple::ReplSrc, net: v::addr_mask(one(o)?)? },
-                    ("conntrack", "--ctrepldst") => MatchKind::CtAddr { which: CtTuple::ReplDst, net: v::addr_mask(one(o)?)? },
-                    ("conntrack", "--ctorigsrcport") => MatchKind::CtPort { which: CtTuple::OrigSrc, range: v::port_range(one(o)?)? },
-                    ("conntrack", "--ctorigdstport") => MatchKind::CtPort { which: CtTuple::OrigDst, range: v::port_range(one(o)?)? },
-                    ("conntrack", "--ctreplsrcport") => MatchKind::CtPort { which: CtTuple::ReplSrc, range: v::port_range(one(o)?)? },
-                    ("conntrack", "--ctrepldstport") => MatchKind::CtPort { which: CtTuple::ReplDst, range: v::port_range(one(o)?)? },
+                    ("conntrack", "--ctorigsrc") => MatchKind::CtAddr {
+                        which: CtTuple::OrigSrc,
+                        net: v::addr_mask(one(o)?)?,
+                    },
+                    ("conntrack", "--ctorigdst") => MatchKind::CtAddr {
+                        which: CtTuple::OrigDst,
+                        net: v::addr_mask(one(o)?)?,
+                    },
+                    ("conntrack", "--ctreplsrc") => MatchKind::CtAddr {
+                        which: CtTuple::ReplSrc,
+                        net: v::addr_mask(one(o)?)?,
+                    },
+                    ("conntrack", "--ctrepldst") => MatchKind::CtAddr {
+                        which: CtTuple::ReplDst,
+                        net: v::addr_mask(one(o)?)?,
+                    },
+                    ("conntrack", "--ctorigsrcport") => MatchKind::CtPort {
+                        which: CtTuple::OrigSrc,
+                        range: v::port_range(one(o)?)?,
+                    },
+                    ("conntrack", "--ctorigdstport") => MatchKind::CtPort {
+                        which: CtTuple::OrigDst,
+                        range: v::port_range(one(o)?)?,
+                    },
+                    ("conntrack", "--ctreplsrcport") => MatchKind::CtPort {
+                        which: CtTuple::ReplSrc,
+                        range: v::port_range(one(o)?)?,
+                    },
+                    ("conntrack", "--ctrepldstport") => MatchKind::CtPort {
+                        which: CtTuple::ReplDst,
+                        range: v::port_range(one(o)?)?,
+                    },
                     ("conntrack", "--ctdir") => MatchKind::CtDir {
                         dir: match one(o)?.to_ascii_uppercase().as_str() {
                             "ORIGINAL" => CtDir::Original,
@@ -464,12 +511,18 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
                             d => return Err(format!("bad --ctdir {d:?}")),
                         },
                     },
-                    ("conntrack", "--ctproto") => MatchKind::CtProto { proto: v::protocol(one(o)?)? },
+                    ("conntrack", "--ctproto") => MatchKind::CtProto {
+                        proto: v::protocol(one(o)?)?,
+                    },
                     ("conntrack", "--ctstatus") => MatchKind::CtStatus {
                         status: one(o)?.split(',').map(str::to_string).collect(),
                     },
                     ("conntrack", "--ctexpire") => {
-                        out.extend(opaque(name, std::slice::from_ref(o), "conntrack expiry is not part of the packet description"));
+                        out.extend(opaque(
+                            name,
+                            std::slice::from_ref(o),
+                            "conntrack expiry is not part of the packet description",
+                        ));
                         continue;
                     }
                     _ => return Err(unknown_opt(name, o)),
@@ -485,10 +538,12 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
             let mut negated = false;
             for o in opts {
                 negated |= o.neg;
-                match o.name.as_str() {
+                match o.name {
                     "--mode" => mode = Some(one(o)?.to_string()),
                     "--probability" => {
-                        let p: f64 = one(o)?.parse().map_err(|_| format!("bad probability {:?}", o.values))?;
+                        let p: f64 = one(o)?
+                            .parse()
+                            .map_err(|_| format!("bad probability {:?}", o.values))?;
                         if !(0.0..=1.0).contains(&p) {
                             return Err(format!("probability {p} out of 0..1"));
                         }
@@ -502,9 +557,17 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
             let s = match (mode.as_deref(), prob, every) {
                 (Some("random"), Some(p), _) => Statistic::Random { probability: p },
                 (Some("nth"), _, Some(e)) if e > 0 => Statistic::Nth { every: e, packet },
-                _ => return Err("statistic needs --mode random --probability P or --mode nth --every N".into()),
+                _ => {
+                    return Err(
+                        "statistic needs --mode random --probability P or --mode nth --every N"
+                            .into(),
+                    )
+                }
             };
-            out.push(Match { negated, kind: MatchKind::Statistic(s) });
+            out.push(Match {
+                negated,
+                kind: MatchKind::Statistic(s),
+            });
         }
         "recent" => {
             let mut rname = "DEFAULT".to_string();
@@ -514,12 +577,24 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
             let mut hitcount = None;
             let mut negated = false;
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--name" => rname = one(o)?.to_string(),
-                    "--set" => { negated |= o.neg; cmd = Some(RecentCmd::Set) }
-                    "--rcheck" => { negated |= o.neg; cmd = Some(RecentCmd::Rcheck) }
-                    "--update" => { negated |= o.neg; cmd = Some(RecentCmd::Update) }
-                    "--remove" => { negated |= o.neg; cmd = Some(RecentCmd::Remove) }
+                    "--set" => {
+                        negated |= o.neg;
+                        cmd = Some(RecentCmd::Set)
+                    }
+                    "--rcheck" => {
+                        negated |= o.neg;
+                        cmd = Some(RecentCmd::Rcheck)
+                    }
+                    "--update" => {
+                        negated |= o.neg;
+                        cmd = Some(RecentCmd::Update)
+                    }
+                    "--remove" => {
+                        negated |= o.neg;
+                        cmd = Some(RecentCmd::Remove)
+                    }
                     "--rsource" => side = Side::Src,
                     "--rdest" => side = Side::Dst,
                     "--seconds" => seconds = Some(v::number(one(o)?)?),
@@ -529,11 +604,20 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
                 }
             }
             let cmd = cmd.ok_or("recent needs --set, --rcheck, --update or --remove")?;
-            out.push(Match { negated, kind: MatchKind::Recent { name: rname, cmd, side, seconds, hitcount } });
+            out.push(Match {
+                negated,
+                kind: MatchKind::Recent {
+                    name: rname.into(),
+                    cmd,
+                    side,
+                    seconds,
+                    hitcount,
+                },
+            });
         }
         "set" => {
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--match-set" | "--set" => {
                         let [sname, dirs] = o.values.as_slice() else {
                             return Err("--match-set needs a set name and src/dst flags".into());
@@ -546,12 +630,29 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
                                 _ => Err(format!("bad set flag {d:?}")),
                             })
                             .collect::<Result<Vec<_>, _>>()?;
-                        out.push(neg(o, MatchKind::Set { name: sname.clone(), dirs }));
+                        out.push(neg(
+                            o,
+                            MatchKind::Set {
+                                name: sname.to_string(),
+                                dirs,
+                            },
+                        ));
                     }
-                    "--return-nomatch" | "--update-counters" | "--update-subcounters"
-                    | "--packets-eq" | "--packets-lt" | "--packets-gt" | "--bytes-eq"
-                    | "--bytes-lt" | "--bytes-gt" | "! --update-counters" => {
-                        out.extend(opaque(name, std::slice::from_ref(o), "ipset counter options are not modelled"));
+                    "--return-nomatch"
+                    | "--update-counters"
+                    | "--update-subcounters"
+                    | "--packets-eq"
+                    | "--packets-lt"
+                    | "--packets-gt"
+                    | "--bytes-eq"
+                    | "--bytes-lt"
+                    | "--bytes-gt"
+                    | "! --update-counters" => {
+                        out.extend(opaque(
+                            name,
+                            std::slice::from_ref(o),
+                            "ipset counter options are not modelled",
+                        ));
                     }
                     _ => return Err(unknown_opt(name, o)),
                 }
@@ -559,12 +660,21 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         }
         "physdev" => {
             for o in opts {
-                let opt = match o.name.as_str() {
+                let opt = match o.name {
                     "--physdev-in" => PhysdevOpt::In(IfaceName(one(o)?.to_string())),
                     "--physdev-out" => PhysdevOpt::Out(IfaceName(one(o)?.to_string())),
-                    "--physdev-is-in" => { no_value(o)?; PhysdevOpt::IsIn }
-                    "--physdev-is-out" => { no_value(o)?; PhysdevOpt::IsOut }
-                    "--physdev-is-bridged" => { no_value(o)?; PhysdevOpt::IsBridged }
+                    "--physdev-is-in" => {
+                        no_value(o)?;
+                        PhysdevOpt::IsIn
+                    }
+                    "--physdev-is-out" => {
+                        no_value(o)?;
+                        PhysdevOpt::IsOut
+                    }
+                    "--physdev-is-bridged" => {
+                        no_value(o)?;
+                        PhysdevOpt::IsBridged
+                    }
                     _ => return Err(unknown_opt(name, o)),
                 };
                 out.push(neg(o, MatchKind::Physdev(opt)));
@@ -572,7 +682,7 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         }
         "iprange" => {
             for o in opts {
-                let side = match o.name.as_str() {
+                let side = match o.name {
                     "--src-range" => Side::Src,
                     "--dst-range" => Side::Dst,
                     _ => return Err(unknown_opt(name, o)),
@@ -586,36 +696,76 @@ pub(super) fn parse_module(name: &str, opts: &[Opt], proto_seen: Option<u8>) -> 
         }
         "pkttype" => {
             for o in opts {
-                match o.name.as_str() {
-                    "--pkt-type" => out.push(neg(o, MatchKind::PktType { kind: one(o)?.to_ascii_lowercase() })),
+                match o.name {
+                    "--pkt-type" => out.push(neg(
+                        o,
+                        MatchKind::PktType {
+                            kind: one(o)?.to_ascii_lowercase(),
+                        },
+                    )),
                     _ => return Err(unknown_opt(name, o)),
                 }
             }
         }
         "length" => {
             for o in opts {
-                match o.name.as_str() {
-                    "--length" => out.push(neg(o, MatchKind::Length { range: v::port_range(one(o)?)? })),
+                match o.name {
+                    "--length" => out.push(neg(
+                        o,
+                        MatchKind::Length {
+                            range: v::port_range(one(o)?)?,
+                        },
+                    )),
                     _ => return Err(unknown_opt(name, o)),
                 }
             }
         }
         "nfacct" => {
             for o in opts {
-                match o.name.as_str() {
-                    "--nfacct-name" => out.push(Match::new(MatchKind::Nfacct { name: one(o)?.to_string() })),
+                match o.name {
+                    "--nfacct-name" => out.push(Match::new(MatchKind::Nfacct {
+                        name: one(o)?.to_string(),
+                    })),
                     _ => return Err(unknown_opt(name, o)),
                 }
             }
         }
-        "limit" | "hashlimit" => out.extend(opaque(name, opts, "rate limits depend on the traffic's history")),
-        "owner" => out.extend(opaque(name, opts, "the owning socket is not part of the packet description")),
-        "socket" => out.extend(opaque(name, opts, "whether a local socket exists is not known")),
-        "rpfilter" => out.extend(opaque(name, opts, "reverse-path lookups need the routing table")),
-        "string" => out.extend(opaque(name, opts, "the payload is not part of the packet description")),
-        "u32" => out.extend(opaque(name, opts, "raw header bytes are not part of the packet description")),
+        "limit" | "hashlimit" => out.extend(opaque(
+            name,
+            opts,
+            "rate limits depend on the traffic's history",
+        )),
+        "owner" => out.extend(opaque(
+            name,
+            opts,
+            "the owning socket is not part of the packet description",
+        )),
+        "socket" => out.extend(opaque(
+            name,
+            opts,
+            "whether a local socket exists is not known",
+        )),
+        "rpfilter" => out.extend(opaque(
+            name,
+            opts,
+            "reverse-path lookups need the routing table",
+        )),
+        "string" => out.extend(opaque(
+            name,
+            opts,
+            "the payload is not part of the packet description",
+        )),
+        "u32" => out.extend(opaque(
+            name,
+            opts,
+            "raw header bytes are not part of the packet description",
+        )),
         "devgroup" => out.extend(opaque(name, opts, "interface groups are not known")),
-        _ => out.extend(opaque(name, opts, &format!("match module {name} is not modelled"))),
+        _ => out.extend(opaque(
+            name,
+            opts,
+            &format!("match module {name} is not modelled"),
+        )),
     }
     // Options given without any value to a module that needs none still produce a match.
     if out.is_empty() && !opts.is_empty() {

@@ -41,7 +41,11 @@ pub fn split(line: &str) -> Result<Vec<Token<'_>>, String> {
         }
         let start = i;
         // Fast path: a plain word borrows from the line.
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'"' && bytes[i] != b'\\' {
+        while i < bytes.len()
+            && !bytes[i].is_ascii_whitespace()
+            && bytes[i] != b'"'
+            && bytes[i] != b'\\'
+        {
             i += 1;
         }
         if i >= bytes.len() || bytes[i].is_ascii_whitespace() {
@@ -114,7 +118,10 @@ mod tests {
             texts(r#"--comment "name: \"cbr0\" id: \"abc\"""#),
             ["--comment", r#"name: "cbr0" id: "abc""#]
         );
-        assert_eq!(texts(r#"--log-prefix "[UFW BLOCK] ""#), ["--log-prefix", "[UFW BLOCK] "]);
+        assert_eq!(
+            texts(r#"--log-prefix "[UFW BLOCK] ""#),
+            ["--log-prefix", "[UFW BLOCK] "]
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn parse_with_family(text: &str, file: &str, family: Option<Family>) -> (Ruleset
         orphans: Vec::new(),
         junk: None,
         listing: None,
+        section_start: 0,
     };
     for (i, raw) in text.lines().enumerate() {
         let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -51,7 +52,7 @@ fn parse_with_family(text: &str, file: &str, family: Option<Family>) -> (Ruleset
     p.flush_listing();
     if let Some(t) = p.current {
         let name = p.rs.tables[t].name.clone();
-        let line = p.rs.tables[t].line;
+        let line = p.section_start;
         p.errors.push(ParseError::new(
             file,
             line,
@@ -65,7 +66,11 @@ fn parse_with_family(text: &str, file: &str, family: Option<Family>) -> (Ruleset
         None => detect_ipv6(&p.rs),
     };
     for t in &mut p.rs.tables {
-        t.family = if ipv6 { TableFamily::Ip6 } else { TableFamily::Ip };
+        t.family = if ipv6 {
+            TableFamily::Ip6
+        } else {
+            TableFamily::Ip
+        };
         set_base_chains(t);
     }
     p.errors.sort_by_key(|e| e.line);
@@ -78,15 +83,19 @@ fn detect_ipv6(rs: &Ruleset) -> bool {
             return true;
         }
     }
-    rs.tables.iter().flat_map(|t| &t.chains).flat_map(|c| &c.rules).any(|r| {
-        r.matches.iter().any(|m| match &m.kind {
-            MatchKind::Source { nets } | MatchKind::Dest { nets } => {
-                nets.iter().any(|n| n.addr.is_ipv6())
-            }
-            MatchKind::Icmp { v6, .. } => *v6,
-            _ => false,
+    rs.tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+        .any(|r| {
+            r.matches.iter().any(|m| match &m.kind {
+                MatchKind::Source { nets } | MatchKind::Dest { nets } => {
+                    nets.iter().any(|n| n.addr.is_ipv6())
+                }
+                MatchKind::Icmp { v6, .. } => *v6,
+                _ => false,
+            })
         })
-    })
 }
 
 /// Built-in chains of the iptables tables, with the priority of the table at that hook
@@ -115,6 +124,8 @@ fn set_base_chains(t: &mut Table) {
     let name = t.name.clone();
     for c in &mut t.chains {
         c.base = builtin_base(&name, &c.name);
+        // Large dumps: growth slack of 40k small chains adds up.
+        c.rules.shrink_to_fit();
     }
 }
 
@@ -132,6 +143,8 @@ struct Parser {
     junk: Option<(u32, u32, String)>,
     /// A run of `iptables -L` listing lines: (first, last).
     listing: Option<(u32, u32)>,
+    /// Line of the open section's `*table` header.
+    section_start: u32,
 }
 
 fn looks_truncated(line: &str) -> bool {
@@ -154,8 +167,15 @@ fn command_echo(line: &str) -> Option<Option<String>> {
     }
     let tool = cmd.rsplit('/').next().unwrap_or(cmd);
     let known = [
-        "iptables", "ip6tables", "iptables-save", "ip6tables-save", "iptables-legacy",
-        "iptables-nft", "iptables-legacy-save", "iptables-nft-save", "ip6tables-legacy-save",
+        "iptables",
+        "ip6tables",
+        "iptables-save",
+        "ip6tables-save",
+        "iptables-legacy",
+        "iptables-nft",
+        "iptables-legacy-save",
+        "iptables-nft-save",
+        "ip6tables-legacy-save",
         "ip6tables-nft-save",
     ];
     if !known.contains(&tool) {
@@ -179,17 +199,31 @@ fn command_echo(line: &str) -> Option<Option<String>> {
 
 impl Parser {
     fn err(&mut self, line: u32, kind: ErrorKind, msg: impl Into<String>) {
-        self.errors.push(ParseError::new(&self.file, line, kind, msg));
+        self.errors
+            .push(ParseError::new(&self.file, line, kind, msg));
     }
 
     fn line(&mut self, n: u32, line: &str) {
         let t = line.trim();
+        // Fast path: the rule lines that make up nearly all of a large dump.
+        if let (Some(ti), None, None) = (self.current, &self.junk, &self.listing) {
+            if t.starts_with("-A ") {
+                self.statement(ti, n, t);
+                return;
+            }
+        }
         if t.is_empty() {
             self.flush_junk();
             self.flush_listing();
             return;
         }
-        if self.listing.is_some() && !t.starts_with('#') && !t.starts_with('*') && !t.starts_with(':') && !t.starts_with("-A ") && !t.starts_with("COMMIT") {
+        if self.listing.is_some()
+            && !t.starts_with('#')
+            && !t.starts_with('*')
+            && !t.starts_with(':')
+            && !t.starts_with("-A ")
+            && !t.starts_with("COMMIT")
+        {
             if let Some(l) = &mut self.listing {
                 l.1 = n;
             }
@@ -266,7 +300,10 @@ impl Parser {
                 &self.file,
                 a,
                 ErrorKind::NotADump,
-                format!("not iptables-save syntax, not read: {first:?}{}", if b > a { " ..." } else { "" }),
+                format!(
+                    "not iptables-save syntax, not read: {first:?}{}",
+                    if b > a { " ..." } else { "" }
+                ),
             );
             e.end_line = Some(b);
             self.errors.push(e);
@@ -311,6 +348,10 @@ impl Parser {
             return;
         }
         let i = self.table_index(name, n);
+        if self.rs.tables[i].line == 0 {
+            self.rs.tables[i].line = n;
+        }
+        self.section_start = n;
         // Several sections of the same table (restore --noflush input) add up.
         self.rs.tables[i].committed = false;
         self.current = Some(i);
@@ -394,9 +435,9 @@ impl Parser {
             }
         };
         let Some(cmd) = tokens.first() else { return };
-        let cmd = cmd.text.to_string();
-        let chain_arg = tokens.get(1).map(|t| t.text.to_string());
-        match cmd.as_str() {
+        let cmd: &str = &cmd.text;
+        let chain_arg: Option<&str> = tokens.get(1).map(|t| &*t.text);
+        match cmd {
             "-A" | "--append" | "-I" | "--insert" => {
                 let Some(chain) = chain_arg else {
                     self.err(n, ErrorKind::Truncated, format!("{cmd} without a chain"));
@@ -414,16 +455,18 @@ impl Parser {
                 }
                 match args::parse_rule_args(rest) {
                     Ok(a) => {
+                        let mut matches = a.matches;
+                        matches.shrink_to_fit();
                         let rule = Rule {
                             line: n,
                             text: t.into(),
                             counters: counters.or(a.counters),
-                            matches: a.matches,
+                            matches,
                             target: a.target,
                             goto: a.goto,
                             also: Vec::new(),
                         };
-                        self.add_rule(ti, n, &chain, rule, pos);
+                        self.add_rule(ti, n, chain, rule, pos);
                     }
                     Err(m) => {
                         let kind = if m.contains("needs a value") || m.contains("ends with") {
@@ -438,18 +481,18 @@ impl Parser {
             }
             "-N" | "--new-chain" => match chain_arg {
                 Some(c) => {
-                    let ch = self.rs.tables[ti].chain_mut_or_insert(&c);
+                    let ch = self.rs.tables[ti].chain_mut_or_insert(c);
                     ch.declared_at.get_or_insert(n);
                     ch.first_reference = None;
                 }
                 None => self.err(n, ErrorKind::Truncated, "-N without a chain"),
             },
             "-X" | "--delete-chain" => match chain_arg {
-                Some(c) => self.rs.tables[ti].deleted_chains.push((c, n)),
+                Some(c) => self.rs.tables[ti].deleted_chains.push((c.to_string(), n)),
                 None => self.err(n, ErrorKind::Truncated, "-X without a chain"),
             },
             "-F" | "--flush" => match chain_arg {
-                Some(c) => self.rs.tables[ti].chain_mut_or_insert(&c).rules.clear(),
+                Some(c) => self.rs.tables[ti].chain_mut_or_insert(c).rules.clear(),
                 None => {
                     for c in &mut self.rs.tables[ti].chains {
                         c.rules.clear();
@@ -457,16 +500,22 @@ impl Parser {
                 }
             },
             "-P" | "--policy" => {
-                let pol = tokens.get(2).map(|t| t.text.to_string());
-                match (chain_arg, pol.as_deref()) {
+                let pol = tokens.get(2).map(|t| &*t.text);
+                match (chain_arg, pol) {
                     (Some(c), Some("ACCEPT" | "DROP")) => {
-                        let p = if pol.as_deref() == Some("DROP") { Policy::Drop } else { Policy::Accept };
-                        let ch = self.rs.tables[ti].chain_mut_or_insert(&c);
+                        let p = if pol == Some("DROP") {
+                            Policy::Drop
+                        } else {
+                            Policy::Accept
+                        };
+                        let ch = self.rs.tables[ti].chain_mut_or_insert(c);
                         ch.policy = Some(p);
                         ch.declared_at.get_or_insert(n);
                         ch.first_reference = None;
                     }
-                    (Some(_), Some(other)) => self.err(n, ErrorKind::Malformed, format!("bad policy {other:?}")),
+                    (Some(_), Some(other)) => {
+                        self.err(n, ErrorKind::Malformed, format!("bad policy {other:?}"))
+                    }
                     _ => self.err(n, ErrorKind::Truncated, "-P without chain and policy"),
                 }
             }
@@ -490,11 +539,19 @@ impl Parser {
             Some("ACCEPT") => Some(Policy::Accept),
             Some("DROP") => Some(Policy::Drop),
             Some(other) => {
-                self.err(n, ErrorKind::Malformed, format!("bad policy {other:?} for chain {name}"));
+                self.err(
+                    n,
+                    ErrorKind::Malformed,
+                    format!("bad policy {other:?} for chain {name}"),
+                );
                 return;
             }
             None => {
-                self.err(n, ErrorKind::Truncated, format!("declaration of {name} without a policy"));
+                self.err(
+                    n,
+                    ErrorKind::Truncated,
+                    format!("declaration of {name} without a policy"),
+                );
                 return;
             }
         };
@@ -502,7 +559,11 @@ impl Parser {
             Some(c) => match parse_counters(c) {
                 Some(c) => Some(c),
                 None => {
-                    self.err(n, ErrorKind::Malformed, format!("bad counters {c:?} for chain {name}"));
+                    self.err(
+                        n,
+                        ErrorKind::Malformed,
+                        format!("bad counters {c:?} for chain {name}"),
+                    );
                     None
                 }
             },
@@ -518,11 +579,13 @@ impl Parser {
     }
 
     fn add_rule(&mut self, ti: usize, n: u32, chain: &str, rule: Rule, pos: Option<usize>) {
-        let target_chain = match &rule.target {
-            Some(Target::Chain { name }) => Some(name.clone()),
-            _ => None,
-        };
         let table = &mut self.rs.tables[ti];
+        if let Some(Target::Chain { name }) = &rule.target {
+            let c = table.chain_mut_or_insert(name);
+            if !c.is_declared() && c.first_reference.is_none() {
+                c.first_reference = Some(n);
+            }
+        }
         let ch = table.chain_mut_or_insert(chain);
         if !ch.is_declared() && ch.first_reference.is_none() {
             ch.first_reference = Some(n);
@@ -530,12 +593,6 @@ impl Parser {
         match pos {
             Some(p) if p <= ch.rules.len() => ch.rules.insert(p, rule),
             _ => ch.rules.push(rule),
-        }
-        if let Some(tc) = target_chain {
-            let c = table.chain_mut_or_insert(&tc);
-            if !c.is_declared() && c.first_reference.is_none() {
-                c.first_reference = Some(n);
-            }
         }
     }
 }
@@ -545,7 +602,9 @@ fn split_counters(t: &str) -> Result<(Option<Counters>, &str), String> {
     if !t.starts_with('[') {
         return Ok((None, t));
     }
-    let end = t.find(']').ok_or_else(|| format!("unclosed counters in {t:?}"))?;
+    let end = t
+        .find(']')
+        .ok_or_else(|| format!("unclosed counters in {t:?}"))?;
     let c = parse_counters(&t[..=end]).ok_or_else(|| format!("bad counters in {t:?}"))?;
     Ok((Some(c), t[end + 1..].trim_start()))
 }
@@ -564,8 +623,16 @@ fn parse_counters(c: &str) -> Option<Counters> {
 fn infer_table(lines: &[(u32, String)]) -> (String, String) {
     const NAT_TARGETS: &[&str] = &["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"];
     const NAT_CHAIN_PREFIXES: &[&str] = &[
-        "KUBE-SVC-", "KUBE-SEP-", "KUBE-XLB-", "KUBE-EXT-", "KUBE-FW-", "KUBE-MARK-MASQ",
-        "KUBE-MARK-DROP", "KUBE-POSTROUTING", "CNI-HOSTPORT-DNAT", "CNI-DN-",
+        "KUBE-SVC-",
+        "KUBE-SEP-",
+        "KUBE-XLB-",
+        "KUBE-EXT-",
+        "KUBE-FW-",
+        "KUBE-MARK-MASQ",
+        "KUBE-MARK-DROP",
+        "KUBE-POSTROUTING",
+        "CNI-HOSTPORT-DNAT",
+        "CNI-DN-",
     ];
     for (n, l) in lines {
         let words: Vec<&str> = l.split_whitespace().collect();
@@ -588,5 +655,8 @@ fn infer_table(lines: &[(u32, String)]) -> (String, String) {
             return ("nat".into(), format!("line {n} appends to {}", words[1]));
         }
     }
-    ("filter".into(), "no nat target or chain seen; filter is iptables' default".into())
+    (
+        "filter".into(),
+        "no nat target or chain seen; filter is iptables' default".into(),
+    )
 }

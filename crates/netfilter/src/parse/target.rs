@@ -4,9 +4,9 @@ use super::args::Opt;
 use super::values as v;
 use crate::rule::*;
 
-fn one<'a>(o: &'a Opt) -> Result<&'a str, String> {
+fn one<'a>(o: &Opt<'a>) -> Result<&'a str, String> {
     match o.values.as_slice() {
-        [v] => Ok(v),
+        [v] => Ok(*v),
         [] => Err(format!("{} needs a value", o.name)),
         [first, extra @ ..] => Err(format!(
             "unexpected {:?} after {} {}",
@@ -21,7 +21,11 @@ fn flag(o: &Opt) -> Result<(), String> {
     if o.values.is_empty() {
         Ok(())
     } else {
-        Err(format!("unexpected {:?} after {}", o.values.join(" "), o.name))
+        Err(format!(
+            "unexpected {:?} after {}",
+            o.values.join(" "),
+            o.name
+        ))
     }
 }
 
@@ -31,8 +35,8 @@ fn raw_args(opts: &[Opt]) -> Vec<String> {
         if o.neg {
             args.push("!".to_string());
         }
-        args.push(o.name.clone());
-        args.extend(o.values.iter().cloned());
+        args.push(o.name.to_string());
+        args.extend(o.values.iter().map(|v| v.to_string()));
     }
     args
 }
@@ -50,8 +54,26 @@ fn no_negation(opts: &[Opt]) -> Result<(), String> {
 
 /// Targets that change nothing the evaluator models and never decide the packet's fate.
 const CONTINUING: &[&str] = &[
-    "LOG", "NFLOG", "ULOG", "TRACE", "CHECKSUM", "TCPMSS", "CLASSIFY", "DSCP", "TOS", "TTL", "HL",
-    "AUDIT", "SET", "IDLETIMER", "LED", "SECMARK", "CONNSECMARK", "TCPOPTSTRIP", "RATEEST", "ECN",
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "TRACE",
+    "CHECKSUM",
+    "TCPMSS",
+    "CLASSIFY",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "AUDIT",
+    "SET",
+    "IDLETIMER",
+    "LED",
+    "SECMARK",
+    "CONNSECMARK",
+    "TCPOPTSTRIP",
+    "RATEEST",
+    "ECN",
     "TEE",
 ];
 
@@ -73,7 +95,7 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
         "REJECT" => {
             let mut with = "icmp-port-unreachable".to_string();
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--reject-with" => with = one(o)?.to_string(),
                     _ => return Err(bad(name, o)),
                 }
@@ -84,7 +106,7 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
             let mut num = 0;
             let mut bypass = false;
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--queue-num" => num = v::number(one(o)?)? as u16,
                     "--queue-balance" => {
                         let r = v::port_range(one(o)?)?;
@@ -103,9 +125,13 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
         "DNAT" | "SNAT" => {
             let mut to = Vec::new();
             let (mut random, mut random_fully, mut persistent) = (false, false, false);
-            let want = if name == "DNAT" { "--to-destination" } else { "--to-source" };
+            let want = if name == "DNAT" {
+                "--to-destination"
+            } else {
+                "--to-source"
+            };
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     n if n == want || n == "--to" => to.push(v::nat_range(one(o)?)?),
                     "--random" => {
                         flag(o)?;
@@ -144,7 +170,7 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
             let mut ports = None;
             let (mut random, mut random_fully) = (false, false);
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--to-ports" | "--to-port" => ports = Some(v::port_range(one(o)?)?),
                     "--random" => {
                         flag(o)?;
@@ -170,34 +196,50 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
         "MARK" => {
             let mut op = None;
             for o in opts {
-                let m = match o.name.as_str() {
+                let m = match o.name {
                     "--set-xmark" => {
                         let (val, mask) = v::value_mask(one(o)?)?;
-                        MarkOp { zero: mask, xor: val }
+                        MarkOp {
+                            zero: mask,
+                            xor: val,
+                        }
                     }
                     "--set-mark" => {
                         let (val, mask) = v::value_mask(one(o)?)?;
-                        MarkOp { zero: mask | val, xor: val }
+                        MarkOp {
+                            zero: mask | val,
+                            xor: val,
+                        }
                     }
                     "--or-mark" => {
                         let val = v::number(one(o)?)?;
-                        MarkOp { zero: val, xor: val }
+                        MarkOp {
+                            zero: val,
+                            xor: val,
+                        }
                     }
-                    "--and-mark" => MarkOp { zero: !v::number(one(o)?)?, xor: 0 },
-                    "--xor-mark" => MarkOp { zero: 0, xor: v::number(one(o)?)? },
+                    "--and-mark" => MarkOp {
+                        zero: !v::number(one(o)?)?,
+                        xor: 0,
+                    },
+                    "--xor-mark" => MarkOp {
+                        zero: 0,
+                        xor: v::number(one(o)?)?,
+                    },
                     _ => return Err(bad(name, o)),
                 };
                 if op.replace(m).is_some() {
                     return Err("MARK with two operations".into());
                 }
             }
-            op.map(Target::Mark).ok_or_else(|| "MARK without an operation".to_string())
+            op.map(Target::Mark)
+                .ok_or_else(|| "MARK without an operation".to_string())
         }
         "CONNMARK" => {
             let mut op = None;
             let (mut nfmask, mut ctmask) = (u32::MAX, u32::MAX);
             for o in opts {
-                match o.name.as_str() {
+                match o.name {
                     "--nfmask" => nfmask = v::number(one(o)?)?,
                     "--ctmask" => ctmask = v::number(one(o)?)?,
                     "--mask" => {
@@ -209,21 +251,36 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
                 }
             }
             for o in opts {
-                let c = match o.name.as_str() {
+                let c = match o.name {
                     "--set-xmark" => {
                         let (val, mask) = v::value_mask(one(o)?)?;
-                        ConnMarkOp::Set(MarkOp { zero: mask, xor: val })
+                        ConnMarkOp::Set(MarkOp {
+                            zero: mask,
+                            xor: val,
+                        })
                     }
                     "--set-mark" => {
                         let (val, mask) = v::value_mask(one(o)?)?;
-                        ConnMarkOp::Set(MarkOp { zero: mask | val, xor: val })
+                        ConnMarkOp::Set(MarkOp {
+                            zero: mask | val,
+                            xor: val,
+                        })
                     }
                     "--or-mark" => {
                         let val = v::number(one(o)?)?;
-                        ConnMarkOp::Set(MarkOp { zero: val, xor: val })
+                        ConnMarkOp::Set(MarkOp {
+                            zero: val,
+                            xor: val,
+                        })
                     }
-                    "--and-mark" => ConnMarkOp::Set(MarkOp { zero: !v::number(one(o)?)?, xor: 0 }),
-                    "--xor-mark" => ConnMarkOp::Set(MarkOp { zero: 0, xor: v::number(one(o)?)? }),
+                    "--and-mark" => ConnMarkOp::Set(MarkOp {
+                        zero: !v::number(one(o)?)?,
+                        xor: 0,
+                    }),
+                    "--xor-mark" => ConnMarkOp::Set(MarkOp {
+                        zero: 0,
+                        xor: v::number(one(o)?)?,
+                    }),
                     "--save-mark" => {
                         flag(o)?;
                         ConnMarkOp::Save { nfmask, ctmask }
@@ -266,7 +323,9 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
             name: n.to_string(),
             args: raw_args(opts),
         }),
-        n => Ok(Target::Chain { name: n.to_string() }),
+        n => Ok(Target::Chain {
+            name: n.to_string(),
+        }),
     }
 }
 

@@ -13,9 +13,7 @@ pub fn addr_mask(s: &str) -> Result<AddrMask, String> {
         Some((a, m)) => (a, Some(m)),
         None => (s, None),
     };
-    let addr: IpAddr = a
-        .parse()
-        .map_err(|_| format!("bad address {s:?}"))?;
+    let addr: IpAddr = a.parse().map_err(|_| format!("bad address {s:?}"))?;
     let mask = match m {
         None => full_mask(addr, None),
         Some(m) => {
@@ -159,8 +157,12 @@ pub fn icmp_type(s: &str, v6: bool) -> Result<(Option<u8>, Option<u8>), String> 
         return Ok((None, None));
     }
     if let Some((t, c)) = s.split_once('/') {
-        let t = t.parse::<u8>().map_err(|_| format!("bad ICMP type {s:?}"))?;
-        let c = c.parse::<u8>().map_err(|_| format!("bad ICMP code {s:?}"))?;
+        let t = t
+            .parse::<u8>()
+            .map_err(|_| format!("bad ICMP type {s:?}"))?;
+        let c = c
+            .parse::<u8>()
+            .map_err(|_| format!("bad ICMP code {s:?}"))?;
         return Ok((Some(t), Some(c)));
     }
     if let Ok(t) = s.parse::<u8>() {
@@ -342,7 +344,10 @@ mod tests {
     fn marks_ports_icmp() {
         assert_eq!(value_mask("0x4000/0x4000"), Ok((0x4000, 0x4000)));
         assert_eq!(value_mask("0x8000"), Ok((0x8000, u32::MAX)));
-        assert_eq!(port_range("30000:32767").map(|r| (r.lo, r.hi)), Ok((30000, 32767)));
+        assert_eq!(
+            port_range("30000:32767").map(|r| (r.lo, r.hi)),
+            Ok((30000, 32767))
+        );
         assert_eq!(icmp_type("port-unreachable", false), Ok((Some(3), Some(3))));
         assert_eq!(icmp_type("echo-request", true), Ok((Some(128), None)));
         assert_eq!(protocol("ipencap"), Ok(4));

@@ -9,107 +9,19 @@
 //! and the parse says so.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::packet::{CtDir, CtStateSet, Hook, Packet};
+use crate::packet::{CtDir, CtStateSet, Hook};
 use crate::parse::values as v;
 use crate::rule::*;
-use serde::Serialize;
+use render::render_rule;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// An nft verdict map lookup (`ip daddr . meta l4proto . th dport vmap @service-ips`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Vmap {
-    /// The looked-up fields, in order.
-    pub key: Vec<KeyField>,
-    /// Elements: one value per key field, and the verdict.
-    pub entries: Vec<(Vec<ElemValue>, VmapVerdict)>,
-}
+mod render;
+mod vmap;
 
-/// A packet field used as a map key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeyField {
-    Saddr,
-    Daddr,
-    L4proto,
-    Sport,
-    Dport,
-    Iifname,
-    Oifname,
-    Mark,
-}
-
-/// One component of a map element's key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ElemValue {
-    Addr(AddrMask),
-    AddrRange(IpAddr, IpAddr),
-    Number(u32),
-    NumberRange(u32, u32),
-    Name(String),
-}
-
-/// A verdict a map can give.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VmapVerdict {
-    Accept,
-    Drop,
-    Continue,
-    Return,
-    Jump(String),
-    Goto(String),
-}
-
-/// Look the packet up in the map: `Ok(None)` when no element matches.
-pub(crate) fn eval_vmap(vm: &Vmap, pkt: &Packet) -> Result<Option<VmapVerdict>, String> {
-    'entries: for (vals, verdict) in &vm.entries {
-        if vals.len() != vm.key.len() {
-            continue;
-        }
-        for (f, ev) in vm.key.iter().zip(vals) {
-            if !field_matches(f, ev, pkt)? {
-                continue 'entries;
-            }
-        }
-        return Ok(Some(verdict.clone()));
-    }
-    Ok(None)
-}
-
-fn field_matches(f: &KeyField, ev: &ElemValue, pkt: &Packet) -> Result<bool, String> {
-    let num = |n: Option<u32>, what: &str| n.ok_or_else(|| format!("the packet's {what} is not given"));
-    let in_num = |x: u32| match ev {
-        ElemValue::Number(n) => *n == x,
-        ElemValue::NumberRange(a, b) => *a <= x && x <= *b,
-        ElemValue::Name(n) => v::protocol(n).map(|p| u32::from(p) == x).unwrap_or(false),
-        _ => false,
-    };
-    Ok(match f {
-        KeyField::Saddr | KeyField::Daddr => {
-            let a = if *f == KeyField::Saddr { pkt.src } else { pkt.dst };
-            match ev {
-                ElemValue::Addr(m) => m.contains(a),
-                ElemValue::AddrRange(x, y) => *x <= a && a <= *y,
-                _ => false,
-            }
-        }
-        KeyField::L4proto => in_num(u32::from(pkt.proto)),
-        KeyField::Sport => in_num(u32::from(num(pkt.sport.map(u32::from), "source port")?)),
-        KeyField::Dport => in_num(u32::from(num(pkt.dport.map(u32::from), "destination port")?)),
-        KeyField::Mark => in_num(pkt.mark),
-        KeyField::Iifname | KeyField::Oifname => {
-            let name = if *f == KeyField::Iifname { &pkt.in_iface } else { &pkt.out_iface };
-            let name = name.as_deref().ok_or("the packet's interface is not given")?;
-            match ev {
-                ElemValue::Name(n) => IfaceName(n.replace('*', "+")).matches(name),
-                _ => false,
-            }
-        }
-    })
-}
+pub(crate) use vmap::eval_vmap;
+pub use vmap::{ElemValue, KeyField, Vmap, VmapVerdict};
 
 /// Parse `nft -j list ruleset` output.
 pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
@@ -130,7 +42,12 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
         }
     };
     let Some(items) = doc.get("nftables").and_then(Value::as_array) else {
-        return (rs, vec![err("no \"nftables\" array: not `nft -j list ruleset` output".into())]);
+        return (
+            rs,
+            vec![err(
+                "no \"nftables\" array: not `nft -j list ruleset` output".into(),
+            )],
+        );
     };
     // Named sets and maps, by (family, table, name).
     let mut sets: HashMap<(String, String, String), Value> = HashMap::new();
@@ -151,17 +68,23 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
         }
     }
     let table_idx = |rs: &Ruleset, fam: &str, name: &str| {
-        rs.tables.iter().position(|t| t.name == name && t.family == family(fam))
+        rs.tables
+            .iter()
+            .position(|t| t.name == name && t.family == family(fam))
     };
     let mut xt_rules: HashMap<usize, usize> = HashMap::new();
     for it in items {
         if let Some(c) = it.get("chain") {
             let (fam, tname, cname) = key(c);
-            let Some(ti) = table_idx(&rs, &fam, &tname) else { continue };
+            let Some(ti) = table_idx(&rs, &fam, &tname) else {
+                continue;
+            };
             let ch = rs.tables[ti].chain_mut_or_insert(&cname);
             ch.declared_at = Some(c.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32);
             if let (Some(h), Some(prio)) = (
-                c.get("hook").and_then(Value::as_str).and_then(Hook::from_name),
+                c.get("hook")
+                    .and_then(Value::as_str)
+                    .and_then(Hook::from_name),
                 c.get("prio").and_then(Value::as_i64),
             ) {
                 let kind = match c.get("type").and_then(Value::as_str) {
@@ -169,7 +92,11 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
                     Some("route") => ChainKind::Route,
                     _ => ChainKind::Filter,
                 };
-                ch.base = Some(BaseChain { hook: h, priority: prio as i32, kind });
+                ch.base = Some(BaseChain {
+                    hook: h,
+                    priority: prio as i32,
+                    kind,
+                });
                 ch.policy = Some(match c.get("policy").and_then(Value::as_str) {
                     Some("drop") => Policy::Drop,
                     _ => Policy::Accept,
@@ -186,7 +113,11 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             continue;
         };
         let handle = r.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32;
-        let exprs = r.get("expr").and_then(Value::as_array).cloned().unwrap_or_default();
+        let exprs = r
+            .get("expr")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut text = render_rule(&exprs);
         if let Some(c) = r.get("comment").and_then(Value::as_str) {
             text.push_str(&format!(" comment \"{c}\""));
@@ -194,7 +125,11 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
         if exprs.iter().any(|e| e.get("xt").is_some()) {
             *xt_rules.entry(ti).or_default() += 1;
         }
-        let ctx = Ctx { sets: &sets, fam: &fam, table: &tname };
+        let ctx = Ctx {
+            sets: &sets,
+            fam: &fam,
+            table: &tname,
+        };
         let rules = translate(&ctx, &exprs, handle, &text);
         let ch = rs.tables[ti].chain_mut_or_insert(&cname);
         ch.rules.extend(rules);
@@ -232,19 +167,26 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// The elements of `@name`.
     fn set_elems(&self, name: &str) -> Option<Vec<Value>> {
-        let s = self
-            .sets
-            .get(&(self.fam.to_string(), self.table.to_string(), name.to_string()))?;
-        Some(s.get("elem").and_then(Value::as_array).cloned().unwrap_or_default())
+        let s = self.sets.get(&(
+            self.fam.to_string(),
+            self.table.to_string(),
+            name.to_string(),
+        ))?;
+        Some(
+            s.get("elem")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        )
     }
 }
 
 fn opaque(e: &Value, why: &str) -> Match {
-    Match::new(MatchKind::Opaque {
+    Match::new(MatchKind::Opaque(Box::new(OpaqueMatch {
         module: "nft".into(),
         args: vec![e.to_string()],
         why: why.into(),
-    })
+    })))
 }
 
 /// Translate one rule's expressions; a `numgen` vmap becomes several rules.
@@ -262,11 +204,11 @@ fn translate(ctx: &Ctx, exprs: &[Value], handle: u32, text: &str) -> Vec<Rule> {
             if x.get("type").and_then(Value::as_str) == Some("target") {
                 targets.push((xt_target(name), false));
             } else {
-                matches.push(Match::new(MatchKind::Opaque {
+                matches.push(Match::new(MatchKind::Opaque(Box::new(OpaqueMatch {
                     module: name.to_string(),
                     args: vec![],
                     why: "an iptables-nft (xt) match: nft -j does not show its options; read `iptables-nft-save` for this rule".into(),
-                }));
+                }))));
             }
             continue;
         }
@@ -279,13 +221,16 @@ fn translate(ctx: &Ctx, exprs: &[Value], handle: u32, text: &str) -> Vec<Rule> {
                 continue;
             }
             match translate_vmap(ctx, vm) {
-                Ok(t) => targets.push((Target::Vmap(t), false)),
+                Ok(t) => targets.push((Target::Vmap(Box::new(t)), false)),
                 Err(why) => targets.push((other_target("vmap", &why), false)),
             }
             continue;
         }
         if e.get("limit").is_some() || e.get("quota").is_some() {
-            matches.push(opaque(e, "rate limits and quotas depend on the traffic's history"));
+            matches.push(opaque(
+                e,
+                "rate limits and quotas depend on the traffic's history",
+            ));
             continue;
         }
         match translate_statement(e) {
@@ -346,7 +291,10 @@ fn numgen_branches(ng: &Value, data: Option<&Value>) -> Result<Vec<(Target, bool
     if ng.get("offset").and_then(Value::as_u64).unwrap_or(0) != 0 {
         return Err("numgen with an offset".into());
     }
-    let n = ng.get("mod").and_then(Value::as_u64).ok_or("numgen without mod")? as usize;
+    let n = ng
+        .get("mod")
+        .and_then(Value::as_u64)
+        .ok_or("numgen without mod")? as usize;
     let elems = data
         .and_then(|d| d.get("set"))
         .and_then(Value::as_array)
@@ -354,7 +302,10 @@ fn numgen_branches(ng: &Value, data: Option<&Value>) -> Result<Vec<(Target, bool
     let mut out: Vec<Option<(Target, bool)>> = vec![None; n];
     for el in elems {
         let pair = el.as_array().ok_or("bad map element")?;
-        let idx = pair.first().and_then(Value::as_u64).ok_or("bad numgen index")? as usize;
+        let idx = pair
+            .first()
+            .and_then(Value::as_u64)
+            .ok_or("bad numgen index")? as usize;
         let verdict = pair.get(1).and_then(verdict_of).ok_or("bad map verdict")?;
         if idx < n {
             out[idx] = Some(verdict_target(verdict));
@@ -370,7 +321,13 @@ fn verdict_target(v: VmapVerdict) -> (Target, bool) {
         VmapVerdict::Accept => (Target::Accept, false),
         VmapVerdict::Drop => (Target::Drop, false),
         VmapVerdict::Return => (Target::Return, false),
-        VmapVerdict::Continue => (Target::Continue { name: "continue".into(), args: vec![] }, false),
+        VmapVerdict::Continue => (
+            Target::Continue {
+                name: "continue".into(),
+                args: vec![],
+            },
+            false,
+        ),
         VmapVerdict::Jump(c) => (Target::Chain { name: c }, false),
         VmapVerdict::Goto(c) => (Target::Chain { name: c }, true),
     }
@@ -379,7 +336,11 @@ fn verdict_target(v: VmapVerdict) -> (Target, bool) {
 fn verdict_of(v: &Value) -> Option<VmapVerdict> {
     let o = v.as_object()?;
     let (k, val) = o.iter().next()?;
-    let target = || val.get("target").and_then(Value::as_str).map(str::to_string);
+    let target = || {
+        val.get("target")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     Some(match k.as_str() {
         "accept" => VmapVerdict::Accept,
         "drop" => VmapVerdict::Drop,
@@ -428,8 +389,13 @@ fn elem_value(v: &Value) -> Option<ElemValue> {
             }
             if let Some(r) = o.get("range").and_then(Value::as_array) {
                 return match (r.first()?, r.get(1)?) {
-                    (Value::Number(a), Value::Number(b)) => Some(ElemValue::NumberRange(a.as_u64()? as u32, b.as_u64()? as u32)),
-                    (Value::String(a), Value::String(b)) => Some(ElemValue::AddrRange(a.parse().ok()?, b.parse().ok()?)),
+                    (Value::Number(a), Value::Number(b)) => Some(ElemValue::NumberRange(
+                        a.as_u64()? as u32,
+                        b.as_u64()? as u32,
+                    )),
+                    (Value::String(a), Value::String(b)) => {
+                        Some(ElemValue::AddrRange(a.parse().ok()?, b.parse().ok()?))
+                    }
                     _ => None,
                 };
             }
@@ -454,19 +420,27 @@ fn translate_vmap(ctx: &Ctx, vm: &Value) -> Result<Vmap, String> {
         Value::String(s) if s.starts_with('@') => ctx
             .set_elems(&s[1..])
             .ok_or_else(|| format!("map {s} is not in the ruleset"))?,
-        _ => data.get("set").and_then(Value::as_array).cloned().ok_or("vmap data not understood")?,
+        _ => data
+            .get("set")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or("vmap data not understood")?,
     };
     let mut entries = Vec::new();
     for el in &elems {
         let pair = el.as_array().ok_or("bad map element")?;
-        let (kv, verdict) = (pair.first().ok_or("bad map element")?, pair.get(1).ok_or("bad map element")?);
+        let (kv, verdict) = (
+            pair.first().ok_or("bad map element")?,
+            pair.get(1).ok_or("bad map element")?,
+        );
         let kv = kv.get("elem").and_then(|e| e.get("val")).unwrap_or(kv);
         let vals: Vec<ElemValue> = match kv.get("concat").and_then(Value::as_array) {
             Some(parts) => parts.iter().map(elem_value).collect::<Option<_>>(),
             None => elem_value(kv).map(|x| vec![x]),
         }
         .ok_or_else(|| format!("map element {kv} not understood"))?;
-        let verdict = verdict_of(verdict).ok_or_else(|| format!("map verdict {verdict} not understood"))?;
+        let verdict =
+            verdict_of(verdict).ok_or_else(|| format!("map verdict {verdict} not understood"))?;
         entries.push((vals, verdict));
     }
     Ok(Vmap { key, entries })
@@ -477,18 +451,42 @@ fn translate_vmap(ctx: &Ctx, vm: &Value) -> Result<Vmap, String> {
 fn translate_statement(e: &Value) -> Option<(Target, bool)> {
     let o = e.as_object()?;
     let (k, val) = o.iter().next()?;
-    let target_name = || val.get("target").and_then(Value::as_str).unwrap_or("").to_string();
+    let target_name = || {
+        val.get("target")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     Some(match k.as_str() {
         "counter" => return None,
         "accept" => (Target::Accept, false),
         "drop" => (Target::Drop, false),
         "return" => (Target::Return, false),
-        "continue" => (Target::Continue { name: "continue".into(), args: vec![] }, false),
-        "jump" => (Target::Chain { name: target_name() }, false),
-        "goto" => (Target::Chain { name: target_name() }, true),
+        "continue" => (
+            Target::Continue {
+                name: "continue".into(),
+                args: vec![],
+            },
+            false,
+        ),
+        "jump" => (
+            Target::Chain {
+                name: target_name(),
+            },
+            false,
+        ),
+        "goto" => (
+            Target::Chain {
+                name: target_name(),
+            },
+            true,
+        ),
         "reject" => {
             let ty = val.get("type").and_then(Value::as_str).unwrap_or("icmp");
-            let ex = val.get("expr").and_then(Value::as_str).unwrap_or("port-unreachable");
+            let ex = val
+                .get("expr")
+                .and_then(Value::as_str)
+                .unwrap_or("port-unreachable");
             let with = if ty == "tcp reset" {
                 "tcp-reset".to_string()
             } else {
@@ -497,8 +495,23 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
             (Target::Reject { with }, false)
         }
         "dnat" | "snat" => match nat_range(val) {
-            Some(r) if k == "dnat" => (Target::Dnat { to: vec![r], random: false, persistent: false }, false),
-            Some(r) => (Target::Snat { to: vec![r], random: false, random_fully: false, persistent: false }, false),
+            Some(r) if k == "dnat" => (
+                Target::Dnat {
+                    to: vec![r],
+                    random: false,
+                    persistent: false,
+                },
+                false,
+            ),
+            Some(r) => (
+                Target::Snat {
+                    to: vec![r],
+                    random: false,
+                    random_fully: false,
+                    persistent: false,
+                },
+                false,
+            ),
             None => (other_target(k, &format!("{k} {val} not understood")), false),
         },
         "masquerade" | "redirect" => {
@@ -514,12 +527,27 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
                     false,
                 )
             } else {
-                (Target::Redirect { ports, random: false }, false)
+                (
+                    Target::Redirect {
+                        ports,
+                        random: false,
+                    },
+                    false,
+                )
             }
         }
-        "mangle" => (mangle(val).unwrap_or_else(|| other_target("mangle", &val.to_string())), false),
+        "mangle" => (
+            mangle(val).unwrap_or_else(|| other_target("mangle", &val.to_string())),
+            false,
+        ),
         "notrack" => (Target::Notrack, false),
-        "log" => (Target::Continue { name: "log".into(), args: vec![] }, false),
+        "log" => (
+            Target::Continue {
+                name: "log".into(),
+                args: vec![],
+            },
+            false,
+        ),
         other => (other_target(other, "nft statement not modelled"), false),
     })
 }
@@ -549,7 +577,10 @@ fn nat_range(val: &Value) -> Option<NatRange> {
         }
         Some(Value::Object(o)) => {
             let r = o.get("range")?.as_array()?;
-            (r.first()?.as_str()?.parse().ok(), r.get(1)?.as_str()?.parse().ok())
+            (
+                r.first()?.as_str()?.parse().ok(),
+                r.get(1)?.as_str()?.parse().ok(),
+            )
         }
         None => (None, None),
         _ => return None,
@@ -564,17 +595,46 @@ fn nat_range(val: &Value) -> Option<NatRange> {
 /// `meta mark set ...` / `ct mark set ...`.
 fn mangle(val: &Value) -> Option<Target> {
     let key = val.get("key")?;
-    let is_meta = key.get("meta").and_then(|m| m.get("key")).and_then(Value::as_str) == Some("mark");
-    let is_ct = key.get("ct").and_then(|m| m.get("key")).and_then(Value::as_str) == Some("mark");
+    let is_meta = key
+        .get("meta")
+        .and_then(|m| m.get("key"))
+        .and_then(Value::as_str)
+        == Some("mark");
+    let is_ct = key
+        .get("ct")
+        .and_then(|m| m.get("key"))
+        .and_then(Value::as_str)
+        == Some("mark");
     let value = val.get("value")?;
-    if is_meta && value.get("ct").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") {
-        return Some(Target::Connmark(ConnMarkOp::Restore { nfmask: u32::MAX, ctmask: u32::MAX }));
+    if is_meta
+        && value
+            .get("ct")
+            .and_then(|c| c.get("key"))
+            .and_then(Value::as_str)
+            == Some("mark")
+    {
+        return Some(Target::Connmark(ConnMarkOp::Restore {
+            nfmask: u32::MAX,
+            ctmask: u32::MAX,
+        }));
     }
-    if is_ct && value.get("meta").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") {
-        return Some(Target::Connmark(ConnMarkOp::Save { nfmask: u32::MAX, ctmask: u32::MAX }));
+    if is_ct
+        && value
+            .get("meta")
+            .and_then(|c| c.get("key"))
+            .and_then(Value::as_str)
+            == Some("mark")
+    {
+        return Some(Target::Connmark(ConnMarkOp::Save {
+            nfmask: u32::MAX,
+            ctmask: u32::MAX,
+        }));
     }
     let op = match value {
-        Value::Number(n) => MarkOp { zero: u32::MAX, xor: u32::try_from(n.as_u64()?).ok()? },
+        Value::Number(n) => MarkOp {
+            zero: u32::MAX,
+            xor: u32::try_from(n.as_u64()?).ok()?,
+        },
         Value::Object(o) => {
             let (opk, args) = o.iter().next()?;
             let n = u32::try_from(args.as_array()?.get(1)?.as_u64()?).ok()?;
@@ -602,7 +662,9 @@ fn right_values(ctx: &Ctx, r: &Value) -> Result<Vec<Value>, String> {
         Value::String(s) if s.starts_with('@') => ctx
             .set_elems(&s[1..])
             .ok_or_else(|| format!("set {s} is not in the ruleset")),
-        Value::Object(o) if o.contains_key("set") => Ok(o["set"].as_array().cloned().unwrap_or_default()),
+        Value::Object(o) if o.contains_key("set") => {
+            Ok(o["set"].as_array().cloned().unwrap_or_default())
+        }
         Value::Array(a) => Ok(a.clone()),
         other => Ok(vec![other.clone()]),
     }
@@ -618,19 +680,35 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
         "<" | "<=" | ">" | ">=" => {
             // Only port comparisons are modelled.
             let f = key_field(left).ok_or("comparison not modelled")?;
-            let n = right.as_u64().and_then(|n| u16::try_from(n).ok()).ok_or("comparison not modelled")?;
+            let n = right
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or("comparison not modelled")?;
             let range = match op {
-                "<" => PortRange { lo: 0, hi: n.checked_sub(1).ok_or("empty range")? },
+                "<" => PortRange {
+                    lo: 0,
+                    hi: n.checked_sub(1).ok_or("empty range")?,
+                },
                 "<=" => PortRange { lo: 0, hi: n },
-                ">" => PortRange { lo: n.checked_add(1).ok_or("empty range")?, hi: u16::MAX },
-                _ => PortRange { lo: n, hi: u16::MAX },
+                ">" => PortRange {
+                    lo: n.checked_add(1).ok_or("empty range")?,
+                    hi: u16::MAX,
+                },
+                _ => PortRange {
+                    lo: n,
+                    hi: u16::MAX,
+                },
             };
             let side = match f {
                 KeyField::Dport => PortSide::Dst,
                 KeyField::Sport => PortSide::Src,
                 _ => return Err("comparison not modelled".into()),
             };
-            return Ok(Match::new(MatchKind::Port { side, proto: payload_proto(left), ranges: vec![range] }));
+            return Ok(Match::new(MatchKind::Port {
+                side,
+                proto: payload_proto(left),
+                ranges: vec![range],
+            }));
         }
         other => return Err(format!("operator {other} not modelled")),
     };
@@ -655,20 +733,34 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                 let ranges = vals
                     .iter()
                     .map(|x| match elem_value(x) {
-                        Some(ElemValue::Number(n)) => u16::try_from(n).map(|p| PortRange { lo: p, hi: p }).map_err(|_| "bad port".to_string()),
-                        Some(ElemValue::NumberRange(a, b)) => Ok(PortRange { lo: a as u16, hi: b as u16 }),
+                        Some(ElemValue::Number(n)) => u16::try_from(n)
+                            .map(|p| PortRange { lo: p, hi: p })
+                            .map_err(|_| "bad port".to_string()),
+                        Some(ElemValue::NumberRange(a, b)) => Ok(PortRange {
+                            lo: a as u16,
+                            hi: b as u16,
+                        }),
                         _ => Err(format!("port {x} not modelled")),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let side = if f == KeyField::Dport { PortSide::Dst } else { PortSide::Src };
-                MatchKind::Port { side, proto: payload_proto(left), ranges }
+                let side = if f == KeyField::Dport {
+                    PortSide::Dst
+                } else {
+                    PortSide::Src
+                };
+                MatchKind::Port {
+                    side,
+                    proto: payload_proto(left),
+                    ranges,
+                }
             }
             KeyField::L4proto => {
                 let protos = vals
                     .iter()
                     .map(|x| match x {
                         Value::String(s) => v::protocol(s),
-                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999)).map_err(|_| "bad protocol".into()),
+                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999))
+                            .map_err(|_| "bad protocol".into()),
                         _ => Err("bad protocol".into()),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -689,20 +781,31 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                 let [Value::Number(n)] = vals.as_slice() else {
                     return Err("mark sets not modelled".into());
                 };
-                MatchKind::Mark { value: n.as_u64().unwrap_or(0) as u32, mask: u32::MAX }
+                MatchKind::Mark {
+                    value: n.as_u64().unwrap_or(0) as u32,
+                    mask: u32::MAX,
+                }
             }
         }
     } else if let Some(and) = left.get("&").and_then(Value::as_array) {
         // `meta mark & 0x4000 == 0`
         let what = and.first().ok_or("bad &")?;
-        let mask = and.get(1).and_then(Value::as_u64).ok_or("mask not a number")? as u32;
+        let mask = and
+            .get(1)
+            .and_then(Value::as_u64)
+            .ok_or("mask not a number")? as u32;
         let [Value::Number(n)] = vals.as_slice() else {
             return Err("masked comparison not modelled".into());
         };
         let value = n.as_u64().unwrap_or(0) as u32;
         match key_field(what) {
             Some(KeyField::Mark) => MatchKind::Mark { value, mask },
-            _ if what.get("ct").and_then(|c| c.get("key")).and_then(Value::as_str) == Some("mark") => {
+            _ if what
+                .get("ct")
+                .and_then(|c| c.get("key"))
+                .and_then(Value::as_str)
+                == Some("mark") =>
+            {
                 MatchKind::ConnMark { value, mask }
             }
             _ => return Err("masked comparison not modelled".into()),
@@ -711,8 +814,13 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
         let k = ct.get("key").and_then(Value::as_str).unwrap_or("");
         match k {
             "state" => {
-                let names: Vec<String> = vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
-                MatchKind::CtState { states: CtStateSet::parse(&names.join(","))? }
+                let names: Vec<String> = vals
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
+                MatchKind::CtState {
+                    states: CtStateSet::parse(&names.join(","))?,
+                }
             }
             "direction" => MatchKind::CtDir {
                 dir: match vals.first().and_then(Value::as_str) {
@@ -724,9 +832,17 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                 let [Value::Number(n)] = vals.as_slice() else {
                     return Err("ct mark sets not modelled".into());
                 };
-                MatchKind::ConnMark { value: n.as_u64().unwrap_or(0) as u32, mask: u32::MAX }
+                MatchKind::ConnMark {
+                    value: n.as_u64().unwrap_or(0) as u32,
+                    mask: u32::MAX,
+                }
             }
-            "status" => MatchKind::CtStatus { status: vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect() },
+            "status" => MatchKind::CtStatus {
+                status: vals
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+            },
             _ => return Err(format!("ct {k} not modelled")),
         }
     } else if let Some(fib) = left.get("fib") {
@@ -734,7 +850,11 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
             return Err("fib lookups other than type are not modelled".into());
         }
         let flags = fib.get("flags").map(|f| f.to_string()).unwrap_or_default();
-        let side = if flags.contains("saddr") { Side::Src } else { Side::Dst };
+        let side = if flags.contains("saddr") {
+            Side::Src
+        } else {
+            Side::Dst
+        };
         let limit_iface = if flags.contains("iif") {
             Some(LimitIface::In)
         } else if flags.contains("oif") {
@@ -742,20 +862,28 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
         } else {
             None
         };
-        let names: Vec<String> = vals.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
-        MatchKind::AddrType { side, types: v::addr_types(&names.join(","))?, limit_iface }
+        let names: Vec<String> = vals
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect();
+        MatchKind::AddrType {
+            side,
+            types: v::addr_types(&names.join(","))?,
+            limit_iface,
+        }
     } else if let Some(p) = left.get("payload") {
         let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("");
         let field = p.get("field").and_then(Value::as_str).unwrap_or("");
         if (proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr") {
-            let protos = vals
-                .iter()
-                .map(|x| match x {
-                    Value::String(s) => v::protocol(s),
-                    Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999)).map_err(|_| "bad protocol".into()),
-                    _ => Err("bad protocol".into()),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let protos =
+                vals.iter()
+                    .map(|x| match x {
+                        Value::String(s) => v::protocol(s),
+                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999))
+                            .map_err(|_| "bad protocol".into()),
+                        _ => Err("bad protocol".into()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
             MatchKind::ProtocolIn { protos }
         } else if (proto == "icmp" || proto == "icmpv6") && field == "type" {
             let [Value::String(t)] = vals.as_slice() else {
@@ -763,7 +891,11 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
             };
             let v6 = proto == "icmpv6";
             let (ty, code) = v::icmp_type(t, v6)?;
-            MatchKind::Icmp { v6, icmp_type: ty, code }
+            MatchKind::Icmp {
+                v6,
+                icmp_type: ty,
+                code,
+            }
         } else {
             return Err(format!("payload {proto} {field} not modelled"));
         }
@@ -780,107 +912,5 @@ fn payload_proto(left: &Value) -> Option<u8> {
         "udp" => Some(17),
         "sctp" => Some(132),
         _ => None,
-    }
-}
-
-/// A readable one-line rendering of a rule's expressions, in nft's own syntax where easy.
-fn render_rule(exprs: &[Value]) -> String {
-    exprs.iter().map(render_expr).collect::<Vec<_>>().join(" ")
-}
-
-fn render_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(a) => format!("{{ {} }}", a.iter().map(render_value).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => {
-            if let Some(p) = o.get("payload") {
-                return format!(
-                    "{} {}",
-                    p.get("protocol").and_then(Value::as_str).unwrap_or("?"),
-                    p.get("field").and_then(Value::as_str).unwrap_or("?")
-                );
-            }
-            if let Some(m) = o.get("meta") {
-                return format!("meta {}", m.get("key").and_then(Value::as_str).unwrap_or("?"));
-            }
-            if let Some(m) = o.get("ct") {
-                return format!("ct {}", m.get("key").and_then(Value::as_str).unwrap_or("?"));
-            }
-            if let Some(p) = o.get("prefix") {
-                return format!("{}/{}", render_value(&p["addr"]), render_value(&p["len"]));
-            }
-            if let Some(r) = o.get("range").and_then(Value::as_array) {
-                return format!("{}-{}", r.first().map(render_value).unwrap_or_default(), r.get(1).map(render_value).unwrap_or_default());
-            }
-            if let Some(s) = o.get("set").and_then(Value::as_array) {
-                let items: Vec<String> = s
-                    .iter()
-                    .map(|x| match x.as_array() {
-                        Some(pair) if pair.len() == 2 => format!("{} : {}", render_value(&pair[0]), render_expr(&pair[1])),
-                        _ => render_value(x),
-                    })
-                    .collect();
-                return format!("{{ {} }}", items.join(", "));
-            }
-            if let Some(c) = o.get("concat").and_then(Value::as_array) {
-                return c.iter().map(render_value).collect::<Vec<_>>().join(" . ");
-            }
-            if let Some(f) = o.get("fib") {
-                return format!("fib {} {}", render_value(f.get("flags").unwrap_or(&Value::Null)), f.get("result").and_then(Value::as_str).unwrap_or("?"));
-            }
-            if let Some(n) = o.get("numgen") {
-                return format!("numgen {} mod {}", n.get("mode").and_then(Value::as_str).unwrap_or("?"), render_value(n.get("mod").unwrap_or(&Value::Null)));
-            }
-            if let Some(e) = o.get("elem") {
-                return render_value(e.get("val").unwrap_or(&Value::Null));
-            }
-            for op in ["&", "|", "^"] {
-                if let Some(a) = o.get(op).and_then(Value::as_array) {
-                    return a.iter().map(render_value).collect::<Vec<_>>().join(&format!(" {op} "));
-                }
-            }
-            v.to_string()
-        }
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-    }
-}
-
-fn render_expr(e: &Value) -> String {
-    let Some(o) = e.as_object() else { return e.to_string() };
-    let Some((k, val)) = o.iter().next() else { return String::new() };
-    match k.as_str() {
-        "match" => {
-            let op = val.get("op").and_then(Value::as_str).unwrap_or("==");
-            let left = render_value(val.get("left").unwrap_or(&Value::Null));
-            let right = render_value(val.get("right").unwrap_or(&Value::Null));
-            match op {
-                "==" | "in" => format!("{left} {right}"),
-                _ => format!("{left} {op} {right}"),
-            }
-        }
-        "jump" | "goto" => format!("{k} {}", val.get("target").and_then(Value::as_str).unwrap_or("?")),
-        "vmap" => format!("{} vmap {}", render_value(val.get("key").unwrap_or(&Value::Null)), render_value(val.get("data").unwrap_or(&Value::Null))),
-        "dnat" | "snat" => {
-            let mut s = format!("{k} to");
-            if let Some(a) = val.get("addr") {
-                s.push_str(&format!(" {}", render_value(a)));
-            }
-            if let Some(p) = val.get("port") {
-                s.push_str(&format!(":{}", render_value(p)));
-            }
-            s
-        }
-        "mangle" => format!("{} set {}", render_value(val.get("key").unwrap_or(&Value::Null)), render_value(val.get("value").unwrap_or(&Value::Null))),
-        "xt" => format!("xt {} {}", val.get("type").and_then(Value::as_str).unwrap_or("?"), val.get("name").and_then(Value::as_str).unwrap_or("?")),
-        "reject" if val.is_object() => format!("reject with {} {}", render_value(val.get("type").unwrap_or(&Value::Null)), render_value(val.get("expr").unwrap_or(&Value::Null))).trim().to_string(),
-        _ if val.is_null() => k.clone(),
-        "counter" => "counter".into(),
-        "masquerade" => match val.get("flags") {
-            Some(f) => format!("masquerade {}", render_value(f)),
-            None => "masquerade".into(),
-        },
-        _ => format!("{k} {}", render_value(val)),
     }
 }

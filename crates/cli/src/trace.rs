@@ -1,0 +1,133 @@
+//! `netdoctor trace`: read the snapshots, resolve SRC and DST, run the model, print the hops.
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+use netdoctor_sim::{Cluster, ClusterObjects, Proto, TraceRequest};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// A node's snapshot written by `netdoctor collect` (repeat for every node on the path).
+    #[arg(long = "snapshot", value_name = "FILE", required = true)]
+    pub snapshots: Vec<PathBuf>,
+    /// Where the packet starts: an IP, pod/NS/NAME or node/NAME.
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
+    /// Where it goes: an IP, IP:PORT, pod/NS/NAME[:PORT], svc/NS/NAME[:PORT] or node/NAME[:PORT].
+    #[arg(long, value_name = "DST[:PORT]")]
+    pub to: String,
+    #[arg(long, value_enum, default_value_t = TraceProto::Tcp)]
+    pub proto: TraceProto,
+    /// IP total length of the request, sent with DF set (default: a small packet).
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<u32>,
+    /// kubectl JSON files or a directory of them, to name pods, services and nodes.
+    #[arg(long, value_name = "PATH")]
+    pub kube_objects: Option<PathBuf>,
+    /// Follow only the service endpoint with this address.
+    #[arg(long, value_name = "IP")]
+    pub endpoint: Option<IpAddr>,
+    #[arg(short, long, value_enum, default_value_t = TraceOutput::Text)]
+    pub output: TraceOutput,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceProto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceOutput {
+    Text,
+    Json,
+}
+
+/// Split `X:PORT` when PORT is a number and X is not an IPv6 address.
+fn split_port(s: &str) -> Option<(&str, u16)> {
+    let (a, p) = s.rsplit_once(':')?;
+    if a.contains(':') && !a.contains('/') {
+        return None;
+    }
+    Some((a, p.parse().ok()?))
+}
+
+fn resolve(cluster: &Cluster, spec: &str, what: &str) -> Result<(IpAddr, Option<u16>)> {
+    match cluster.resolve(spec) {
+        Ok(r) => Ok(r),
+        Err(first) => match split_port(spec) {
+            Some((a, p)) => {
+                let (ip, _) = cluster
+                    .resolve(a)
+                    .map_err(|e| anyhow::anyhow!("{what} {e}"))?;
+                Ok((ip, Some(p)))
+            }
+            None => bail!("{what} {first}"),
+        },
+    }
+}
+
+pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
+    let mut snaps = Vec::new();
+    for f in &a.snapshots {
+        snaps.push(
+            netdoctor_collect::snapshot_io::read_snapshot(f)
+                .with_context(|| format!("reading snapshot {}", f.display()))?,
+        );
+    }
+    let objects = match &a.kube_objects {
+        Some(p) => {
+            let (objects, problems) = ClusterObjects::load(p)
+                .map_err(|e| anyhow::anyhow!("reading cluster objects {}: {e}", p.display()))?;
+            for pr in problems {
+                eprintln!("netdoctor: warning: {pr}");
+            }
+            Some(objects)
+        }
+        None => None,
+    };
+    let cluster = Cluster::new(snaps, objects);
+    let (src, _) = resolve(&cluster, &a.from, "--from")?;
+    let (dst, port) = resolve(&cluster, &a.to, "--to")?;
+    let proto = match a.proto {
+        TraceProto::Tcp => Proto::Tcp,
+        TraceProto::Udp => Proto::Udp,
+        TraceProto::Icmp => Proto::Icmp,
+    };
+    if proto == Proto::Icmp && port.is_some() {
+        bail!("--to {}: ICMP has no port", a.to);
+    }
+    let size = a.size.unwrap_or(match proto {
+        Proto::Tcp => 60,
+        Proto::Udp => 64,
+        Proto::Icmp => 84,
+    });
+    if !(28..=65535).contains(&size) {
+        bail!("--size {size}: an IP packet is 28 to 65535 bytes here");
+    }
+    let req = TraceRequest {
+        src,
+        dst,
+        dport: match proto {
+            Proto::Icmp => None,
+            _ => Some(port.unwrap_or(80)),
+        },
+        proto,
+        size,
+        endpoint: a.endpoint,
+    };
+    let t = netdoctor_sim::trace(&cluster, &req);
+    let mut out = std::io::stdout().lock();
+    match a.output {
+        TraceOutput::Json => {
+            serde_json::to_writer_pretty(&mut out, &t)?;
+            writeln!(out)?;
+        }
+        TraceOutput::Text => out.write_all(t.render_text().as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,230 @@
+//! `netdoctor trace` as a program: exit status, JSON shape, names resolved through cluster
+//! objects. No root needed: the snapshot is written by hand.
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
+
+/// One node with two pods on `cni0`.
+fn write_node(dir: &Path) -> std::path::PathBuf {
+    write_node_fwd(dir, "1")
+}
+
+fn write_node_fwd(dir: &Path, ip_forward: &str) -> std::path::PathBuf {
+    let src = json!({"file": "test"});
+    let snap = json!({
+        "schema": "netdoctor.snapshot/v1",
+        "hostname": "n0",
+        "sysctls": {
+            "net.ipv4.ip_forward": {"value": ip_forward, "source": src},
+            "net.bridge.bridge-nf-call-iptables": {"value": "1", "source": src}
+        },
+        "bridge_nf_present": {"value": true, "source": src},
+        "links": [
+            {"name": "eth0", "mtu": 1500, "flags": ["UP", "LOWER_UP"], "source": src},
+            {"name": "cni0", "kind": "bridge", "mtu": 1450, "flags": ["UP", "LOWER_UP"], "source": src}
+        ],
+        "addresses": [
+            {"ifname": "eth0", "addr": "172.31.255.10", "prefix_len": 24, "source": src},
+            {"ifname": "cni0", "addr": "10.244.0.1", "prefix_len": 24, "source": src}
+        ],
+        "routes": [
+            {"table": 254, "kind": "unicast", "dst": "10.244.0.0/24", "dev": "cni0", "source": src},
+            {"table": 254, "kind": "unicast", "dst": "172.31.255.0/24", "dev": "eth0", "source": src}
+        ],
+        "neighbours": [],
+        "fdb": [],
+        "iptables": [{
+            "backend": "nft", "family": "ipv4", "source": src,
+            "text": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n"
+        }]
+    });
+    let p = dir.join("n0.json");
+    std::fs::write(&p, serde_json::to_vec(&snap).expect("json")).expect("write");
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("trace")
+        .args(args)
+        .output()
+        .expect("run netdoctor")
+}
+
+#[test]
+fn json_output_follows_the_contract() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = write_node(dir.path());
+    let s = snap.to_str().expect("utf8");
+    let out = run(&[
+        "--snapshot",
+        s,
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "10.244.0.3:8080",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["schema"], "netdoctor.trace/v1");
+    assert_eq!(v["verdict"], "delivered");
+    assert!(v["drop"].is_null());
+    let hops = v["hops"].as_array().expect("hops");
+    assert!(
+        hops.iter().any(|h| h["direction"] == "reply"),
+        "the SYN-ACK is traced"
+    );
+    assert!(hops
+        .iter()
+        .all(|h| h["node"] == "n0" && h["stage"].is_string() && h["detail"].is_string()));
+    // To the node itself: INPUT, not FORWARD.
+    let out = run(&[
+        "--snapshot",
+        s,
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "172.31.255.10:22",
+        "-o",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["verdict"], "delivered",
+        "local delivery needs no FORWARD: {v}"
+    );
+}
+
+#[test]
+fn text_output_names_the_finding_of_a_drop() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = write_node_fwd(dir.path(), "0");
+    let s = snap.to_str().expect("utf8");
+    let out = run(&[
+        "--snapshot",
+        s,
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "172.31.255.99:80",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "exit 0 whatever the verdict");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verdict: dropped"), "{text}");
+    assert!(text.contains("[finding: ip-forward-disabled]"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("n0") && l.contains("route")),
+        "one line per decision:\n{text}"
+    );
+    // With forwarding on, the packet leaves the nodes given: the model says so instead of guessing.
+    let dir2 = tempfile::tempdir().expect("tmp");
+    let snap = write_node(dir2.path());
+    let out = run(&[
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "172.31.255.99:80",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict: unknown") && text.contains("172.31.255.99"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_and_names_the_problem() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("nope.json");
+    let out = run(&[
+        "--snapshot",
+        missing.to_str().expect("utf8"),
+        "--from",
+        "10.0.0.1",
+        "--to",
+        "10.0.0.2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.json"));
+    let snap = write_node(dir.path());
+    let s = snap.to_str().expect("utf8");
+    let out = run(&[
+        "--snapshot",
+        s,
+        "--from",
+        "pod/default/a",
+        "--to",
+        "10.244.0.3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kube-objects"));
+    let out = run(&[
+        "--snapshot",
+        s,
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "10.244.0.3:80",
+        "--proto",
+        "icmp",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "ICMP has no port");
+}
+
+#[test]
+fn names_resolve_through_cluster_objects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = write_node(dir.path());
+    let pod = |name: &str, ip: &str| json!({"kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": {"nodeName": "n0"}, "status": {"podIP": ip}});
+    let list = json!({"kind": "List", "items": [pod("a", "10.244.0.2"), pod("b", "10.244.0.3")]});
+    let kube = dir.path().join("kube.json");
+    std::fs::write(&kube, list.to_string()).expect("write");
+    let args = |to: &str| -> Vec<String> {
+        vec![
+            "--snapshot".into(),
+            snap.display().to_string(),
+            "--kube-objects".into(),
+            kube.display().to_string(),
+            "--from".into(),
+            "pod/default/a".into(),
+            "--to".into(),
+            to.into(),
+            "-o".into(),
+            "json".into(),
+        ]
+    };
+    let out = Command::new(BIN)
+        .arg("trace")
+        .args(args("pod/default/b:8080"))
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["verdict"], "delivered", "{v}");
+    // An address on the bridge that no pod holds: nobody answers.
+    let out = Command::new(BIN)
+        .arg("trace")
+        .args(args("10.244.0.77:8080"))
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["verdict"], "dropped", "{v}");
+}

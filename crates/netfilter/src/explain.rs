@@ -1,0 +1,581 @@
+//! A rule set in words: kube-proxy's services (ClusterIP, NodePort, load-balancer and external
+//! IPs → service chain → endpoints with their probabilities → DNAT), the CNI, Docker and
+//! firewall chains summarised, and every rule or policy that drops or rejects.
+//!
+//! This reads kube-proxy's naming conventions (`KUBE-SVC-*`, `KUBE-SEP-*`, the `--comment`
+//! texts) from the rules themselves; it needs no cluster objects.
+
+use crate::rule::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The structured explanation of a rule set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Explanation {
+    pub source: String,
+    /// kube-proxy services, in the order KUBE-SERVICES lists them.
+    pub services: Vec<ServiceView>,
+    /// Rules and policies that drop or reject, in dump order.
+    pub drops: Vec<DropRule>,
+    /// Chains of other components (Docker, CNI plugins, Calico, flannel, firewalld, ufw).
+    pub other_chains: Vec<ChainSummary>,
+    /// Things the reader should know (partial dump, undeclared chains).
+    pub notes: Vec<String>,
+}
+
+/// How traffic reaches a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    ClusterIp,
+    ExternalIp,
+    LoadBalancer,
+    NodePort,
+}
+
+/// One way into a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// Destination address (none for a NodePort: every local address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// The chain the rule jumps to (`KUBE-SVC-*`, `KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`).
+    pub chain: String,
+    pub line: u32,
+}
+
+/// An endpoint of a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Endpoint {
+    /// `ip:port` of the DNAT, when the endpoint chain is in the dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnat_to: Option<String>,
+    /// The share of new connections it gets.
+    pub probability: f64,
+    pub chain: String,
+    pub line: u32,
+}
+
+/// A kube-proxy service as its rules describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceView {
+    /// `namespace/name:port` from the rules' comments.
+    pub name: String,
+    pub entries: Vec<Entry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_chain: Option<String>,
+    pub endpoints: Vec<Endpoint>,
+    /// externalTrafficPolicy=Local: external traffic goes only to local endpoints (a
+    /// `KUBE-XLB-*` chain, or a `KUBE-EXT-*` chain that does not mark for masquerade).
+    pub local_traffic_policy: bool,
+    /// Session affinity (`recent` matches) is in use.
+    pub session_affinity: bool,
+    /// The "has no endpoints" REJECT (filter table), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_endpoints_reject: Option<u32>,
+    /// "has no local endpoints" DROPs (ETP=Local on a node without local endpoints).
+    pub no_local_endpoints_drops: Vec<u32>,
+    /// Source ranges allowed through the load balancer firewall (`KUBE-FW-*`).
+    pub lb_source_ranges: Vec<String>,
+}
+
+/// A rule or policy that drops or rejects.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DropRule {
+    pub table: String,
+    pub chain: String,
+    /// 0 for a policy.
+    pub line: u32,
+    /// `DROP`, `REJECT (...)`, `policy DROP`, `KUBE-MARK-DROP`.
+    pub action: String,
+    pub text: String,
+}
+
+/// A chain of another component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainSummary {
+    pub table: String,
+    pub chain: String,
+    /// Docker, CNI portmap, CNI bridge, Calico, flannel, firewalld, ufw, ...
+    pub owner: String,
+    pub rules: usize,
+    pub drops: usize,
+    /// Chains that jump or go to it.
+    pub entered_from: Vec<String>,
+}
+
+fn owner(chain: &str) -> Option<&'static str> {
+    let prefixes: &[(&str, &str)] = &[
+        ("DOCKER", "Docker"),
+        ("CNI-HOSTPORT", "CNI portmap plugin"),
+        ("CNI-DN-", "CNI portmap plugin"),
+        ("CNI-", "CNI bridge plugin"),
+        ("cali-", "Calico"),
+        ("FLANNEL", "flannel"),
+        ("ufw", "ufw"),
+        ("IN_", "firewalld"),
+        ("FWD_", "firewalld"),
+        ("FWDI_", "firewalld"),
+        ("FWDO_", "firewalld"),
+        ("OUTPUT_direct", "firewalld"),
+        ("INPUT_direct", "firewalld"),
+        ("FORWARD_direct", "firewalld"),
+        ("PRE_", "firewalld"),
+        ("POST_", "firewalld"),
+        ("f2b-", "fail2ban"),
+        ("WEAVE", "Weave"),
+        ("CILIUM", "Cilium"),
+    ];
+    prefixes
+        .iter()
+        .find(|(p, _)| chain.starts_with(p))
+        .map(|(_, o)| *o)
+}
+
+fn dest(r: &Rule) -> Option<String> {
+    r.matches.iter().find_map(|m| match &m.kind {
+        MatchKind::Dest { nets } if !m.negated => Some(
+            nets.iter()
+                .map(|n| {
+                    if n.is_host() {
+                        n.addr.to_string()
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    })
+}
+
+fn dport(r: &Rule) -> Option<String> {
+    let proto = r.matches.iter().find_map(|m| match m.kind {
+        MatchKind::Protocol { proto: 6 } => Some("tcp"),
+        MatchKind::Protocol { proto: 17 } => Some("udp"),
+        MatchKind::Protocol { proto: 132 } => Some("sctp"),
+        _ => None,
+    });
+    r.matches.iter().find_map(|m| match &m.kind {
+        MatchKind::Port {
+            side: PortSide::Dst,
+            ranges,
+            ..
+        } if !m.negated => {
+            let p = ranges
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            Some(match proto {
+                Some(pr) => format!("{p}/{pr}"),
+                None => p,
+            })
+        }
+        _ => None,
+    })
+}
+
+fn target_chain(r: &Rule) -> Option<&str> {
+    match &r.target {
+        Some(Target::Chain { name }) => Some(name),
+        _ => None,
+    }
+}
+
+/// `ns1/svc1:p80 cluster IP` → `ns1/svc1:p80`.
+fn service_name(comment: &str) -> String {
+    comment
+        .split_whitespace()
+        .next()
+        .unwrap_or(comment)
+        .to_string()
+}
+
+impl Explanation {
+    /// Explain `rs`.
+    pub fn of(rs: &Ruleset) -> Explanation {
+        let mut ex = Explanation {
+            source: rs.source.clone(),
+            ..Explanation::default()
+        };
+        let nat = rs.tables.iter().find(|t| t.name == "nat");
+        let filter = rs.tables.iter().find(|t| t.name == "filter");
+        if let Some(nat) = nat {
+            ex.kube_services(nat);
+        }
+        if let Some(filter) = filter {
+            for chain in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS"] {
+                for r in filter
+                    .chain(chain)
+                    .map(|c| c.rules.as_slice())
+                    .unwrap_or(&[])
+                {
+                    let Some(c) = r.comment() else { continue };
+                    let name = service_name(c);
+                    let svc = ex.service_mut(&name);
+                    if c.contains("has no endpoints") {
+                        svc.no_endpoints_reject = Some(r.line);
+                    } else if c.contains("has no local endpoints") {
+                        svc.no_local_endpoints_drops.push(r.line);
+                        svc.local_traffic_policy = true;
+                    }
+                }
+            }
+        }
+        for t in &rs.tables {
+            for c in &t.chains {
+                if let Some(p @ Policy::Drop) = c.policy {
+                    let _ = p;
+                    ex.drops.push(DropRule {
+                        table: t.name.clone(),
+                        chain: c.name.clone(),
+                        line: c.declared_at.unwrap_or(0),
+                        action: "policy DROP".into(),
+                        text: format!(":{} DROP", c.name),
+                    });
+                }
+                for r in &c.rules {
+                    let action = match &r.target {
+                        Some(Target::Drop) => Some("DROP".to_string()),
+                        Some(Target::Reject { with }) => Some(format!("REJECT ({with})")),
+                        Some(Target::Chain { name }) if name == "KUBE-MARK-DROP" => {
+                            Some("KUBE-MARK-DROP (dropped later by KUBE-FIREWALL)".into())
+                        }
+                        _ => None,
+                    };
+                    if let Some(action) = action {
+                        ex.drops.push(DropRule {
+                            table: t.name.clone(),
+                            chain: c.name.clone(),
+                            line: r.line,
+                            action,
+                            text: r.text.to_string(),
+                        });
+                    }
+                }
+                if let Some(o) = owner(&c.name) {
+                    let entered_from = t
+                        .chains
+                        .iter()
+                        .filter(|from| from.rules.iter().any(|r| target_chain(r) == Some(&c.name)))
+                        .map(|from| from.name.clone())
+                        .collect();
+                    ex.other_chains.push(ChainSummary {
+                        table: t.name.clone(),
+                        chain: c.name.clone(),
+                        owner: o.into(),
+                        rules: c.rules.len(),
+                        drops: c
+                            .rules
+                            .iter()
+                            .filter(|r| {
+                                matches!(r.target, Some(Target::Drop | Target::Reject { .. }))
+                            })
+                            .count(),
+                        entered_from,
+                    });
+                }
+                if !c.is_declared() && rs.origin == Origin::IptablesSave {
+                    ex.notes.push(format!(
+                        "chain {} of table {} is referenced but not declared in this dump (a partial dump): its rules are not known",
+                        c.name, t.name
+                    ));
+                }
+            }
+        }
+        ex.drops.sort_by_key(|d| d.line);
+        ex
+    }
+
+    fn service_mut(&mut self, name: &str) -> &mut ServiceView {
+        let i = match self.services.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.services.push(ServiceView {
+                    name: name.to_string(),
+                    entries: Vec::new(),
+                    service_chain: None,
+                    endpoints: Vec::new(),
+                    local_traffic_policy: false,
+                    session_affinity: false,
+                    no_endpoints_reject: None,
+                    no_local_endpoints_drops: Vec::new(),
+                    lb_source_ranges: Vec::new(),
+                });
+                self.services.len() - 1
+            }
+        };
+        &mut self.services[i]
+    }
+
+    fn kube_services(&mut self, nat: &Table) {
+        let mut entry_rules: Vec<(EntryKind, &Rule)> = Vec::new();
+        for r in nat
+            .chain("KUBE-SERVICES")
+            .map(|c| c.rules.as_slice())
+            .unwrap_or(&[])
+        {
+            let Some(c) = r.comment() else { continue };
+            let kind = if c.ends_with("cluster IP") {
+                EntryKind::ClusterIp
+            } else if c.ends_with("external IP") {
+                EntryKind::ExternalIp
+            } else if c.ends_with("loadbalancer IP") {
+                EntryKind::LoadBalancer
+            } else {
+                continue;
+            };
+            // Old kube-proxy put the masquerade mark rule in KUBE-SERVICES too.
+            if target_chain(r) == Some("KUBE-MARK-MASQ") {
+                continue;
+            }
+            entry_rules.push((kind, r));
+        }
+        for r in nat
+            .chain("KUBE-NODEPORTS")
+            .map(|c| c.rules.as_slice())
+            .unwrap_or(&[])
+        {
+            if r.comment().is_none() || target_chain(r) == Some("KUBE-MARK-MASQ") {
+                continue;
+            }
+            // The 127.0.0.0/8 copy of a NodePort rule is the same entry.
+            if dest(r).is_some() {
+                continue;
+            }
+            entry_rules.push((EntryKind::NodePort, r));
+        }
+        for (kind, r) in entry_rules {
+            let Some(chain) = target_chain(r) else {
+                continue;
+            };
+            let name = service_name(r.comment().unwrap_or(""));
+            let entry = Entry {
+                kind,
+                address: dest(r),
+                port: dport(r),
+                chain: chain.to_string(),
+                line: r.line,
+            };
+            let (svc_chain, local, ranges) = follow_to_svc(nat, chain);
+            let endpoints_chain = if chain.starts_with("KUBE-XLB-") {
+                Some(chain.to_string())
+            } else {
+                None
+            };
+            let svc = self.service_mut(&name);
+            svc.entries.push(entry);
+            svc.local_traffic_policy |= local;
+            for rg in ranges {
+                if !svc.lb_source_ranges.contains(&rg) {
+                    svc.lb_source_ranges.push(rg);
+                }
+            }
+            // With the pre-1.24 ETP=Local layout, the XLB chain balances the node's local
+            // endpoints: those are the ones external traffic reaches, so they are shown.
+            if endpoints_chain.is_some() {
+                svc.service_chain = endpoints_chain;
+            } else if svc.service_chain.is_none() {
+                svc.service_chain = svc_chain;
+            }
+        }
+        for svc in &mut self.services {
+            let Some(sc) = &svc.service_chain else {
+                continue;
+            };
+            let Some(chain) = nat.chain(sc) else { continue };
+            let mut remaining = 1.0;
+            for r in &chain.rules {
+                let Some(sep) = target_chain(r) else { continue };
+                if !sep.starts_with("KUBE-SEP-") {
+                    continue;
+                }
+                if r.matches
+                    .iter()
+                    .any(|m| matches!(m.kind, MatchKind::Recent { .. }))
+                {
+                    svc.session_affinity = true;
+                    continue;
+                }
+                let p = r
+                    .matches
+                    .iter()
+                    .find_map(|m| match m.kind {
+                        MatchKind::Statistic(Statistic::Random { probability }) if !m.negated => {
+                            Some(probability)
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(1.0);
+                let share = remaining * p;
+                remaining -= share;
+                let dnat_to = nat.chain(sep).and_then(|c| {
+                    c.rules.iter().find_map(|r| match &r.target {
+                        Some(Target::Dnat { to, .. }) => to.first().map(ToString::to_string),
+                        _ => None,
+                    })
+                });
+                svc.endpoints.push(Endpoint {
+                    dnat_to,
+                    probability: share,
+                    chain: sep.to_string(),
+                    line: r.line,
+                });
+            }
+        }
+    }
+
+    /// The explanation as text.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: {} kube-proxy service(s)",
+            self.source,
+            self.services.len()
+        );
+        for svc in &self.services {
+            let _ = writeln!(s, "\nservice {}", svc.name);
+            for e in &svc.entries {
+                let what = match e.kind {
+                    EntryKind::ClusterIp => "ClusterIP",
+                    EntryKind::ExternalIp => "external IP",
+                    EntryKind::LoadBalancer => "load balancer",
+                    EntryKind::NodePort => "NodePort",
+                };
+                let addr = e.address.as_deref().unwrap_or("any local address");
+                let _ = writeln!(
+                    s,
+                    "  {what} {addr} port {} -> {} (line {})",
+                    e.port.as_deref().unwrap_or("any"),
+                    e.chain,
+                    e.line
+                );
+            }
+            if svc.local_traffic_policy {
+                let _ = writeln!(s, "  externalTrafficPolicy=Local: external traffic only to endpoints on this node");
+            }
+            if !svc.lb_source_ranges.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  load balancer open to {}; other sources dropped",
+                    svc.lb_source_ranges.join(", ")
+                );
+            }
+            if let Some(c) = &svc.service_chain {
+                let _ = writeln!(s, "  {c}:");
+            }
+            for ep in &svc.endpoints {
+                let _ = writeln!(
+                    s,
+                    "    {:>5.1}% -> {} DNAT to {}",
+                    ep.probability * 100.0,
+                    ep.chain,
+                    ep.dnat_to.as_deref().unwrap_or("(not in this dump)")
+                );
+            }
+            if svc.session_affinity {
+                let _ = writeln!(
+                    s,
+                    "  session affinity: returning clients go to their previous endpoint"
+                );
+            }
+            if let Some(l) = svc.no_endpoints_reject {
+                let _ = writeln!(
+                    s,
+                    "  !! has no endpoints: connections are REJECTed (line {l})"
+                );
+            }
+            for l in &svc.no_local_endpoints_drops {
+                let _ = writeln!(
+                    s,
+                    "  !! no local endpoints: external traffic DROPped on this node (line {l})"
+                );
+            }
+        }
+        if !self.other_chains.is_empty() {
+            let _ = writeln!(s, "\nother components' chains:");
+            for c in &self.other_chains {
+                let from = if c.entered_from.is_empty() {
+                    String::new()
+                } else {
+                    format!(", from {}", c.entered_from.join(", "))
+                };
+                let _ = writeln!(
+                    s,
+                    "  {}/{} ({}): {} rule(s), {} drop/reject{from}",
+                    c.table, c.chain, c.owner, c.rules, c.drops
+                );
+            }
+        }
+        if !self.drops.is_empty() {
+            let _ = writeln!(s, "\n!! drops and rejects:");
+            for d in &self.drops {
+                let _ = writeln!(
+                    s,
+                    "  {}/{} line {}: {}: {}",
+                    d.table, d.chain, d.line, d.action, d.text
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        s
+    }
+}
+
+/// From an entry chain (`KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`) to the service chain:
+/// returns it, whether the path is externalTrafficPolicy=Local, and the load balancer's allowed
+/// source ranges.
+fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>) {
+    let mut local = start.starts_with("KUBE-XLB-");
+    let mut ranges = Vec::new();
+    let mut chain = start.to_string();
+    for _ in 0..4 {
+        if chain.starts_with("KUBE-SVC-") {
+            return (Some(chain), local, ranges);
+        }
+        let Some(c) = nat.chain(&chain) else { break };
+        if chain.starts_with("KUBE-FW-") {
+            for r in &c.rules {
+                for m in &r.matches {
+                    if let (MatchKind::Source { nets }, false) = (&m.kind, m.negated) {
+                        ranges.extend(nets.iter().map(ToString::to_string));
+                    }
+                }
+            }
+        }
+        if chain.starts_with("KUBE-EXT-") {
+            // ETP=Cluster masquerades all external traffic unconditionally; ETP=Local does not.
+            let masq_all = c.rules.iter().any(|r| {
+                target_chain(r) == Some("KUBE-MARK-MASQ")
+                    && r.matches
+                        .iter()
+                        .all(|m| matches!(m.kind, MatchKind::Comment(_)))
+            });
+            local |= !masq_all;
+        }
+        // The last jump to another kube chain (pod traffic shortcuts come first).
+        let next = c
+            .rules
+            .iter()
+            .filter_map(target_chain)
+            .rfind(|t| {
+                t.starts_with("KUBE-SVC-")
+                    || t.starts_with("KUBE-EXT-")
+                    || t.starts_with("KUBE-XLB-")
+            })
+            .map(str::to_string);
+        match next {
+            Some(n) if n != chain => chain = n,
+            _ => break,
+        }
+    }
+    (None, local, ranges)
+}

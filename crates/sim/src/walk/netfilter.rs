@@ -1,0 +1,101 @@
+//! A netfilter hook inside the walk: forks per outcome, finishes drops and unknowns, names
+//! the finding a drop points to.
+
+use super::*;
+
+impl Walker<'_> {
+    // ---- netfilter ----
+
+    /// Run a hook; returns the accepted continuations, finishing the others.
+    pub(super) fn hook(
+        &mut self,
+        path: &Path,
+        node: usize,
+        hook: Hook,
+        f: &Frame,
+    ) -> Vec<(Path, Frame)> {
+        let n = &self.c.nodes[node];
+        let outcomes = match run_hook(n, hook, &f.pkt) {
+            Ok(o) => o,
+            Err(why) => {
+                self.unknown(path.clone(), node, &format!("netfilter/{hook}"), why);
+                return Vec::new();
+            }
+        };
+        let multi = n.rules().rulesets.iter().filter(|r| r.active).count() > 1;
+        let mut out = Vec::new();
+        for o in outcomes {
+            let mut p = path.clone();
+            for (stage, detail) in &o.lines {
+                self.hop(&mut p, node, stage, detail.clone());
+            }
+            p.prob = p.prob.zip(o.probability).map(|(a, b)| a * b);
+            let before = f.pkt.dst;
+            let mut nf = f.clone();
+            nf.pkt = o.packet.clone();
+            if o.dnat.is_some()
+                && p.dir == Direction::Request
+                && nf.inner.is_none()
+                && nf.pkt.dst != before
+            {
+                if let Some(want) = self.req.endpoint {
+                    if nf.pkt.dst != want {
+                        continue;
+                    }
+                }
+                if p.endpoint.is_none() {
+                    p.endpoint = Some(fmt_addr(nf.pkt.dst, nf.pkt.dport));
+                }
+                p.dnat_multi_backend |= multi;
+            }
+            match &o.verdict {
+                Verdict::Accept => out.push((p, nf)),
+                Verdict::Drop | Verdict::Reject { .. } => {
+                    let finding = self.nf_finding(&o, hook, &nf);
+                    let (stage, detail) =
+                        o.lines.last().cloned().unwrap_or_else(|| {
+                            (format!("netfilter/{hook}"), o.verdict.to_string())
+                        });
+                    // The verdict's line becomes the drop's own hop.
+                    if !o.lines.is_empty() {
+                        p.hops.pop();
+                    }
+                    self.drop(p, node, &stage, finding, detail);
+                }
+                Verdict::Unknown { .. } | Verdict::Queue { .. } => {
+                    let (stage, detail) =
+                        o.lines.last().cloned().unwrap_or_else(|| {
+                            (format!("netfilter/{hook}"), o.verdict.to_string())
+                        });
+                    // The verdict's line becomes the drop's own hop.
+                    if !o.lines.is_empty() {
+                        p.hops.pop();
+                    }
+                    self.unknown(p, node, &stage, detail);
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn nf_finding(
+        &self,
+        o: &HookOutcome,
+        hook: Hook,
+        f: &Frame,
+    ) -> Option<&'static str> {
+        let text = o.rule_text.as_deref().unwrap_or("");
+        if text.contains("has no endpoints") {
+            return Some("service-no-endpoints");
+        }
+        let overlay_port =
+            f.pkt.proto == proto::UDP && matches!(f.pkt.dport, Some(8472 | 4789 | 51820 | 51821));
+        if hook == Hook::Input && (f.inner.is_some() || overlay_port) {
+            return Some("overlay-port-blocked");
+        }
+        if hook == Hook::Forward && o.by_policy {
+            return Some("forward-policy-drop");
+        }
+        None
+    }
+}
