@@ -306,6 +306,7 @@ fn apply_repairs_lab_faults_with_real_traffic() {
         Fault::IpForwardOff,
         Fault::BridgeNfOff,
         Fault::RpFilterStrict,
+        Fault::ForwardPolicyDrop,
     ] {
         lab.inject(fault).expect("inject");
         let node = lab.node(fault.node());
