@@ -12,6 +12,8 @@ mod services;
 mod vxlan;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::context::{Context, Options};
