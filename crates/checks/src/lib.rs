@@ -23,6 +23,7 @@ mod mtu;
 mod outcome;
 mod persistence;
 mod rpfilter;
+mod steps;
 
 pub use cluster::run_cluster;
 pub use context::{Context, Options};
@@ -60,7 +61,9 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
     // single-node check lacked data for).
     let found: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();
     out.not_checked.retain(|n| !found.contains(&n.check));
+    let steps = steps::reasoning(&out.findings, &out.not_checked);
     let mut report = CheckReport {
+        steps,
         schema: CHECK_SCHEMA.to_string(),
         node: ctx.node_name(),
         findings: out.findings,

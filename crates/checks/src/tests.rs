@@ -612,3 +612,31 @@ fn rules_in_both_backends_and_no_endpoints() {
     assert!(f.title.contains("kube-system/kube-dns:dns"));
     assert!(f.evidence[0].starts_with("iptables-save:2: -A KUBE-SERVICES"));
 }
+
+#[test]
+fn every_finding_id_belongs_to_one_reasoning_step() {
+    let steps: Vec<&str> = crate::steps::step_ids().collect();
+    for id in crate::FINDING_IDS {
+        assert_eq!(steps.iter().filter(|s| *s == id).count(), 1, "{id}");
+    }
+}
+
+#[test]
+fn reasoning_marks_the_failing_step() {
+    let mut s = healthy();
+    set(&mut s, "net.ipv4.ip_forward", "0");
+    let r = run(&s, &Options::default());
+    let kernel = r
+        .steps
+        .iter()
+        .find(|st| st.step == "kernel")
+        .expect("kernel step");
+    assert_eq!(kernel.status, netdoctor_model::StepStatus::Failed);
+    assert_eq!(kernel.findings, ["ip-forward-disabled"]);
+    let ip = r.steps.iter().find(|st| st.step == "ip").expect("ip step");
+    assert_eq!(ip.status, netdoctor_model::StepStatus::Passed);
+    assert_eq!(
+        r.steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(),
+        ["app", "ip", "route", "rules", "kernel"]
+    );
+}

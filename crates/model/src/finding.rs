@@ -109,6 +109,33 @@ pub struct InputRead {
     pub read_as: String,
 }
 
+/// How one step of the reasoning went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Passed,
+    /// Only warnings.
+    Warning,
+    Failed,
+    /// Nothing in this step could be checked with the inputs given.
+    NotChecked,
+}
+
+/// One step of the diagnosis, in the order an expert goes: app, IP, route, rules, kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningStep {
+    /// `app`, `ip`, `route`, `rules`, `kernel`.
+    pub step: String,
+    pub question: String,
+    pub status: StepStatus,
+    /// Ids of the findings that fail this step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// Checks of this step that could not run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<String>,
+}
+
 /// The whole `check --output json` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
@@ -121,6 +148,9 @@ pub struct CheckReport {
     /// contract: nothing is dropped silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_problems: Vec<String>,
+    /// The reasoning, step by step (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ReasoningStep>,
 }
 
 impl CheckReport {

@@ -12,7 +12,8 @@ mod provenance;
 mod snapshot;
 
 pub use finding::{
-    Action, CheckReport, Finding, Fix, InputRead, NotChecked, Severity, CHECK_SCHEMA,
+    Action, CheckReport, Finding, Fix, InputRead, NotChecked, ReasoningStep, Severity, StepStatus,
+    CHECK_SCHEMA,
 };
 pub use net::{
     Address, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo, TABLE_LOCAL,

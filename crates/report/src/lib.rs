@@ -4,7 +4,7 @@
 //! Renderers are pure: they return a `String`. Whether to use colour is the caller's decision
 //! (the CLI uses it only on a terminal, and never when `NO_COLOR` is set).
 
-use netdoctor_model::{CheckReport, Finding, Severity};
+use netdoctor_model::{CheckReport, Finding, Severity, StepStatus};
 use std::fmt::Write;
 
 /// The output formats every command offers.
@@ -104,6 +104,48 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
         report.node,
         counts(report)
     );
+    if !report.steps.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            p.bold("Reasoning, in the order an expert checks")
+        );
+        for (i, st) in report.steps.iter().enumerate() {
+            let partial = st.status == StepStatus::Passed && !st.not_checked.is_empty();
+            let mark = match st.status {
+                StepStatus::Passed if partial => "part",
+                StepStatus::Passed => "pass",
+                StepStatus::Warning => "warn",
+                StepStatus::Failed => "FAIL",
+                StepStatus::NotChecked => " -- ",
+            };
+            let mark = match st.status {
+                StepStatus::Failed => p.sev(Severity::Critical, mark),
+                StepStatus::Warning => p.sev(Severity::Warning, mark),
+                StepStatus::NotChecked => p.dim(mark),
+                StepStatus::Passed if partial => p.dim(mark),
+                StepStatus::Passed => mark.to_string(),
+            };
+            let mut tail = String::new();
+            if !st.findings.is_empty() {
+                tail = format!(": {}", st.findings.join(", "));
+            } else if st.status == StepStatus::NotChecked {
+                tail = " (not enough input)".into();
+            } else if partial {
+                tail = p.dim(&format!(
+                    " (passed what could be checked; {} check(s) lacked input, see below)",
+                    st.not_checked.len()
+                ));
+            }
+            let _ = writeln!(
+                o,
+                "  {}. [{mark}] {:<7} {}{tail}",
+                i + 1,
+                st.step,
+                st.question
+            );
+        }
+    }
     if report.findings.is_empty() {
         let _ = writeln!(o, "\nNo problem found in what was checked.");
     }
@@ -185,6 +227,23 @@ pub fn markdown(report: &CheckReport) -> String {
         report.node,
         counts(report)
     );
+    if !report.steps.is_empty() {
+        let _ = writeln!(o, "| step | question | result |\n|---|---|---|");
+        for st in &report.steps {
+            let result = match st.status {
+                StepStatus::Passed if st.not_checked.is_empty() => "passed".to_string(),
+                StepStatus::Passed => format!(
+                    "passed what could be checked ({} not checked)",
+                    st.not_checked.len()
+                ),
+                StepStatus::NotChecked => "not checked".to_string(),
+                StepStatus::Warning => format!("warning: {}", st.findings.join(", ")),
+                StepStatus::Failed => format!("**failed**: {}", st.findings.join(", ")),
+            };
+            let _ = writeln!(o, "| {} | {} | {result} |", st.step, st.question);
+        }
+        o.push('\n');
+    }
     for f in &report.findings {
         let _ = writeln!(o, "### {}: {} (`{}`)\n", f.severity.as_str(), f.title, f.id);
         if !f.evidence.is_empty() {
@@ -247,6 +306,7 @@ mod tests {
             }],
             inputs: vec![],
             input_problems: vec![],
+            steps: vec![],
         }
     }
 
