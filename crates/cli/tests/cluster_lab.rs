@@ -6,40 +6,14 @@ mod support;
 
 use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle};
 use serde_json::Value;
-use std::process::Command;
+
 use support::lab_available;
 
 /// The check as a user would run it: only the node's root and the cluster's objects; the
 /// node name, pod CIDR, CNI and backend come from the Node objects and `subnet.env`.
 fn check(node: &NodeHandle) -> Value {
-    let root = node.root_dir().to_string_lossy().into_owned();
     let kube = node.kube_dir().to_string_lossy().into_owned();
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.netns,
-            env!("CARGO_BIN_EXE_netdoctor"),
-        ])
-        .args([
-            "check",
-            "--output",
-            "json",
-            "--root",
-            &root,
-            "--node-name",
-            &node.name,
-        ])
-        .args(["--kube-objects", &kube])
-        .output()
-        .expect("run netdoctor");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: not JSON ({e}): {}",
-            node.name,
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    support::check_in_node(node, &["--kube-objects", &kube])
 }
 
 fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
@@ -52,13 +26,7 @@ fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
 }
 
 fn criticals(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["severity"] == "critical")
-        .map(|f| format!("{}: {}", f["id"], f["title"]))
-        .collect()
+    support::finding_ids(v, true)
 }
 
 #[test]

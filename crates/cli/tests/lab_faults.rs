@@ -5,30 +5,16 @@ mod support;
 
 use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, CLUSTER_CIDR, SERVICE_CIDR};
 use serde_json::Value;
-use std::process::Command;
+
 use support::lab_available;
 
 fn check(node: &NodeHandle) -> Value {
-    let root = node.root_dir().to_string_lossy().into_owned();
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.netns,
-            env!("CARGO_BIN_EXE_netdoctor"),
-        ])
-        .args([
-            "check",
-            "--output",
-            "json",
-            "--root",
-            &root,
-            "--node-name",
-            &node.name,
+    let kube = node.kube_dir().to_string_lossy().into_owned();
+    support::check_in_node(
+        node,
+        &[
             "--cni",
             "flannel",
-        ])
-        .args([
             "--cluster-cidr",
             CLUSTER_CIDR,
             "--service-cidr",
@@ -36,27 +22,13 @@ fn check(node: &NodeHandle) -> Value {
             "--pod-cidr",
             &node.pod_cidr,
             "--kube-objects",
-            &node.kube_dir().to_string_lossy(),
-        ])
-        .output()
-        .expect("run netdoctor");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: not JSON ({e}): {}",
-            node.name,
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+            &kube,
+        ],
+    )
 }
 
 fn ids(v: &Value, critical_only: bool) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| !critical_only || f["severity"] == "critical")
-        .filter_map(|f| f["id"].as_str().map(String::from))
-        .collect()
+    support::finding_ids(v, critical_only)
 }
 
 /// Faults whose finding is not implemented yet; listing them here keeps the gap visible.

@@ -111,3 +111,46 @@ pub fn fake_root() -> (tempfile::TempDir, PathBuf) {
     .expect("write");
     (dir, root)
 }
+
+/// Run `netdoctor check --output json --root <node root> --node-name <node> EXTRA...` inside a
+/// lab node's namespace, as a user on that node would.
+pub fn check_in_node(node: &netdoctor_lab::NodeHandle, extra: &[&str]) -> serde_json::Value {
+    let root = node.root_dir().to_string_lossy().into_owned();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &node.netns,
+            env!("CARGO_BIN_EXE_netdoctor"),
+        ])
+        .args([
+            "check",
+            "--output",
+            "json",
+            "--root",
+            &root,
+            "--node-name",
+            &node.name,
+        ])
+        .args(extra)
+        .output()
+        .expect("run netdoctor");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: not JSON ({e}): {}",
+            node.name,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Finding ids of a `check --output json` report; only the critical ones if asked.
+pub fn finding_ids(v: &serde_json::Value, critical_only: bool) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| !critical_only || f["severity"] == "critical")
+        .filter_map(|f| f["id"].as_str().map(String::from))
+        .collect()
+}
