@@ -203,6 +203,10 @@ pub struct CollectArgs {
     /// Read the node's configuration files under DIR instead of /.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+    /// Record this node's name in the snapshot (default: none; `check` and `trace` then use the
+    /// hostname, which containers and network namespaces may share).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

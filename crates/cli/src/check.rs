@@ -108,10 +108,16 @@ pub fn run_collect(args: &CollectArgs) -> Result<ExitCode> {
     if !args.root.is_dir() {
         anyhow::bail!("--root {}: not a directory", args.root.display());
     }
-    let snapshot = collect_live(&LiveOptions {
+    let mut snapshot = collect_live(&LiveOptions {
         root: args.root.clone(),
         ..LiveOptions::default()
     });
+    if let Some(name) = &args.node_name {
+        snapshot.hints.node_name = Some(netdoctor_model::Sourced::new(
+            name.clone(),
+            netdoctor_model::Source::live("--node-name"),
+        ));
+    }
     match args.output.as_deref() {
         Some(p) if p.as_os_str() != "-" => {
             netdoctor_collect::snapshot_io::write_snapshot(&snapshot, p)?;

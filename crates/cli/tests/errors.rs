@@ -60,7 +60,13 @@ fn bad_flag_values_are_refused() {
 fn snapshot_round_trip_gives_the_same_diagnosis() {
     let dir = tempfile::tempdir().expect("tempdir");
     let snap = dir.path().join("node.json.zst");
-    let o = netdoctor(&["collect", "-o", snap.to_str().expect("utf8")]);
+    let o = netdoctor(&[
+        "collect",
+        "--node-name",
+        "n7",
+        "-o",
+        snap.to_str().expect("utf8"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let live = netdoctor(&[
         "check",
@@ -76,4 +82,8 @@ fn snapshot_round_trip_gives_the_same_diagnosis() {
     );
     let v: serde_json::Value = serde_json::from_slice(&live.stdout).expect("json");
     assert_eq!(v["schema"], "netdoctor.check/v1");
+    assert_eq!(
+        v["node"], "n7",
+        "the name recorded at collection is the node's name"
+    );
 }
