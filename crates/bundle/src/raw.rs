@@ -43,7 +43,7 @@ pub fn iptables_dump(file: &str, file_name: &str, text: &str, first_line: u32) -
     IptablesDump {
         backend: iptables_backend(file_name, text),
         family: iptables_family(file_name, text),
-        text: text.to_string(),
+        text: text.to_string().into(),
         source: Source::at(file, first_line),
     }
 }

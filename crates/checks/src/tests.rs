@@ -584,7 +584,7 @@ fn rules_in_both_backends_and_no_endpoints() {
     let dump = |b, text: &str| IptablesDump {
         backend: b,
         family: Family::Ipv4,
-        text: text.into(),
+        text: text.to_string().into(),
         source: Source::live("iptables-save"),
     };
     let mut s = healthy();

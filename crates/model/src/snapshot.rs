@@ -4,6 +4,7 @@ use crate::{Address, FdbEntry, Link, Neighbour, Route, RoutingRule, Source, Sour
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Schema tag written into every snapshot. Bump the suffix on an incompatible change.
 pub const SNAPSHOT_SCHEMA: &str = "netdoctor.snapshot/v1";
@@ -191,7 +192,9 @@ pub enum Family {
 pub struct IptablesDump {
     pub backend: Backend,
     pub family: Family,
-    pub text: String,
+    /// Shared, not copied, by the rule sets parsed from it (a large cluster's dump is tens of
+    /// MiB, and a `trace` holds one per node).
+    pub text: Arc<String>,
     pub source: Source,
 }
 

@@ -233,7 +233,7 @@ impl Explanation {
                     let _ = p;
                     ex.drops.push(DropRule {
                         table: t.name.clone(),
-                        chain: c.name.clone(),
+                        chain: c.name.to_string(),
                         line: c.declared_at.unwrap_or(0),
                         action: "policy DROP".into(),
                         text: format!(":{} DROP", c.name),
@@ -251,7 +251,7 @@ impl Explanation {
                     if let Some(action) = action {
                         ex.drops.push(DropRule {
                             table: t.name.clone(),
-                            chain: c.name.clone(),
+                            chain: c.name.to_string(),
                             line: r.line,
                             action,
                             text: r.text.to_string(),
@@ -263,11 +263,11 @@ impl Explanation {
                         .chains
                         .iter()
                         .filter(|from| from.rules.iter().any(|r| target_chain(r) == Some(&c.name)))
-                        .map(|from| from.name.clone())
+                        .map(|from| from.name.to_string())
                         .collect();
                     ex.other_chains.push(ChainSummary {
                         table: t.name.clone(),
-                        chain: c.name.clone(),
+                        chain: c.name.to_string(),
                         owner: o.into(),
                         rules: c.rules.len(),
                         drops: c
@@ -546,7 +546,7 @@ fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>
             for r in &c.rules {
                 for m in &r.matches {
                     if let (MatchKind::Source { nets }, false) = (&m.kind, m.negated) {
-                        ranges.extend(nets.iter().map(ToString::to_string));
+                        ranges.extend(nets.iter().map(|n| n.to_string()));
                     }
                 }
             }
@@ -557,7 +557,7 @@ fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>
                 target_chain(r) == Some("KUBE-MARK-MASQ")
                     && r.matches
                         .iter()
-                        .all(|m| matches!(m.kind, MatchKind::Comment(_)))
+                        .all(|m| matches!(m.kind, MatchKind::Comment { .. }))
             });
             local |= !masq_all;
         }

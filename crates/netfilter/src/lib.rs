@@ -55,11 +55,12 @@ pub mod nft;
 pub mod packet;
 pub mod parse;
 pub mod rule;
+pub mod text;
 
 pub use error::{ErrorKind, ParseError};
 pub use eval::{Evaluation, Evaluator, Outcome, Verdict};
 pub use explain::Explanation;
 pub use nft::parse_nft_json;
 pub use packet::{CtDir, CtState, Hook, HostContext, Packet};
-pub use parse::{parse_dump, parse_iptables_save};
+pub use parse::{parse_dump, parse_iptables_save, parse_iptables_save_shared};
 pub use rule::*;

@@ -6,11 +6,49 @@
 
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The hash of the chain-name index: a multiply-rotate hash (the idea of rustc's FxHash),
+/// several times faster than SipHash on the 20-30 byte names kube-proxy writes, and a parse
+/// does one lookup per rule. It is not keyed: a dump crafted to collide its chain names can
+/// slow the parse down, never change its result.
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// [`NameHasher`] for a `HashMap`.
+pub type NameHash = BuildHasherDefault<NameHasher>;
 use std::fmt;
 use std::net::IpAddr;
 
 use crate::packet::{CtDir, CtStateSet, Hook};
+pub use crate::text::Text;
 
 /// A whole rule set: every table of one `iptables-save` (or `ip6tables-save`) dump, or of one
 /// `nft -j list ruleset` document.
@@ -81,7 +119,7 @@ pub struct Table {
     /// `-X CHAIN` lines: chains this (restore-style) file deletes, with their line.
     pub deleted_chains: Vec<(String, u32)>,
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    index: HashMap<Text, usize, NameHash>,
 }
 
 impl Table {
@@ -95,7 +133,7 @@ impl Table {
             committed: false,
             chains: Vec::new(),
             deleted_chains: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 
@@ -113,13 +151,31 @@ impl Table {
     pub fn chain_mut_or_insert(&mut self, name: &str) -> &mut Chain {
         let i = match self.index.get(name) {
             Some(&i) => i,
-            None => {
-                self.chains.push(Chain::new(name));
-                self.index.insert(name.to_string(), self.chains.len() - 1);
-                self.chains.len() - 1
-            }
+            None => self.insert_chain(Text::new(name)),
         };
         &mut self.chains[i]
+    }
+
+    /// Index of the chain called `name`, created (undeclared, no rules) when absent. Takes a
+    /// [`Text`] so that a name sliced from the dump is stored without a copy.
+    pub fn chain_index_or_insert(&mut self, name: &Text) -> usize {
+        // Look up by `str` first: a hit (nearly every jump) then costs no reference count.
+        if let Some(&i) = self.index.get(name.as_str()) {
+            return i;
+        }
+        match self.index.entry(name.clone()) {
+            Entry::Occupied(o) => *o.get(),
+            Entry::Vacant(v) => {
+                let i = self.chains.len();
+                v.insert(i);
+                self.chains.push(Chain::new(name.clone()));
+                i
+            }
+        }
+    }
+
+    fn insert_chain(&mut self, name: Text) -> usize {
+        self.chain_index_or_insert(&name)
     }
 
     /// Rebuild the name index (after deserialising or editing `chains` by hand).
@@ -141,7 +197,7 @@ impl Table {
 /// A chain: built-in (with a policy) or user-defined.
 #[derive(Debug, Clone, Serialize)]
 pub struct Chain {
-    pub name: String,
+    pub name: Text,
     /// The policy of a built-in chain (`:INPUT DROP [0:0]`); `None` for a user chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
@@ -167,9 +223,9 @@ pub struct Chain {
 }
 
 impl Chain {
-    fn new(name: &str) -> Self {
+    fn new(name: Text) -> Self {
         Chain {
-            name: name.to_string(),
+            name,
             policy: None,
             counters: None,
             declared_at: None,
@@ -220,34 +276,39 @@ pub struct Counters {
 }
 
 /// One rule.
+///
+/// Kept small (104 bytes, plus one allocation for its matches) because a large cluster's dump
+/// has a hundred thousand of them; a test holds the sizes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rule {
     /// 1-based line in the source.
     pub line: u32,
+    /// The target was given with `-g` (goto) rather than `-j`.
+    pub goto: bool,
     /// The rule's text as written (for nft, a compact rendering of its JSON).
-    pub text: Box<str>,
+    pub text: Text,
+    /// The rule's comment (`-m comment --comment`, nft `comment`). A comment matches every
+    /// packet, so it is kept here rather than among the matches; a second comment in the same
+    /// rule (rare, but legal) stays in `matches` as [`MatchKind::Comment`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub counters: Option<Counters>,
+    pub comment: Option<Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters: Option<Box<Counters>>,
     /// All must match (their order is the rule's order).
-    pub matches: Vec<Match>,
+    pub matches: Box<[Match]>,
     /// `None`: a rule without `-j` (it only counts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
-    /// The target was given with `-g` (goto) rather than `-j`.
-    pub goto: bool,
     /// nft only: statements that run before `target`, in order (`counter`-like ones are
     /// dropped; `meta mark set ...` stays). Always empty for iptables.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<Target>,
+    #[serde(skip_serializing_if = "<[Target]>::is_empty")]
+    pub also: Box<[Target]>,
 }
 
 impl Rule {
-    /// The `--comment` of the rule, if any.
+    /// The comment of the rule, if any.
     pub fn comment(&self) -> Option<&str> {
-        self.matches.iter().find_map(|m| match &m.kind {
-            MatchKind::Comment(c) => Some(&**c),
-            _ => None,
-        })
+        self.comment.as_deref()
     }
 }
 
@@ -332,6 +393,97 @@ impl Serialize for AddrMask {
     }
 }
 
+/// The addresses of `-s` / `-d`: any of them matches. One IPv4 network (what iptables-save
+/// writes for nearly every rule: it splits `-s a,b` into one rule per address) is kept inline;
+/// anything else is a list.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Nets {
+    V4 { addr: u32, mask: u32 },
+    List(Box<[AddrMask]>),
+}
+
+impl Nets {
+    /// The networks, in order.
+    pub fn iter(&self) -> NetsIter<'_> {
+        match self {
+            Nets::V4 { addr, mask } => NetsIter {
+                one: Some(AddrMask {
+                    addr: IpAddr::V4((*addr).into()),
+                    mask: IpAddr::V4((*mask).into()),
+                }),
+                rest: [].iter(),
+            },
+            Nets::List(l) => NetsIter {
+                one: None,
+                rest: l.iter(),
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Nets::V4 { .. } => 1,
+            Nets::List(l) => l.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<AddrMask>> for Nets {
+    fn from(v: Vec<AddrMask>) -> Self {
+        match v.as_slice() {
+            [AddrMask {
+                addr: IpAddr::V4(a),
+                mask: IpAddr::V4(m),
+            }] => Nets::V4 {
+                addr: u32::from(*a),
+                mask: u32::from(*m),
+            },
+            _ => Nets::List(v.into_boxed_slice()),
+        }
+    }
+}
+
+impl From<AddrMask> for Nets {
+    fn from(a: AddrMask) -> Self {
+        match (a.addr, a.mask) {
+            (IpAddr::V4(addr), IpAddr::V4(mask)) => Nets::V4 {
+                addr: addr.into(),
+                mask: mask.into(),
+            },
+            _ => Nets::List(Box::new([a])),
+        }
+    }
+}
+
+impl fmt::Debug for Nets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Nets {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// Iterator over [`Nets`].
+pub struct NetsIter<'a> {
+    one: Option<AddrMask>,
+    rest: std::slice::Iter<'a, AddrMask>,
+}
+
+impl Iterator for NetsIter<'_> {
+    type Item = AddrMask;
+    fn next(&mut self) -> Option<AddrMask> {
+        self.one.take().or_else(|| self.rest.next().copied())
+    }
+}
+
 /// An inclusive port range (`80`, `30000:32767`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PortRange {
@@ -357,13 +509,19 @@ impl fmt::Display for PortRange {
 
 /// An interface name as `-i`/`-o` give it; a trailing `+` matches every name with that prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IfaceName(pub String);
+pub struct IfaceName(pub Box<str>);
+
+impl IfaceName {
+    pub fn new(name: impl Into<Box<str>>) -> Self {
+        IfaceName(name.into())
+    }
+}
 
 impl IfaceName {
     pub fn matches(&self, name: &str) -> bool {
         match self.0.strip_suffix('+') {
             Some(prefix) => name.starts_with(prefix),
-            None => self.0 == name,
+            None => &*self.0 == name,
         }
     }
 }
@@ -423,9 +581,9 @@ pub enum RecentCmd {
 #[serde(tag = "match", rename_all = "kebab-case")]
 pub enum MatchKind {
     /// `-s`: any of the addresses.
-    Source { nets: Vec<AddrMask> },
+    Source { nets: Nets },
     /// `-d`: any of the addresses.
-    Dest { nets: Vec<AddrMask> },
+    Dest { nets: Nets },
     /// `-i`.
     InIface { name: IfaceName },
     /// `-o`.
@@ -436,15 +594,15 @@ pub enum MatchKind {
     ProtocolIn { protos: Vec<u8> },
     /// `-f`: second and later fragments.
     Fragment,
-    /// `--comment`: always true.
-    Comment(Box<str>),
+    /// A second `--comment` (the first is [`Rule::comment`]): always true.
+    Comment { text: Text },
     /// `--sport`/`--dport` (tcp, udp, sctp, udplite, dccp) and `multiport`; for `multiport
     /// --ports`, both sides. `proto` is the module's protocol (`None`: transport-agnostic, nft
     /// `th`).
     Port {
         side: PortSide,
         proto: Option<u8>,
-        ranges: Vec<PortRange>,
+        ranges: Box<[PortRange]>,
     },
     /// `--tcp-flags MASK COMP` (`--syn` is `SYN,RST,ACK,FIN SYN`).
     TcpFlags { mask: u8, comp: u8 },
@@ -462,13 +620,13 @@ pub enum MatchKind {
     /// `--limit-iface-in`/`--limit-iface-out`).
     AddrType {
         side: Side,
-        types: Vec<AddrType>,
+        types: Box<[AddrType]>,
         limit_iface: Option<LimitIface>,
     },
     /// `--ctstate` / `-m state --state`.
     CtState { states: CtStateSet },
     /// `--ctorigsrc`, `--ctorigdst`, `--ctreplsrc`, `--ctrepldst`.
-    CtAddr { which: CtTuple, net: AddrMask },
+    CtAddr { which: CtTuple, net: Box<AddrMask> },
     /// `--ctorigsrcport`, `--ctorigdstport`, `--ctreplsrcport`, `--ctrepldstport`.
     CtPort { which: CtTuple, range: PortRange },
     /// `--ctdir ORIGINAL|REPLY`.
@@ -480,23 +638,13 @@ pub enum MatchKind {
     /// `-m statistic`: a choice, not a fact about the packet.
     Statistic(Statistic),
     /// `-m recent`.
-    Recent {
-        name: Box<str>,
-        cmd: RecentCmd,
-        side: Side,
-        seconds: Option<u32>,
-        hitcount: Option<u32>,
-    },
+    Recent(Box<Recent>),
     /// `-m set --match-set NAME DIR,...`.
-    Set { name: String, dirs: Vec<Side> },
+    Set(Box<SetMatch>),
     /// `-m physdev`: one option each.
     Physdev(PhysdevOpt),
     /// `-m iprange --src-range/--dst-range A-B`.
-    IpRange {
-        side: Side,
-        from: IpAddr,
-        to: IpAddr,
-    },
+    IpRange(Box<IpRange>),
     /// `-m pkttype --pkt-type unicast|broadcast|multicast`.
     PktType { kind: String },
     /// `-m length --length A[:B]`.
@@ -508,6 +656,32 @@ pub enum MatchKind {
     /// `policy`, an iptables-nft `xt` expression...). Evaluating it gives an unknown outcome
     /// unless the rule is decided without it.
     Opaque(Box<OpaqueMatch>),
+}
+
+/// The content of [`MatchKind::Recent`] (boxed, as the other rare and large matches are, so
+/// that every [`Match`] stays 40 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recent {
+    pub name: String,
+    pub cmd: RecentCmd,
+    pub side: Side,
+    pub seconds: Option<u32>,
+    pub hitcount: Option<u32>,
+}
+
+/// The content of [`MatchKind::Set`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetMatch {
+    pub name: String,
+    pub dirs: Vec<Side>,
+}
+
+/// The content of [`MatchKind::IpRange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IpRange {
+    pub side: Side,
+    pub from: IpAddr,
+    pub to: IpAddr,
 }
 
 /// The content of [`MatchKind::Opaque`] (boxed: it is rare and large).
@@ -631,7 +805,7 @@ pub enum Target {
     Return,
     /// `REJECT [--reject-with TYPE]`; the default type is `icmp-port-unreachable`.
     Reject {
-        with: String,
+        with: Text,
     },
     Queue,
     Nfqueue {
@@ -640,15 +814,15 @@ pub enum Target {
     },
     /// A user chain (`-j NAME` or, with [`Rule::goto`], `-g NAME`).
     Chain {
-        name: String,
+        name: Text,
     },
     Dnat {
-        to: Vec<NatRange>,
+        to: Box<[NatRange]>,
         random: bool,
         persistent: bool,
     },
     Snat {
-        to: Vec<NatRange>,
+        to: Box<[NatRange]>,
         random: bool,
         random_fully: bool,
         persistent: bool,
@@ -668,21 +842,23 @@ pub enum Target {
     Notrack,
     /// `-j CT` without `--notrack` (zones, helpers, timeouts).
     Ct {
-        args: Vec<String>,
+        args: Box<[String]>,
     },
     /// Targets that neither decide nor change what the evaluator models (`LOG`, `NFLOG`,
     /// `TRACE`, `CHECKSUM`, `TCPMSS`, `CLASSIFY`, ...): the packet continues.
-    Continue {
-        name: String,
-        args: Vec<String>,
-    },
+    Continue(Box<Extension>),
     /// A target this crate does not model: evaluation stops with an unknown outcome.
-    Other {
-        name: String,
-        args: Vec<String>,
-    },
+    Other(Box<Extension>),
     /// nft `vmap`: a verdict chosen by looking a key up (kube-proxy's nftables mode).
     Vmap(Box<crate::nft::Vmap>),
+}
+
+/// A target known only by its name and options ([`Target::Continue`], [`Target::Other`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extension {
+    pub name: String,
+    /// The options as written.
+    pub args: Vec<String>,
 }
 
 impl Target {
@@ -695,7 +871,7 @@ impl Target {
             Target::Reject { .. } => "REJECT".into(),
             Target::Queue => "QUEUE".into(),
             Target::Nfqueue { .. } => "NFQUEUE".into(),
-            Target::Chain { name } => name.clone(),
+            Target::Chain { name } => name.to_string(),
             Target::Dnat { .. } => "DNAT".into(),
             Target::Snat { .. } => "SNAT".into(),
             Target::Masquerade { .. } => "MASQUERADE".into(),
@@ -704,8 +880,33 @@ impl Target {
             Target::Connmark(_) => "CONNMARK".into(),
             Target::Notrack => "NOTRACK".into(),
             Target::Ct { .. } => "CT".into(),
-            Target::Continue { name, .. } | Target::Other { name, .. } => name.clone(),
+            Target::Continue(e) | Target::Other(e) => e.name.clone(),
             Target::Vmap(_) => "vmap".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The sizes the memory target of a 110k-rule dump rests on (see `benches/kube_scale.rs`).
+    #[test]
+    fn rules_and_matches_stay_small() {
+        assert!(
+            std::mem::size_of::<Match>() <= 40,
+            "{}",
+            std::mem::size_of::<Match>()
+        );
+        assert!(
+            std::mem::size_of::<Target>() <= 24,
+            "{}",
+            std::mem::size_of::<Target>()
+        );
+        assert!(
+            std::mem::size_of::<Rule>() <= 104,
+            "{}",
+            std::mem::size_of::<Rule>()
+        );
     }
 }

@@ -210,10 +210,10 @@ COMMIT
     assert!(r0.goto);
     assert_eq!(
         r0.counters,
-        Some(Counters {
+        Some(Box::new(Counters {
             packets: 5,
             bytes: 300
-        })
+        }))
     );
     assert_eq!(r0.comment(), Some(r#"name: "cbr0" id: "abc""#));
     assert!(r0
@@ -237,7 +237,7 @@ COMMIT
             }
         )));
     assert!(
-        matches!(&input.rules[2].target, Some(Target::Continue { name, args }) if name == "LOG" && args[1] == "[UFW BLOCK] ")
+        matches!(&input.rules[2].target, Some(Target::Continue(e)) if e.name == "LOG" && e.args[1] == "[UFW BLOCK] ")
     );
     let out = f.chain("OUTPUT").expect("OUTPUT");
     assert!(matches!(out.rules[2].target, Some(Target::Notrack)));
@@ -256,7 +256,7 @@ fn malformed_lines_name_their_line_and_the_rest_parses() {
     );
     let input = rs.tables[0].chain("INPUT").expect("INPUT");
     assert_eq!(input.rules.len(), 2);
-    assert!(matches!(&input.rules[0].target, Some(Target::Other { name, .. }) if name == "FOO"));
+    assert!(matches!(&input.rules[0].target, Some(Target::Other(e)) if e.name == "FOO"));
 }
 
 /// Found by fuzzing: a table first inferred from loose rules, then opened by a `*nat` header

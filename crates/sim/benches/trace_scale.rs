@@ -215,7 +215,7 @@ fn node(i: usize, nodes: usize, dump: &str) -> NodeSnapshot {
         iptables: vec![IptablesDump {
             backend: Backend::Nft,
             family: Family::Ipv4,
-            text: dump.to_string(),
+            text: dump.to_string().into(),
             source: src(),
         }],
         ..NodeSnapshot::default()

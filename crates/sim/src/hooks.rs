@@ -213,7 +213,7 @@ fn combine(
                 ),
             };
             out.lines.push((stage, detail));
-            out.rule_text = deciding.as_ref().map(|r| r.text.clone());
+            out.rule_text = deciding.as_ref().map(|r| r.text.to_string());
             out.table = deciding
                 .as_ref()
                 .map(|r| r.table.clone())

@@ -459,7 +459,7 @@ fn services_without_endpoints_and_missing_kube_proxy_rules() {
     s.iptables.push(IptablesDump {
         backend: netdoctor_model::Backend::Nft,
         family: netdoctor_model::Family::Ipv4,
-        text: "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment \"default/kubernetes:https cluster IP\" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y\nCOMMIT\n".into(),
+        text: "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment \"default/kubernetes:https cluster IP\" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y\nCOMMIT\n".to_string().into(),
         source: Source::live("iptables-nft-save"),
     });
     let r = run(&s, &opts(&c));
@@ -480,7 +480,7 @@ fn services_without_endpoints_and_missing_kube_proxy_rules() {
     s.iptables[0].text = s.iptables[0].text.replace(
         "COMMIT",
         "-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http cluster IP\" -m tcp --dport 80 -j KUBE-SVC-X\nCOMMIT",
-    );
+    ).into();
     assert!(!ids(&run(&s, &opts(&c))).contains(&"kube-proxy-rules-missing"));
 }
 

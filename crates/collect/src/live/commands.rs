@@ -166,7 +166,7 @@ fn push_dump(saved: &mut Saved, backend: Backend, family: Family, text: String, 
     saved.dumps.push(IptablesDump {
         backend,
         family,
-        text,
+        text: text.into(),
         source: Source::live(tool.display().to_string()),
     });
 }

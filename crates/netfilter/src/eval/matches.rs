@@ -96,7 +96,7 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
         MatchKind::Protocol { proto: p } => Tri::from(*p == 0 || pkt.proto == *p),
         MatchKind::ProtocolIn { protos } => Tri::from(protos.contains(&pkt.proto)),
         MatchKind::Fragment => Tri::from(pkt.fragment),
-        MatchKind::Comment(_) | MatchKind::Nfacct { .. } => Tri::True,
+        MatchKind::Comment { .. } | MatchKind::Nfacct { .. } => Tri::True,
         MatchKind::Port {
             side,
             proto: p,
@@ -215,13 +215,14 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
             what: format!("statistic nth every {every} packet {packet}"),
             p: Some(1.0 / f64::from(*every)),
         },
-        MatchKind::Recent {
-            name,
-            cmd,
-            side,
-            hitcount,
-            ..
-        } => {
+        MatchKind::Recent(r) => {
+            let Recent {
+                name,
+                cmd,
+                side,
+                hitcount,
+                ..
+            } = &**r;
             if *cmd == RecentCmd::Set {
                 return Tri::True;
             }
@@ -234,13 +235,14 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
                 },
             }
         }
-        MatchKind::Set { name, dirs } => match ctx.ipsets.get(name) {
-            None => Tri::Unknown(format!("the members of ipset {name} are not known")),
-            Some(s) if s.has_non_address_members || dirs.len() != 1 => Tri::Unknown(format!(
-                "ipset {name} holds ports or interfaces, which are not modelled"
+        MatchKind::Set(set) => match ctx.ipsets.get(&set.name) {
+            None => Tri::Unknown(format!("the members of ipset {} are not known", set.name)),
+            Some(s) if s.has_non_address_members || set.dirs.len() != 1 => Tri::Unknown(format!(
+                "ipset {} holds ports or interfaces, which are not modelled",
+                set.name
             )),
             Some(s) => {
-                let addr = if dirs[0] == Side::Src {
+                let addr = if set.dirs[0] == Side::Src {
                     pkt.src
                 } else {
                     pkt.dst
@@ -266,9 +268,13 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
                 PhysdevOpt::IsBridged => Tri::True,
             }
         }
-        MatchKind::IpRange { side, from, to } => {
-            let a = if *side == Side::Src { pkt.src } else { pkt.dst };
-            Tri::from(in_range(a, *from, *to))
+        MatchKind::IpRange(r) => {
+            let a = if r.side == Side::Src {
+                pkt.src
+            } else {
+                pkt.dst
+            };
+            Tri::from(in_range(a, r.from, r.to))
         }
         MatchKind::PktType { kind } => {
             let t = if is_multicast(pkt.dst) {

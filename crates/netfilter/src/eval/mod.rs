@@ -233,7 +233,7 @@ impl<'a> Evaluator<'a> {
             chain: c.name.clone(),
             index: rule + 1,
             line: r.line,
-            text: r.text.to_string(),
+            text: r.text.clone(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! What an evaluation returns: verdicts, the rewritten packet, the trace.
 
 use crate::packet::Packet;
+use crate::text::Text;
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
@@ -9,13 +10,13 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
     pub table: String,
-    pub chain: String,
+    pub chain: Text,
     /// 1-based position in the chain (as `iptables -L --line-numbers` counts).
     pub index: usize,
     /// 1-based line in the dump.
     pub line: u32,
     /// The rule's original text.
-    pub text: String,
+    pub text: Text,
 }
 
 impl fmt::Display for RuleRef {
@@ -88,7 +89,7 @@ impl fmt::Display for Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub table: String,
-    pub chain: String,
+    pub chain: Text,
     /// The rule (absent for entering a chain, a policy, or a skipped table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleRef>,
@@ -109,10 +110,10 @@ pub enum Action {
         why: String,
     },
     Jump {
-        to: String,
+        to: Text,
     },
     Goto {
-        to: String,
+        to: Text,
     },
     Return,
     /// The end of a user chain: back to the caller.

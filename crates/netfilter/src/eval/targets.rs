@@ -62,7 +62,9 @@ impl Evaluator<'_> {
             }
             Target::Reject { with } => {
                 verdict_step(p, &format!("REJECT {with}"));
-                Flow::End(Verdict::Reject { with: with.clone() })
+                Flow::End(Verdict::Reject {
+                    with: with.to_string(),
+                })
             }
             Target::Queue => {
                 verdict_step(p, "QUEUE");
@@ -226,18 +228,19 @@ impl Evaluator<'_> {
                 ));
                 Flow::Next
             }
-            Target::Continue { name, .. } => {
+            Target::Continue(e) => {
                 p.trace.push(self.step(
                     st,
                     ci,
                     Some(ri),
                     Action::Continue {
-                        target: name.clone(),
+                        target: e.name.clone(),
                     },
                 ));
                 Flow::Next
             }
-            Target::Other { name, args } => {
+            Target::Other(e) => {
+                let (name, args) = (&e.name, &e.args);
                 let why = match name.strip_prefix("xt ") {
                     Some(_) => args.join(" "),
                     None if args.is_empty() => String::new(),
@@ -326,9 +329,9 @@ impl Evaluator<'_> {
                 pos.chain = idx;
                 pos.rule = 0;
                 let action = if goto {
-                    Action::Goto { to: name }
+                    Action::Goto { to: name.into() }
                 } else {
-                    Action::Jump { to: name }
+                    Action::Jump { to: name.into() }
                 };
                 p.trace.push(self.step(st, ci, Some(ri), action));
                 Flow::Moved

@@ -130,7 +130,13 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             fam: &fam,
             table: &tname,
         };
-        let rules = translate(&ctx, &exprs, handle, &text);
+        let mut rules = translate(&ctx, &exprs, handle, &text);
+        if let Some(c) = r.get("comment").and_then(Value::as_str) {
+            let c = Text::new(c);
+            for rule in &mut rules {
+                rule.comment = Some(c.clone());
+            }
+        }
         let ch = rs.tables[ti].chain_mut_or_insert(&cname);
         ch.rules.extend(rules);
     }
@@ -238,14 +244,16 @@ fn translate(ctx: &Ctx, exprs: &[Value], handle: u32, text: &str) -> Vec<Rule> {
             None => continue,
         }
     }
+    let text = Text::new(text);
     let mk = |matches: Vec<Match>, target: Option<(Target, bool)>, also: Vec<Target>| Rule {
         line: handle,
-        text: text.into(),
+        text: text.clone(),
+        comment: None,
         counters: None,
-        matches,
+        matches: matches.into(),
         goto: target.as_ref().is_some_and(|t| t.1),
         target: target.map(|t| t.0),
-        also,
+        also: also.into(),
     };
     if let Some(branches) = numgen {
         // numgen random mod N: each index is equally likely; as a sequence of choices, branch
@@ -271,17 +279,17 @@ fn translate(ctx: &Ctx, exprs: &[Value], handle: u32, text: &str) -> Vec<Rule> {
 }
 
 fn other_target(name: &str, why: &str) -> Target {
-    Target::Other {
+    Target::Other(Box::new(Extension {
         name: name.to_string(),
         args: vec![why.to_string()],
-    }
+    }))
 }
 
 fn xt_target(name: &str) -> Target {
-    Target::Other {
+    Target::Other(Box::new(Extension {
         name: format!("xt {name}"),
         args: vec!["an iptables-nft (xt) target: nft -j does not show its options; read `iptables-nft-save` for this rule".into()],
-    }
+    }))
 }
 
 fn numgen_branches(ng: &Value, data: Option<&Value>) -> Result<Vec<(Target, bool)>, String> {
@@ -322,14 +330,14 @@ fn verdict_target(v: VmapVerdict) -> (Target, bool) {
         VmapVerdict::Drop => (Target::Drop, false),
         VmapVerdict::Return => (Target::Return, false),
         VmapVerdict::Continue => (
-            Target::Continue {
+            Target::Continue(Box::new(Extension {
                 name: "continue".into(),
                 args: vec![],
-            },
+            })),
             false,
         ),
-        VmapVerdict::Jump(c) => (Target::Chain { name: c }, false),
-        VmapVerdict::Goto(c) => (Target::Chain { name: c }, true),
+        VmapVerdict::Jump(c) => (Target::Chain { name: c.into() }, false),
+        VmapVerdict::Goto(c) => (Target::Chain { name: c.into() }, true),
     }
 }
 
@@ -463,21 +471,21 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
         "drop" => (Target::Drop, false),
         "return" => (Target::Return, false),
         "continue" => (
-            Target::Continue {
+            Target::Continue(Box::new(Extension {
                 name: "continue".into(),
                 args: vec![],
-            },
+            })),
             false,
         ),
         "jump" => (
             Target::Chain {
-                name: target_name(),
+                name: target_name().into(),
             },
             false,
         ),
         "goto" => (
             Target::Chain {
-                name: target_name(),
+                name: target_name().into(),
             },
             true,
         ),
@@ -492,12 +500,12 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
             } else {
                 format!("{}-{ex}", if ty == "icmpv6" { "icmp6" } else { ty })
             };
-            (Target::Reject { with }, false)
+            (Target::Reject { with: with.into() }, false)
         }
         "dnat" | "snat" => match nat_range(val) {
             Some(r) if k == "dnat" => (
                 Target::Dnat {
-                    to: vec![r],
+                    to: Box::new([r]),
                     random: false,
                     persistent: false,
                 },
@@ -505,7 +513,7 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
             ),
             Some(r) => (
                 Target::Snat {
-                    to: vec![r],
+                    to: Box::new([r]),
                     random: false,
                     random_fully: false,
                     persistent: false,
@@ -542,10 +550,10 @@ fn translate_statement(e: &Value) -> Option<(Target, bool)> {
         ),
         "notrack" => (Target::Notrack, false),
         "log" => (
-            Target::Continue {
+            Target::Continue(Box::new(Extension {
                 name: "log".into(),
                 args: vec![],
-            },
+            })),
             false,
         ),
         other => (other_target(other, "nft statement not modelled"), false),
@@ -707,7 +715,7 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
             return Ok(Match::new(MatchKind::Port {
                 side,
                 proto: payload_proto(left),
-                ranges: vec![range],
+                ranges: Box::new([range]),
             }));
         }
         other => return Err(format!("operator {other} not modelled")),
@@ -724,9 +732,9 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 if f == KeyField::Saddr {
-                    MatchKind::Source { nets }
+                    MatchKind::Source { nets: nets.into() }
                 } else {
-                    MatchKind::Dest { nets }
+                    MatchKind::Dest { nets: nets.into() }
                 }
             }
             KeyField::Dport | KeyField::Sport => {
@@ -751,7 +759,7 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                 MatchKind::Port {
                     side,
                     proto: payload_proto(left),
-                    ranges,
+                    ranges: ranges.into(),
                 }
             }
             KeyField::L4proto => {
@@ -770,7 +778,7 @@ fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                 let [Value::String(n)] = vals.as_slice() else {
                     return Err("interface sets not modelled".into());
                 };
-                let name = IfaceName(n.replace('*', "+"));
+                let name = IfaceName::new(n.replace('*', "+"));
                 if f == KeyField::Iifname {
                     MatchKind::InIface { name }
                 } else {

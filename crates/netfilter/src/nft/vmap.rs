@@ -105,7 +105,7 @@ fn field_matches(f: &KeyField, ev: &ElemValue, pkt: &Packet) -> Result<bool, Str
                 .as_deref()
                 .ok_or("the packet's interface is not given")?;
             match ev {
-                ElemValue::Name(n) => IfaceName(n.replace('*', "+")).matches(name),
+                ElemValue::Name(n) => IfaceName::new(n.replace('*', "+")).matches(name),
                 _ => false,
             }
         }

@@ -1,33 +1,9 @@
 //! Targets (`-j NAME OPTIONS`).
 
-use super::args::Opt;
+use super::args::{no_value as flag, one, Opt};
 use super::values as v;
 use crate::rule::*;
-
-fn one<'a>(o: &Opt<'a>) -> Result<&'a str, String> {
-    match o.values.as_slice() {
-        [v] => Ok(*v),
-        [] => Err(format!("{} needs a value", o.name)),
-        [first, extra @ ..] => Err(format!(
-            "unexpected {:?} after {} {}",
-            extra.join(" "),
-            o.name,
-            first
-        )),
-    }
-}
-
-fn flag(o: &Opt) -> Result<(), String> {
-    if o.values.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "unexpected {:?} after {}",
-            o.values.join(" "),
-            o.name
-        ))
-    }
-}
+use std::sync::Arc;
 
 fn raw_args(opts: &[Opt]) -> Vec<String> {
     let mut args = Vec::new();
@@ -36,9 +12,16 @@ fn raw_args(opts: &[Opt]) -> Vec<String> {
             args.push("!".to_string());
         }
         args.push(o.name.to_string());
-        args.extend(o.values.iter().map(|v| v.to_string()));
+        args.extend(o.values.iter().map(|v| v.text.to_string()));
     }
     args
+}
+
+fn extension(name: &str, opts: &[Opt]) -> Box<Extension> {
+    Box::new(Extension {
+        name: name.to_string(),
+        args: raw_args(opts),
+    })
 }
 
 fn bad(name: &str, o: &Opt) -> String {
@@ -77,8 +60,9 @@ const CONTINUING: &[&str] = &[
     "TEE",
 ];
 
-/// Parse `-j NAME` with its options. Names that are not built-in targets are user chains.
-pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
+/// Parse `-j NAME` with its options. Names that are not built-in targets are user chains;
+/// their name points into `src`, the dump, when it was cut from it.
+pub(super) fn parse_target(name: &str, opts: &[Opt], src: &Arc<String>) -> Result<Target, String> {
     no_negation(opts)?;
     let simple = |t: Target| -> Result<Target, String> {
         match opts.first() {
@@ -93,14 +77,16 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
         "QUEUE" => simple(Target::Queue),
         "NOTRACK" => simple(Target::Notrack),
         "REJECT" => {
-            let mut with = "icmp-port-unreachable".to_string();
+            let mut with = None;
             for o in opts {
                 match o.name {
-                    "--reject-with" => with = one(o)?.to_string(),
+                    "--reject-with" => with = Some(Text::slice_of(src, one(o)?)),
                     _ => return Err(bad(name, o)),
                 }
             }
-            Ok(Target::Reject { with })
+            Ok(Target::Reject {
+                with: with.unwrap_or_else(|| Text::new("icmp-port-unreachable")),
+            })
         }
         "NFQUEUE" => {
             let mut num = 0;
@@ -123,7 +109,7 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
             Ok(Target::Nfqueue { num, bypass })
         }
         "DNAT" | "SNAT" => {
-            let mut to = Vec::new();
+            let mut to: smallvec::SmallVec<[NatRange; 1]> = smallvec::SmallVec::new();
             let (mut random, mut random_fully, mut persistent) = (false, false, false);
             let want = if name == "DNAT" {
                 "--to-destination"
@@ -151,6 +137,7 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
             if to.is_empty() {
                 return Err(format!("{name} without {want}"));
             }
+            let to: Box<[NatRange]> = to.as_slice().into();
             Ok(if name == "DNAT" {
                 Target::Dnat {
                     to,
@@ -307,24 +294,15 @@ pub(super) fn parse_target(name: &str, opts: &[Opt]) -> Result<Target, String> {
                 return Ok(Target::Notrack);
             }
             Ok(Target::Ct {
-                args: raw_args(opts),
+                args: raw_args(opts).into_boxed_slice(),
             })
         }
-        n if CONTINUING.contains(&n) => Ok(Target::Continue {
-            name: n.to_string(),
-            args: raw_args(opts),
-        }),
-        n if is_extension_name(n) => Ok(Target::Other {
-            name: n.to_string(),
-            args: raw_args(opts),
-        }),
+        n if CONTINUING.contains(&n) => Ok(Target::Continue(extension(n, opts))),
+        n if is_extension_name(n) => Ok(Target::Other(extension(n, opts))),
         // A name with options is an extension we do not know; without, a user chain.
-        n if !opts.is_empty() => Ok(Target::Other {
-            name: n.to_string(),
-            args: raw_args(opts),
-        }),
+        n if !opts.is_empty() => Ok(Target::Other(extension(n, opts))),
         n => Ok(Target::Chain {
-            name: n.to_string(),
+            name: Text::slice_of(src, n),
         }),
     }
 }

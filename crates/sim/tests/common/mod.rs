@@ -188,7 +188,7 @@ pub fn snapshot(name: &str, text: &str) -> NodeSnapshot {
         s.iptables.push(IptablesDump {
             backend: Backend::Nft,
             family: Family::Ipv4,
-            text: r.to_string(),
+            text: r.to_string().into(),
             source: Source::live("iptables-nft-save"),
         });
     }
