@@ -62,5 +62,7 @@ pub use eval::{Evaluation, Evaluator, Outcome, Verdict};
 pub use explain::Explanation;
 pub use nft::parse_nft_json;
 pub use packet::{CtDir, CtState, Hook, HostContext, Packet};
-pub use parse::{parse_dump, parse_iptables_save, parse_iptables_save_shared};
+pub use parse::{
+    parse_dump, parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads,
+};
 pub use rule::*;

@@ -272,3 +272,29 @@ fn fuzz_uncommitted_table_after_loose_rules_names_its_header_line() {
     assert_eq!(e.line, 2);
     assert!(errs.iter().all(|e| e.line >= 1));
 }
+
+#[test]
+fn truncation_markers_anywhere_in_a_rule_are_reported_as_truncation() {
+    let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n\
+        -A PREROUTING -j KUBE-SVC-ABC[... truncated]\n\
+        -A PREROUTING -j KUBE-SVC-AB...\n\
+        -A PREROUTING -d 10.96.0...\n\
+        -A KUBE-SVC-X[...] -j ACCEPT\n\
+        -A PREROUTING -m comment --comment \"wait... it is fine\" -j ACCEPT\n\
+        COMMIT\n";
+    let (rs, errs) = parse_iptables_save(dump, "paste.txt");
+    let cut: Vec<u32> = errs
+        .iter()
+        .filter(|e| e.kind == ErrorKind::Truncated)
+        .map(|e| e.line)
+        .collect();
+    assert_eq!(cut, [3, 4, 5, 6], "{errs:?}");
+    let pre = rs.tables[0].chain("PREROUTING").expect("PREROUTING");
+    assert_eq!(pre.rules.len(), 1, "only the whole rule is kept");
+    assert_eq!(pre.rules[0].comment(), Some("wait... it is fine"));
+    // A packet reaching the lost rules gets an unknown outcome, not a guess.
+    assert_eq!(
+        pre.unreadable.iter().map(|u| u.1).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+}

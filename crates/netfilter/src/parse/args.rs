@@ -121,8 +121,9 @@ fn is_top_level(t: &Token) -> bool {
 fn collect_opts<'t, 'a>(
     tokens: &'t [Token<'a>],
     mut i: usize,
-) -> Result<(Opts<'t, 'a>, usize), String> {
-    let mut out = Opts::new();
+    out: &mut Opts<'t, 'a>,
+) -> Result<usize, String> {
+    out.clear();
     while let Some(t) = tokens.get(i) {
         let (neg, opt_at) = if t.is_bang() {
             match tokens.get(i + 1) {
@@ -162,7 +163,7 @@ fn collect_opts<'t, 'a>(
             values: &tokens[first..i],
         });
     }
-    Ok((out, i))
+    Ok(i)
 }
 
 /// Parse a rule's arguments (everything after `-A CHAIN`) into `out` (cleared first). `src`
@@ -176,6 +177,7 @@ pub(super) fn parse_rule_args(
     let mut proto_seen: Option<u8> = None;
     // The last protocol module loaded with `-m`: its options may follow other matches.
     let mut proto_module: Option<&str> = None;
+    let mut opts = Opts::new();
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
@@ -254,7 +256,7 @@ pub(super) fn parse_rule_args(
                     return Err("`!` before -m".into());
                 }
                 let name = value(at + 1)?;
-                let (opts, next) = collect_opts(tokens, at + 2)?;
+                let next = collect_opts(tokens, at + 2, &mut opts)?;
                 parse_module(name, &opts, proto_seen, src, out)?;
                 if is_proto_module(name) {
                     proto_module = Some(name);
@@ -269,7 +271,7 @@ pub(super) fn parse_rule_args(
                     return Err("two targets in one rule".into());
                 }
                 let name = value(at + 1)?;
-                let (opts, next) = collect_opts(tokens, at + 2)?;
+                let next = collect_opts(tokens, at + 2, &mut opts)?;
                 out.goto = matches!(&*opt.text, "-g" | "--goto");
                 out.target = Some(parse_target(name, &opts, src)?);
                 i = next;
@@ -277,7 +279,7 @@ pub(super) fn parse_rule_args(
             other if opt.is_option() => {
                 // An option of a protocol module given after `-p` (implicitly loaded), or of a
                 // module loaded earlier: kube-proxy writes `-m tcp -p tcp -d X --dport 80`.
-                let (opts, next) = collect_opts(tokens, i)?;
+                let next = collect_opts(tokens, i, &mut opts)?;
                 let Some(first) = opts.first() else {
                     return Err(format!("unexpected argument {other:?}"));
                 };

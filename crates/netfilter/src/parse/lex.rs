@@ -51,48 +51,15 @@ fn is_space(b: u8) -> bool {
     CLASS[b as usize] == 1
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `x` equal to `c` (exact for the lowest such byte).
-fn bytes_eq(x: u64, c: u8) -> u64 {
-    let y = x ^ (LO * u64::from(c));
-    y.wrapping_sub(LO) & !y & HI
-}
-
 /// Index of the first byte at or after `i` that is a quote or a backslash, or (with
-/// `stop_at_space`) a separator; `b.len()` if none. Eight bytes at a time: this loop is a
-/// fifth of the parse of a large dump.
-fn scan(b: &[u8], mut i: usize, stop_at_space: bool) -> usize {
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w);
-        let mut hit = bytes_eq(x, b'"') | bytes_eq(x, b'\\');
-        if stop_at_space {
-            // Bytes below 0x21 (space and the control characters): candidates, checked below.
-            hit |= x.wrapping_sub(LO * 0x21) & !x & HI;
-        }
-        if hit != 0 {
-            let j = i + (hit.trailing_zeros() / 8) as usize;
-            let c = CLASS[b[j] as usize];
-            if c == 2 || (stop_at_space && c == 1) {
-                return j;
-            }
-            // A control character that is part of the word: go on after it.
-            i = j + 1;
-            continue;
-        }
-        i += 8;
-    }
-    while i < b.len() {
-        let c = CLASS[b[i] as usize];
-        if c == 2 || (stop_at_space && c == 1) {
-            return i;
-        }
-        i += 1;
-    }
-    b.len()
+/// `stop_at_space`) a separator; `b.len()` if none. A table lookup per byte: this loop is a
+/// tenth of the parse of a large dump, and measured (callgrind) cheaper than an eight-bytes-
+/// at-a-time scan on words this short.
+fn scan(b: &[u8], i: usize, stop_at_space: bool) -> usize {
+    let mask = if stop_at_space { 3 } else { 2 };
+    b.get(i..)
+        .and_then(|rest| rest.iter().position(|&c| CLASS[c as usize] & mask != 0))
+        .map_or(b.len(), |p| i + p)
 }
 
 /// [`split`] into a vector the caller reuses (cleared first): no allocation per line.
@@ -100,13 +67,10 @@ pub fn split_into<'a>(line: &'a str, out: &mut Vec<Token<'a>>) -> Result<(), Str
     out.clear();
     let bytes = line.as_bytes();
     let mut i = 0;
-    loop {
-        i += bytes[i..]
-            .iter()
-            .position(|&b| !is_space(b))
-            .unwrap_or(bytes.len() - i);
-        if i >= bytes.len() {
-            break;
+    while let Some(&c) = bytes.get(i) {
+        if is_space(c) {
+            i += 1;
+            continue;
         }
         let start = i;
         // Fast path: `"a quoted value"` without escapes, followed by a space or the end,
@@ -128,12 +92,23 @@ pub fn split_into<'a>(line: &'a str, out: &mut Vec<Token<'a>>) -> Result<(), Str
         }
         // Fast path: a plain word borrows from the line.
         i = scan(bytes, i, true);
-        if i >= bytes.len() || is_space(bytes[i]) {
-            out.push(Token {
-                text: Cow::Borrowed(&line[start..i]),
-                quoted: false,
-            });
-            continue;
+        match bytes.get(i) {
+            None => {
+                out.push(Token {
+                    text: Cow::Borrowed(line.get(start..).unwrap_or_default()),
+                    quoted: false,
+                });
+                break;
+            }
+            Some(&c) if is_space(c) => {
+                out.push(Token {
+                    text: Cow::Borrowed(line.get(start..i).unwrap_or_default()),
+                    quoted: false,
+                });
+                i += 1;
+                continue;
+            }
+            Some(_) => {}
         }
         let mut buf = String::from(&line[start..i]);
         let mut in_quote = false;

@@ -5,6 +5,7 @@
 mod args;
 mod lex;
 mod modules;
+mod pre;
 mod target;
 pub(crate) mod values;
 
@@ -12,6 +13,7 @@ use crate::error::{ErrorKind, ParseError};
 use crate::rule::*;
 use args::RuleArgs;
 use netdoctor_model::{Family, IptablesDump};
+use pre::Pre;
 use std::sync::Arc;
 
 pub use lex::{split as split_args, split_into as lex_split_into, Token};
@@ -25,26 +27,164 @@ pub use lex::{split as split_args, split_into as lex_split_into, Token};
 /// The rule set keeps one copy of `text` and every rule's text, comment and chain names point
 /// into it; [`parse_iptables_save_shared`] avoids even that copy.
 pub fn parse_iptables_save(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
-    parse_with_family(Arc::new(text.to_string()), file, None)
+    parse_with_family(Arc::new(text.to_string()), file, None, default_threads())
 }
 
 /// [`parse_iptables_save`] on a text the caller hands over: the rule set shares it rather
 /// than copying it (a 100k-rule dump is 15 MiB).
 pub fn parse_iptables_save_shared(text: Arc<String>, file: &str) -> (Ruleset, Vec<ParseError>) {
-    parse_with_family(text, file, None)
+    parse_with_family(text, file, None, default_threads())
+}
+
+/// [`parse_iptables_save_shared`] with at most `threads` threads reading rule lines (1: all
+/// on the calling thread). The result does not depend on it.
+pub fn parse_iptables_save_threads(
+    text: Arc<String>,
+    file: &str,
+    threads: usize,
+) -> (Ruleset, Vec<ParseError>) {
+    parse_with_family(text, file, None, threads)
+}
+
+/// Threads for reading a large dump: the machine's cores, at most 8.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// Below this size a dump is read on the calling thread (threads cost more than they save).
+const PARALLEL_FROM: usize = 1 << 20;
+/// The piece of a dump one thread reads at a time.
+const CHUNK: usize = 256 << 10;
+
+/// Feed every line of `text` to the parser, in order. For a large dump, the rule lines are
+/// first read ([`pre::read_append`], nearly all the work) piece by piece by `threads - 1`
+/// helper threads and this one, which also applies the results in line order; at most a few
+/// pieces are read ahead, so memory stays bounded.
+fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a str, threads: usize) {
+    if threads < 2 || text.len() < PARALLEL_FROM {
+        for (i, raw) in text.lines().enumerate() {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            p.line(n, raw.strip_suffix('\r').unwrap_or(raw), None);
+        }
+        return;
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let chunks = split_chunks(text, CHUNK);
+    let window = 2 * threads;
+    let next = AtomicUsize::new(0);
+    let applied = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 1..threads {
+            let (tx, next, applied, chunks) = (tx.clone(), &next, &applied, &chunks);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else { break };
+                while i >= applied.load(Ordering::Acquire) + window {
+                    std::thread::park_timeout(std::time::Duration::from_micros(100));
+                }
+                if tx.send((i, read_chunk(src, chunk))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut ready = std::collections::HashMap::new();
+        let mut n: u32 = 0;
+        for (ci, chunk) in chunks.iter().enumerate() {
+            let pres: Vec<(u32, Pre)> = loop {
+                while let Ok((i, r)) = rx.try_recv() {
+                    ready.insert(i, r);
+                }
+                if let Some(r) = ready.remove(&ci) {
+                    break r;
+                }
+                // Rather than wait, read the next unclaimed piece here.
+                let i = next.load(Ordering::Relaxed);
+                if i < chunks.len() && i < ci + window {
+                    if next
+                        .compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        ready.insert(i, read_chunk(src, chunks[i]));
+                    }
+                    continue;
+                }
+                match rx.recv() {
+                    Ok((i, r)) => {
+                        ready.insert(i, r);
+                    }
+                    // Every helper is gone (they cannot panic, but if one did, the scope
+                    // reports it): read the rest of this piece line by line.
+                    Err(_) => break Vec::new(),
+                }
+            };
+            let mut pres = pres.into_iter().peekable();
+            for (i, raw) in chunk.lines().enumerate() {
+                let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                let pre = match pres.peek() {
+                    Some((l, _)) if *l == rel => pres.next().map(|x| x.1),
+                    _ => None,
+                };
+                n = n.saturating_add(1);
+                p.line(n, raw.strip_suffix('\r').unwrap_or(raw), pre);
+            }
+            applied.store(ci + 1, Ordering::Release);
+        }
+    });
+}
+
+/// `text` cut into pieces of about `size` bytes, each ending with a newline (but the last).
+fn split_chunks(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = match rest.as_bytes().get(size..) {
+            Some(tail) => tail
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |p| size + p + 1),
+            None => rest.len(),
+        };
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// The rule lines of one piece, read: `(line within the piece, 1-based, what it gave)`.
+fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(u32, Pre<'a>)> {
+    let mut out = Vec::new();
+    let mut tokens = Vec::with_capacity(32);
+    let mut args = RuleArgs::default();
+    for (i, raw) in chunk.lines().enumerate() {
+        let t = raw.trim();
+        if t.starts_with("-A ") {
+            let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            out.push((rel, pre::read_append(src, t, &mut tokens, &mut args)));
+        }
+    }
+    out
 }
 
 /// Parse a dump as the snapshot holds it; its family decides between IPv4 and IPv6 tables.
 /// The rule set shares the snapshot's text.
 pub fn parse_dump(dump: &IptablesDump) -> (Ruleset, Vec<ParseError>) {
     let name = dump.source.to_string();
-    parse_with_family(Arc::clone(&dump.text), &name, Some(dump.family))
+    parse_with_family(
+        Arc::clone(&dump.text),
+        &name,
+        Some(dump.family),
+        default_threads(),
+    )
 }
 
 fn parse_with_family(
     src: Arc<String>,
     file: &str,
     family: Option<Family>,
+    threads: usize,
 ) -> (Ruleset, Vec<ParseError>) {
     let text: &str = src.as_str();
     let mut p = Parser {
@@ -66,10 +206,7 @@ fn parse_with_family(
         last_chain: None,
         pending: Vec::new(),
     };
-    for (i, raw) in text.lines().enumerate() {
-        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        p.line(n, raw.strip_suffix('\r').unwrap_or(raw));
-    }
+    read_lines(&mut p, &src, text, threads);
     p.flush_pending();
     p.flush_orphans();
     p.flush_pending();
@@ -108,19 +245,20 @@ fn detect_ipv6(rs: &Ruleset) -> bool {
             return true;
         }
     }
+    // The first address or ICMP match decides: one dump never mixes the families.
     rs.tables
         .iter()
         .flat_map(|t| &t.chains)
         .flat_map(|c| &c.rules)
-        .any(|r| {
-            r.matches.iter().any(|m| match &m.kind {
-                MatchKind::Source { nets } | MatchKind::Dest { nets } => {
-                    nets.iter().any(|n| n.addr.is_ipv6())
-                }
-                MatchKind::Icmp { v6, .. } => *v6,
-                _ => false,
-            })
+        .flat_map(|r| r.matches.iter())
+        .find_map(|m| match &m.kind {
+            MatchKind::Source { nets } | MatchKind::Dest { nets } => {
+                nets.iter().next().map(|n| n.addr.is_ipv6())
+            }
+            MatchKind::Icmp { v6, .. } => Some(*v6),
+            _ => None,
         })
+        .unwrap_or(false)
 }
 
 /// Built-in chains of the iptables tables, with the priority of the table at that hook
@@ -187,7 +325,10 @@ struct Parser<'a> {
 
 fn looks_truncated(line: &str) -> bool {
     // One scan for the common part first: this runs on every line of a 100k-rule dump.
-    line.contains("...") && (line.contains("[...") || line.contains("... truncated"))
+    line.contains("...")
+        && (line.contains("[...")
+            || line.contains("... truncated")
+            || line.trim_end().ends_with("..."))
 }
 
 /// A pasted shell command (`root@node:~# iptables-save`, `$ sudo iptables -t nat -S`).
@@ -242,12 +383,17 @@ impl<'a> Parser<'a> {
             .push(ParseError::new(&self.file, line, kind, msg));
     }
 
-    fn line(&mut self, n: u32, line: &'a str) {
+    /// Read line `n`. `pre` is the line already read by [`pre::read_append`] (on another
+    /// thread), if it was.
+    fn line(&mut self, n: u32, line: &'a str, pre: Option<Pre<'a>>) {
         let t = line.trim();
         // Fast path: the rule lines that make up nearly all of a large dump.
         if let (Some(ti), None, None) = (self.current, &self.junk, &self.listing) {
             if t.starts_with("-A ") {
-                self.statement(ti, n, t);
+                match pre {
+                    Some(pre) => self.apply(ti, n, t, pre),
+                    None => self.statement(ti, n, t),
+                }
                 return;
             }
         }
@@ -489,44 +635,55 @@ impl<'a> Parser<'a> {
 
     fn statement(&mut self, ti: usize, n: u32, t: &'a str) {
         if let Some(decl) = t.strip_prefix(':') {
-            if looks_truncated(t) {
+            // A declaration has no `.` (`:KUBE-SVC-X - [0:0]`) unless it was cut.
+            if t.as_bytes().contains(&b'.') && looks_truncated(t) {
                 self.err(n, ErrorKind::Truncated, format!("truncated rule: {t:?}"));
                 return;
             }
             self.chain_decl(ti, n, decl);
             return;
         }
-        let (counters, body) = match split_counters(t) {
-            Ok(x) => x,
-            Err(m) => {
-                self.err(n, ErrorKind::Malformed, m);
-                return;
-            }
-        };
         // The token and argument buffers are taken out for the duration, so that `self` stays
         // free to add chains and rules; they go back with their capacity.
         let mut tokens = std::mem::take(&mut self.tokens);
-        if let Err(m) = lex::split_into(body, &mut tokens) {
-            self.tokens = tokens;
-            self.unreadable(ti, n, t, ErrorKind::Truncated, m);
-            return;
-        }
-        // `-j KUBE-SVC-ABC[... truncated]` still splits, into words that end in `...`.
-        if tokens.iter().any(|k| {
-            let b = k.text.as_bytes();
-            // Two byte tests first: this runs on every token of the dump.
-            !k.quoted
-                && (b.last() == Some(&b'.') || b.first() == Some(&b'['))
-                && (b.ends_with(b"...") || b.starts_with(b"[..."))
-        }) {
-            self.tokens = tokens;
-            self.err(n, ErrorKind::Truncated, format!("truncated rule: {t:?}"));
-            self.mark_unreadable(ti, n, t);
-            return;
-        }
-        self.command(ti, n, t, counters, &tokens);
+        let mut args = std::mem::take(&mut self.args);
+        let pre = pre::read_append(&self.src, t, &mut tokens, &mut args);
         tokens.clear();
         self.tokens = tokens;
+        self.args = args;
+        self.apply(ti, n, t, pre);
+    }
+
+    /// Apply what [`pre::read_append`] gave for line `n`.
+    fn apply(&mut self, ti: usize, n: u32, t: &'a str, pre: Pre<'a>) {
+        match pre {
+            Pre::Append { chain, mut rule } => {
+                rule.line = n;
+                self.add_rule(ti, n, chain, rule, None);
+            }
+            Pre::Bad {
+                kind,
+                msg,
+                lost_rule,
+            } => {
+                self.err(n, kind, msg);
+                if lost_rule {
+                    self.mark_unreadable(ti, n, t);
+                }
+            }
+            Pre::Other => {
+                // Not an append: split again (rare lines) and run the command.
+                let Ok((counters, body)) = split_counters(t) else {
+                    return;
+                };
+                let mut tokens = std::mem::take(&mut self.tokens);
+                if lex::split_into(body, &mut tokens).is_ok() {
+                    self.command(ti, n, t, counters, &tokens);
+                }
+                tokens.clear();
+                self.tokens = tokens;
+            }
+        }
     }
 
     fn command(
@@ -560,30 +717,14 @@ impl<'a> Parser<'a> {
                     }
                 }
                 let mut a = std::mem::take(&mut self.args);
-                match args::parse_rule_args(rest, &self.src, &mut a) {
-                    Ok(()) => {
-                        let rule = Rule {
-                            line: n,
-                            goto: a.goto,
-                            text: Text::slice_of(&self.src, t),
-                            comment: a.comment.take(),
-                            counters: counters.or(a.counters.take()).map(Box::new),
-                            matches: a.matches.drain(..).collect(),
-                            target: a.target.take(),
-                            also: Box::new([]),
-                        };
-                        self.args = a;
+                let read = pre::rule(&self.src, t, counters, rest, &mut a);
+                self.args = a;
+                match read {
+                    Ok(mut rule) => {
+                        rule.line = n;
                         self.add_rule(ti, n, chain, rule, pos);
                     }
-                    Err(m) => {
-                        self.args = a;
-                        let kind = if m.contains("needs a value") || m.contains("ends with") {
-                            ErrorKind::Truncated
-                        } else {
-                            ErrorKind::Malformed
-                        };
-                        self.unreadable(ti, n, t, kind, format!("{m} (rule not read: {t:?})"));
-                    }
+                    Err((kind, msg)) => self.unreadable(ti, n, t, kind, msg),
                 }
             }
             "-N" | "--new-chain" => match chain_arg {

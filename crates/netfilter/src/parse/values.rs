@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `10.0.0.0/8`, `10.0.0.1` (a host), `1.2.0.4/255.255.0.255`, `fd00::/64`; comma lists.
 pub fn addr_list(s: &str) -> Result<Nets, String> {
-    if s.contains(',') {
+    if s.as_bytes().contains(&b',') {
         Ok(Nets::List(list(s, addr_mask)?))
     } else {
         Ok(addr_mask(s)?.into())
@@ -56,8 +56,8 @@ pub fn ip(s: &str) -> Option<IpAddr> {
 }
 
 pub fn addr_mask(s: &str) -> Result<AddrMask, String> {
-    let (a, m) = match s.split_once('/') {
-        Some((a, m)) => (a, Some(m)),
+    let (a, m) = match s.as_bytes().iter().position(|&b| b == b'/') {
+        Some(p) => (&s[..p], Some(&s[p + 1..])),
         None => (s, None),
     };
     let addr: IpAddr = ip(a).ok_or_else(|| format!("bad address {s:?}"))?;
