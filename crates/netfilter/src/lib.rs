@@ -51,6 +51,7 @@
 pub mod error;
 pub mod eval;
 pub mod explain;
+mod names;
 pub mod nft;
 pub mod packet;
 pub mod parse;

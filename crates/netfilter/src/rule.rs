@@ -8,47 +8,14 @@ use ipnet::IpNet;
 use serde::{Serialize, Serializer};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// The hash of the chain-name index: a multiply-rotate hash (the idea of rustc's FxHash),
-/// several times faster than SipHash on the 20-30 byte names kube-proxy writes, and a parse
-/// does one lookup per rule. It is not keyed: a dump crafted to collide its chain names can
-/// slow the parse down, never change its result.
-#[derive(Default, Clone, Copy)]
-pub struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.write(&[b]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// [`NameHasher`] for a `HashMap`.
-pub type NameHash = BuildHasherDefault<NameHasher>;
+use crate::names::ChainKey;
+pub use crate::names::{NameHash, NameHasher};
 use std::fmt;
 use std::net::IpAddr;
 
 use crate::packet::{CtDir, CtStateSet, Hook};
-pub use crate::text::Text;
+pub use crate::text::{Sparse, Text};
 
 /// A whole rule set: every table of one `iptables-save` (or `ip6tables-save`) dump, or of one
 /// `nft -j list ruleset` document.
@@ -119,7 +86,7 @@ pub struct Table {
     /// `-X CHAIN` lines: chains this (restore-style) file deletes, with their line.
     pub deleted_chains: Vec<(String, u32)>,
     #[serde(skip)]
-    index: HashMap<Text, usize, NameHash>,
+    index: HashMap<ChainKey, u32, NameHash>,
 }
 
 impl Table {
@@ -139,18 +106,20 @@ impl Table {
 
     /// The chain called `name`.
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.index.get(name).map(|&i| &self.chains[i])
+        self.index
+            .get(name.as_bytes())
+            .map(|&i| &self.chains[i as usize])
     }
 
     /// Index of the chain called `name` in [`Table::chains`].
     pub fn chain_index(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        self.index.get(name.as_bytes()).map(|&i| i as usize)
     }
 
     /// The chain called `name`, created (undeclared, no rules) when absent.
     pub fn chain_mut_or_insert(&mut self, name: &str) -> &mut Chain {
-        let i = match self.index.get(name) {
-            Some(&i) => i,
+        let i = match self.index.get(name.as_bytes()) {
+            Some(&i) => i as usize,
             None => self.insert_chain(Text::new(name)),
         };
         &mut self.chains[i]
@@ -160,14 +129,14 @@ impl Table {
     /// [`Text`] so that a name sliced from the dump is stored without a copy.
     pub fn chain_index_or_insert(&mut self, name: &Text) -> usize {
         // Look up by `str` first: a hit (nearly every jump) then costs no reference count.
-        if let Some(&i) = self.index.get(name.as_str()) {
-            return i;
+        if let Some(&i) = self.index.get(name.as_bytes()) {
+            return i as usize;
         }
-        match self.index.entry(name.clone()) {
-            Entry::Occupied(o) => *o.get(),
+        match self.index.entry(ChainKey::new(name)) {
+            Entry::Occupied(o) => *o.get() as usize,
             Entry::Vacant(v) => {
                 let i = self.chains.len();
-                v.insert(i);
+                v.insert(u32::try_from(i).unwrap_or(u32::MAX));
                 self.chains.push(Chain::new(name.clone()));
                 i
             }
@@ -184,7 +153,7 @@ impl Table {
             .chains
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
+            .map(|(i, c)| (ChainKey::new(&c.name), u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
     }
 
@@ -218,8 +187,8 @@ pub struct Chain {
     /// Rules of this chain that could not be read: `(position, line)`, where position is the
     /// index in [`Chain::rules`] the rule would have had. A packet reaching one gets an
     /// unknown outcome.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<(usize, u32)>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub unreadable: Sparse<(usize, u32)>,
 }
 
 impl Chain {
@@ -232,7 +201,7 @@ impl Chain {
             base: None,
             rules: Vec::new(),
             first_reference: None,
-            unreadable: Vec::new(),
+            unreadable: Sparse::new(),
         }
     }
 
@@ -277,7 +246,7 @@ pub struct Counters {
 
 /// One rule.
 ///
-/// Kept small (104 bytes, plus one allocation for its matches) because a large cluster's dump
+/// Kept small (96 bytes, plus one allocation for its matches) because a large cluster's dump
 /// has a hundred thousand of them; a test holds the sizes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rule {
@@ -302,7 +271,7 @@ pub struct Rule {
     /// nft only: statements that run before `target`, in order (`counter`-like ones are
     /// dropped; `meta mark set ...` stays). Always empty for iptables.
     #[serde(skip_serializing_if = "<[Target]>::is_empty")]
-    pub also: Box<[Target]>,
+    pub also: Sparse<Target>,
 }
 
 impl Rule {
@@ -904,9 +873,14 @@ mod size_tests {
             std::mem::size_of::<Target>()
         );
         assert!(
-            std::mem::size_of::<Rule>() <= 104,
+            std::mem::size_of::<Rule>() <= 96,
             "{}",
             std::mem::size_of::<Rule>()
+        );
+        assert!(
+            std::mem::size_of::<Chain>() <= 104,
+            "{}",
+            std::mem::size_of::<Chain>()
         );
     }
 }

@@ -24,7 +24,11 @@ impl Token<'_> {
 }
 
 fn is_number(s: &str) -> bool {
-    s[1..].chars().all(|c| c.is_ascii_digit())
+    s.as_bytes()
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .all(u8::is_ascii_digit)
 }
 
 /// Split `line`. An unclosed quote or a trailing backslash is an error (the line was cut).

@@ -51,123 +51,6 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
-/// Below this size a dump is read on the calling thread (threads cost more than they save).
-const PARALLEL_FROM: usize = 1 << 20;
-/// The piece of a dump one thread reads at a time.
-const CHUNK: usize = 256 << 10;
-
-/// Feed every line of `text` to the parser, in order. For a large dump, the rule lines are
-/// first read ([`pre::read_append`], nearly all the work) piece by piece by `threads - 1`
-/// helper threads and this one, which also applies the results in line order; at most a few
-/// pieces are read ahead, so memory stays bounded.
-fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a str, threads: usize) {
-    if threads < 2 || text.len() < PARALLEL_FROM {
-        for (i, raw) in text.lines().enumerate() {
-            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            p.line(n, raw.strip_suffix('\r').unwrap_or(raw), None);
-        }
-        return;
-    }
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let chunks = split_chunks(text, CHUNK);
-    let window = 2 * threads;
-    let next = AtomicUsize::new(0);
-    let applied = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 1..threads {
-            let (tx, next, applied, chunks) = (tx.clone(), &next, &applied, &chunks);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(chunk) = chunks.get(i) else { break };
-                while i >= applied.load(Ordering::Acquire) + window {
-                    std::thread::park_timeout(std::time::Duration::from_micros(100));
-                }
-                if tx.send((i, read_chunk(src, chunk))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut ready = std::collections::HashMap::new();
-        let mut n: u32 = 0;
-        for (ci, chunk) in chunks.iter().enumerate() {
-            let pres: Vec<(u32, Pre)> = loop {
-                while let Ok((i, r)) = rx.try_recv() {
-                    ready.insert(i, r);
-                }
-                if let Some(r) = ready.remove(&ci) {
-                    break r;
-                }
-                // Rather than wait, read the next unclaimed piece here.
-                let i = next.load(Ordering::Relaxed);
-                if i < chunks.len() && i < ci + window {
-                    if next
-                        .compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        ready.insert(i, read_chunk(src, chunks[i]));
-                    }
-                    continue;
-                }
-                match rx.recv() {
-                    Ok((i, r)) => {
-                        ready.insert(i, r);
-                    }
-                    // Every helper is gone (they cannot panic, but if one did, the scope
-                    // reports it): read the rest of this piece line by line.
-                    Err(_) => break Vec::new(),
-                }
-            };
-            let mut pres = pres.into_iter().peekable();
-            for (i, raw) in chunk.lines().enumerate() {
-                let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let pre = match pres.peek() {
-                    Some((l, _)) if *l == rel => pres.next().map(|x| x.1),
-                    _ => None,
-                };
-                n = n.saturating_add(1);
-                p.line(n, raw.strip_suffix('\r').unwrap_or(raw), pre);
-            }
-            applied.store(ci + 1, Ordering::Release);
-        }
-    });
-}
-
-/// `text` cut into pieces of about `size` bytes, each ending with a newline (but the last).
-fn split_chunks(text: &str, size: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let cut = match rest.as_bytes().get(size..) {
-            Some(tail) => tail
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |p| size + p + 1),
-            None => rest.len(),
-        };
-        let (head, tail) = rest.split_at(cut);
-        out.push(head);
-        rest = tail;
-    }
-    out
-}
-
-/// The rule lines of one piece, read: `(line within the piece, 1-based, what it gave)`.
-fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(u32, Pre<'a>)> {
-    let mut out = Vec::new();
-    let mut tokens = Vec::with_capacity(32);
-    let mut args = RuleArgs::default();
-    for (i, raw) in chunk.lines().enumerate() {
-        let t = raw.trim();
-        if t.starts_with("-A ") {
-            let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            out.push((rel, pre::read_append(src, t, &mut tokens, &mut args)));
-        }
-    }
-    out
-}
-
 /// Parse a dump as the snapshot holds it; its family decides between IPv4 and IPv6 tables.
 /// The rule set shares the snapshot's text.
 pub fn parse_dump(dump: &IptablesDump) -> (Ruleset, Vec<ParseError>) {
@@ -206,7 +89,7 @@ fn parse_with_family(
         last_chain: None,
         pending: Vec::new(),
     };
-    read_lines(&mut p, &src, text, threads);
+    pre::read_lines(&mut p, &src, text, threads);
     p.flush_pending();
     p.flush_orphans();
     p.flush_pending();
@@ -585,6 +468,11 @@ impl<'a> Parser<'a> {
             rules.append(&mut self.pending);
         }
         self.pending.clear();
+        // A long chain (KUBE-SERVICES) leaves a large buffer behind: give it back rather than
+        // keep it to the end of the parse.
+        if self.pending.capacity() > 1024 {
+            self.pending = Vec::new();
+        }
     }
 
     fn mark_unreadable(&mut self, ti: usize, n: u32, t: &str) {

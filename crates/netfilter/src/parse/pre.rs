@@ -8,7 +8,7 @@
 
 use super::args::{self, RuleArgs};
 use super::lex::{self, Token};
-use super::{looks_truncated, split_counters};
+use super::{looks_truncated, split_counters, Parser};
 use crate::error::ErrorKind;
 use crate::rule::*;
 use std::sync::Arc;
@@ -83,7 +83,10 @@ pub(super) fn read_append<'a>(
 
 /// A chain name that ends in a truncation marker.
 fn cut_name(name: &str) -> bool {
-    name.ends_with("...") || (name.as_bytes().contains(&b'[') && name.contains("[..."))
+    // `NAME...`, `NAME[...`, `NAME[...]`; anything cut where a space follows fails to read
+    // anyway. The last byte first: this runs on every rule.
+    matches!(name.as_bytes().last(), Some(b'.' | b']'))
+        && (name.ends_with("...") || name.contains("[..."))
 }
 
 /// The rule of `t`, from its arguments after `-A CHAIN` (or `-I CHAIN [N]`).
@@ -103,7 +106,7 @@ pub(super) fn rule(
             counters: counters.or(a.counters.take()).map(Box::new),
             matches: a.matches.drain(..).collect(),
             target: a.target.take(),
-            also: Box::new([]),
+            also: Sparse::new(),
         }),
         Err(m) => {
             let kind = if m.contains("needs a value") || m.contains("ends with") {
@@ -130,4 +133,121 @@ fn unreadable<'a>(t: &str, kind: ErrorKind, why: String) -> Pre<'a> {
         msg,
         lost_rule: true,
     }
+}
+
+/// Below this size a dump is read on the calling thread (threads cost more than they save).
+const PARALLEL_FROM: usize = 1 << 20;
+/// The piece of a dump one thread reads at a time.
+const CHUNK: usize = 256 << 10;
+
+/// Feed every line of `text` to the parser, in order. For a large dump, the rule lines are
+/// first read ([`read_append`], nearly all the work) piece by piece by `threads - 1`
+/// helper threads and this one, which also applies the results in line order; at most a few
+/// pieces are read ahead, so memory stays bounded.
+pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a str, threads: usize) {
+    if threads < 2 || text.len() < PARALLEL_FROM {
+        for (i, raw) in text.lines().enumerate() {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            p.line(n, raw.strip_suffix('\r').unwrap_or(raw), None);
+        }
+        return;
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let chunks = split_chunks(text, CHUNK);
+    let window = threads + 2;
+    let next = AtomicUsize::new(0);
+    let applied = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 1..threads {
+            let (tx, next, applied, chunks) = (tx.clone(), &next, &applied, &chunks);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else { break };
+                while i >= applied.load(Ordering::Acquire) + window {
+                    std::thread::park_timeout(std::time::Duration::from_micros(100));
+                }
+                if tx.send((i, read_chunk(src, chunk))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut ready = std::collections::HashMap::new();
+        let mut n: u32 = 0;
+        for (ci, chunk) in chunks.iter().enumerate() {
+            let pres: Vec<(u32, Pre)> = loop {
+                while let Ok((i, r)) = rx.try_recv() {
+                    ready.insert(i, r);
+                }
+                if let Some(r) = ready.remove(&ci) {
+                    break r;
+                }
+                // Rather than wait, read the next unclaimed piece here.
+                let i = next.load(Ordering::Relaxed);
+                if i < chunks.len() && i < ci + window {
+                    if next
+                        .compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        ready.insert(i, read_chunk(src, chunks[i]));
+                    }
+                    continue;
+                }
+                match rx.recv() {
+                    Ok((i, r)) => {
+                        ready.insert(i, r);
+                    }
+                    // Every helper is gone (they cannot panic, but if one did, the scope
+                    // reports it): read the rest of this piece line by line.
+                    Err(_) => break Vec::new(),
+                }
+            };
+            let mut pres = pres.into_iter().peekable();
+            for (i, raw) in chunk.lines().enumerate() {
+                let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                let pre = match pres.peek() {
+                    Some((l, _)) if *l == rel => pres.next().map(|x| x.1),
+                    _ => None,
+                };
+                n = n.saturating_add(1);
+                p.line(n, raw.strip_suffix('\r').unwrap_or(raw), pre);
+            }
+            applied.store(ci + 1, Ordering::Release);
+        }
+    });
+}
+
+/// `text` cut into pieces of about `size` bytes, each ending with a newline (but the last).
+fn split_chunks(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = match rest.as_bytes().get(size..) {
+            Some(tail) => tail
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |p| size + p + 1),
+            None => rest.len(),
+        };
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// The rule lines of one piece, read: `(line within the piece, 1-based, what it gave)`.
+fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(u32, Pre<'a>)> {
+    let mut out = Vec::new();
+    let mut tokens = Vec::with_capacity(32);
+    let mut args = RuleArgs::default();
+    for (i, raw) in chunk.lines().enumerate() {
+        let t = raw.trim();
+        if t.starts_with("-A ") {
+            let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            out.push((rel, read_append(src, t, &mut tokens, &mut args)));
+        }
+    }
+    out
 }
