@@ -44,7 +44,10 @@ pub enum Command {
         long_about = "Save this node's network state (links, addresses, routes in every \
         table, rules, neighbours, FDB, sysctls, modules, every iptables backend's rules, \
         conntrack counters, boot-time configuration files, kernel log) as a snapshot. Read it \
-        back with `netdoctor check --snapshot FILE`, on any machine."
+        back with `netdoctor check --snapshot FILE`, on any machine.\n\n\
+        Each tool it runs (iptables-save, nft, dmesg, ...) gets 30 seconds \
+        (NETDOCTOR_COMMAND_TIMEOUT=SECONDS changes it); a tool that hangs is killed and its \
+        part listed as not collected, with why. `check` without --from/--snapshot does the same."
     )]
     Collect(CollectArgs),
     /// The remediation plan for this node's findings; changes nothing without --apply.

@@ -5,8 +5,10 @@
 
 use netdoctor_model::{Backend, Family, IptablesDump, LogFile, NotCollected, Source, Sourced};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Where tools live when `PATH` is minimal (a cron job, `ip netns exec` under sudo).
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"];
@@ -25,23 +27,86 @@ fn is_executable(p: &Path) -> bool {
     fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// How long a tool may run before it is killed and its part reported as not collected. A
+/// node in trouble is exactly where `iptables-save` can hang (a stuck xtables lock, an nft
+/// kernel bug); `collect` must still finish and say so. `NETDOCTOR_COMMAND_TIMEOUT` (seconds)
+/// changes it.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn command_timeout() -> Duration {
+    std::env::var("NETDOCTOR_COMMAND_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(COMMAND_TIMEOUT, Duration::from_secs_f64)
+}
+
 /// Run a tool to completion; its stdout on success, otherwise why not.
 pub(crate) fn run(tool: &Path, args: &[&str]) -> Result<String, String> {
+    run_for(tool, args, command_timeout())
+}
+
+/// [`run`] with a time limit: past it, the tool (our own child, by its PID) is killed.
+pub(crate) fn run_for(tool: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
     let shown = std::iter::once(tool.display().to_string())
         .chain(args.iter().map(|a| a.to_string()))
         .collect::<Vec<_>>()
         .join(" ");
-    let out = Command::new(tool)
+    let mut child = Command::new(tool)
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    // Drain both pipes on their own threads, so that a large dump never blocks the tool.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // The pipes close with the tool (unless it left a child holding them: then
+                // the readers are left behind rather than waited for).
+                return Err(format!(
+                    "{shown} did not finish in {:.0} s: killed (a hung xtables lock or kernel call?)",
+                    limit.as_secs_f64()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("cannot wait for {shown}: {e}")),
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr);
         let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        return Err(format!("{shown} failed ({}): {}", out.status, first.trim()));
+        return Err(format!("{shown} failed ({status}): {}", first.trim()));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
 }
 
 /// The save commands of one family.
@@ -236,6 +301,21 @@ pub(crate) fn last_lines(text: &str, keep: usize) -> Vec<(u32, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hung_tool_is_killed_and_reported() {
+        let sleep = find_tool("sleep").expect("coreutils sleep");
+        let t = Instant::now();
+        let e = run_for(&sleep, &["30"], Duration::from_millis(200)).expect_err("killed");
+        assert!(e.contains("did not finish") && e.contains("killed"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        // A tool that finishes in time gives its output, however large.
+        let seq = find_tool("seq").expect("coreutils seq");
+        let out = run_for(&seq, &["200000"], Duration::from_secs(20)).expect("seq");
+        assert_eq!(out.lines().count(), 200_000);
+        let fails = find_tool("false").expect("coreutils false");
+        assert!(run_for(&fails, &[], Duration::from_secs(5)).is_err());
+    }
 
     #[test]
     fn backend_from_save_header() {
