@@ -176,12 +176,12 @@ pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a st
         let mut ready = std::collections::HashMap::new();
         let mut n: u32 = 0;
         for (ci, chunk) in chunks.iter().enumerate() {
-            let pres: Vec<(u32, Pre)> = loop {
+            let read: Option<Vec<(&str, Option<Pre>)>> = loop {
                 while let Ok((i, r)) = rx.try_recv() {
                     ready.insert(i, r);
                 }
                 if let Some(r) = ready.remove(&ci) {
-                    break r;
+                    break Some(r);
                 }
                 // Rather than wait, read the next unclaimed piece here.
                 let i = next.load(Ordering::Relaxed);
@@ -200,18 +200,22 @@ pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a st
                     }
                     // Every helper is gone (they cannot panic, but if one did, the scope
                     // reports it): read the rest of this piece line by line.
-                    Err(_) => break Vec::new(),
+                    Err(_) => break None,
                 }
             };
-            let mut pres = pres.into_iter().peekable();
-            for (i, raw) in chunk.lines().enumerate() {
-                let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let pre = match pres.peek() {
-                    Some((l, _)) if *l == rel => pres.next().map(|x| x.1),
-                    _ => None,
-                };
-                n = n.saturating_add(1);
-                p.line(n, raw.strip_suffix('\r').unwrap_or(raw), pre);
+            match read {
+                Some(lines) => {
+                    for (line, pre) in lines {
+                        n = n.saturating_add(1);
+                        p.line(n, line, pre);
+                    }
+                }
+                None => {
+                    for raw in chunk.lines() {
+                        n = n.saturating_add(1);
+                        p.line(n, raw.strip_suffix('\r').unwrap_or(raw), None);
+                    }
+                }
             }
             applied.store(ci + 1, Ordering::Release);
         }
@@ -237,17 +241,18 @@ fn split_chunks(text: &str, size: usize) -> Vec<&str> {
     out
 }
 
-/// The rule lines of one piece, read: `(line within the piece, 1-based, what it gave)`.
-fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(u32, Pre<'a>)> {
+/// The lines of one piece (without their `\r`), each rule line read.
+fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(&'a str, Option<Pre<'a>>)> {
     let mut out = Vec::new();
     let mut tokens = Vec::with_capacity(32);
     let mut args = RuleArgs::default();
-    for (i, raw) in chunk.lines().enumerate() {
-        let t = raw.trim();
-        if t.starts_with("-A ") {
-            let rel = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            out.push((rel, read_append(src, t, &mut tokens, &mut args)));
-        }
+    for raw in chunk.lines() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let t = line.trim();
+        let pre = t
+            .starts_with("-A ")
+            .then(|| read_append(src, t, &mut tokens, &mut args));
+        out.push((line, pre));
     }
     out
 }

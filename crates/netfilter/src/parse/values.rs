@@ -21,6 +21,25 @@ fn list<T>(s: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<Box<[T]>,
     }
 }
 
+/// `A.B.C.D[:PORT]` with one address and one port: the address and the port's text.
+fn simple_nat(s: &str) -> Option<(IpAddr, Option<&str>)> {
+    let b = s.as_bytes();
+    if !b.first()?.is_ascii_digit() || b.iter().any(|&c| c == b'-' || c == b'[') {
+        return None;
+    }
+    let (a, p) = match b.iter().position(|&c| c == b':') {
+        Some(i) => (s.get(..i)?, Some(s.get(i + 1..)?)),
+        None => (s, None),
+    };
+    if p.is_some_and(|p| p.is_empty() || p.as_bytes().contains(&b':')) {
+        return None;
+    }
+    match ip(a)? {
+        v4 @ IpAddr::V4(_) => Some((v4, p)),
+        IpAddr::V6(_) => None,
+    }
+}
+
 /// An IP address; dotted-quad IPv4 (nearly every address in a dump) without the generality
 /// of `IpAddr::from_str`, which is a tenth of a large dump's parse. Same rules: four decimal
 /// octets up to 255, no leading zeros.
@@ -328,6 +347,25 @@ pub fn addr_types(s: &str) -> Result<Box<[AddrType]>, String> {
 /// NAT ranges: `10.0.0.1`, `10.0.0.1:80`, `10.0.0.1-10.0.0.9:1000-2000`, `[fd00::1]:80`,
 /// `:80`.
 pub fn nat_range(s: &str) -> Result<NatRange, String> {
+    // Fast path: `A.B.C.D:PORT` or `A.B.C.D`, kube-proxy's DNAT (30k of them in a large dump).
+    if let Some((addr, port_s)) = simple_nat(s) {
+        let ports = match port_s {
+            Some(p) => {
+                let p = port(p)?;
+                Some(PortRange { lo: p, hi: p })
+            }
+            None => None,
+        };
+        return Ok(NatRange {
+            addr_lo: Some(addr),
+            addr_hi: Some(addr),
+            ports,
+        });
+    }
+    nat_range_general(s)
+}
+
+fn nat_range_general(s: &str) -> Result<NatRange, String> {
     let (addrs, ports) = if let Some(rest) = s.strip_prefix('[') {
         let (a, after) = rest
             .split_once(']')
@@ -368,6 +406,43 @@ pub fn nat_range(s: &str) -> Result<NatRange, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_nat_path_agrees_with_the_general_one() {
+        for s in [
+            "10.0.0.1:80",
+            "10.0.0.1",
+            "10.0.0.1:80-90",
+            "10.0.0.1-10.0.0.9:1000-2000",
+            "[fd00::1]:80",
+            ":80",
+            "fd00::1",
+            "10.0.0.1:",
+            "10.0.0.1:99999",
+            "1.2.3.4:http",
+            "01.2.3.4:80",
+            "10.0.0.1:80:90",
+        ] {
+            let fast = simple_nat(s);
+            let general = nat_range_general(s);
+            if let Some((a, p)) = fast {
+                let fast_range = p
+                    .map(|p| port(p).map(|p| PortRange { lo: p, hi: p }))
+                    .transpose();
+                match (fast_range, &general) {
+                    (Ok(ports), Ok(g)) => {
+                        assert_eq!(
+                            (Some(a), Some(a), ports),
+                            (g.addr_lo, g.addr_hi, g.ports),
+                            "{s}"
+                        )
+                    }
+                    (Err(_), Err(_)) => {}
+                    (f, g) => panic!("{s}: fast {f:?} general {g:?}"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_fast_ipv4_reader_agrees_with_std() {
