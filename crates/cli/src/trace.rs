@@ -71,13 +71,25 @@ fn resolve(cluster: &Cluster, spec: &str, what: &str) -> Result<(IpAddr, Option<
     }
 }
 
+/// A snapshot whose rules are larger than this keeps them on disk until a trace crosses the
+/// node: a trace over 500 nodes of a large cluster would otherwise hold gigabytes of rules it
+/// never reads.
+const LAZY_RULES_FROM: usize = 1 << 20;
+
 pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
     let mut snaps = Vec::new();
+    let mut lazy = Vec::new();
     for f in &a.snapshots {
-        snaps.push(
-            netdoctor_collect::snapshot_io::read_snapshot(f)
-                .with_context(|| format!("reading snapshot {}", f.display()))?,
-        );
+        let mut s = netdoctor_collect::snapshot_io::read_snapshot(f)
+            .with_context(|| format!("reading snapshot {}", f.display()))?;
+        let size: usize = s.iptables.iter().map(|d| d.text.len()).sum::<usize>()
+            + s.nft_json.as_ref().map_or(0, |t| t.value.len());
+        if size > LAZY_RULES_FROM {
+            s.iptables.clear();
+            s.nft_json = None;
+            lazy.push((snaps.len(), f.clone()));
+        }
+        snaps.push(s);
     }
     let objects = match &a.kube_objects {
         Some(p) => {
@@ -90,7 +102,15 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let cluster = Cluster::new(snaps, objects);
+    let mut cluster = Cluster::new(snaps, objects);
+    for (i, f) in lazy {
+        if let Some(node) = cluster.nodes.get_mut(i) {
+            node.set_rules_loader(Box::new(move || {
+                netdoctor_collect::snapshot_io::read_snapshot(&f)
+                    .map_err(|e| format!("{}: {e}", f.display()))
+            }));
+        }
+    }
     let (src, _) = resolve(&cluster, &a.from, "--from")?;
     let (dst, port) = resolve(&cluster, &a.to, "--to")?;
     let proto = match a.proto {

@@ -13,6 +13,10 @@ fn write_node(dir: &Path) -> std::path::PathBuf {
 }
 
 fn write_node_fwd(dir: &Path, ip_forward: &str) -> std::path::PathBuf {
+    write_node_rules(dir, ip_forward, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n")
+}
+
+fn write_node_rules(dir: &Path, ip_forward: &str, rules: &str) -> std::path::PathBuf {
     let src = json!({"file": "test"});
     let snap = json!({
         "schema": "netdoctor.snapshot/v1",
@@ -38,7 +42,7 @@ fn write_node_fwd(dir: &Path, ip_forward: &str) -> std::path::PathBuf {
         "fdb": [],
         "iptables": [{
             "backend": "nft", "family": "ipv4", "source": src,
-            "text": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n"
+            "text": rules
         }]
     });
     let p = dir.join("n0.json");
@@ -227,4 +231,43 @@ fn names_resolve_through_cluster_objects() {
         .expect("run");
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["verdict"], "dropped", "{v}");
+}
+
+/// A snapshot with more than a MiB of rules keeps them on disk until the trace crosses the
+/// node; they are then read again and evaluated like any other.
+#[test]
+fn large_rule_sets_are_read_when_the_path_needs_them() {
+    let mut rules =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    for i in 0..20_000u32 {
+        rules.push_str(&format!(
+            "-A FORWARD -s 192.0.{}.{}/32 -m comment --comment \"filler rule {i} of a large firewall\" -j ACCEPT\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    rules.push_str("-A FORWARD -d 172.31.255.99/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n");
+    rules.push_str("-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n");
+    assert!(rules.len() > 1 << 20);
+    let reject_line = rules.lines().count() - 2;
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = write_node_rules(dir.path(), "1", &rules);
+    let out = run(&[
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "172.31.255.99:80",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["verdict"], "dropped", "{v}");
+    let detail = v["drop"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("line {reject_line}")) && detail.contains("REJECT"),
+        "the rule read again decides: {detail}"
+    );
 }

@@ -59,6 +59,7 @@ pub mod route;
 mod walk;
 
 pub use cluster::{Cluster, Place};
+pub use node::RulesLoader;
 pub use objects::ClusterObjects;
 pub use report::{Direction, Drop, Hop, Trace, TracePath, TraceVerdict, TRACE_SCHEMA};
 pub use walk::{trace, Proto, TraceRequest, CLIENT_PORT, IPIP_OVERHEAD, VXLAN_OVERHEAD};

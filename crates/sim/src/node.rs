@@ -20,6 +20,19 @@ pub struct NodeRuleset {
     pub active: bool,
 }
 
+/// Reads a node's snapshot again, for its rules: a trace over hundreds of nodes keeps only
+/// the rules of the nodes on the path (a large cluster's dump is tens of MiB per node), so the
+/// caller may leave the rules out of the snapshots it gives and hand this instead.
+pub type RulesLoader = Box<dyn Fn() -> Result<NodeSnapshot, String> + Send + Sync>;
+
+struct Loader(RulesLoader);
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RulesLoader")
+    }
+}
+
 /// A node ready to be traced through.
 #[derive(Debug)]
 pub struct NodeModel {
@@ -27,6 +40,7 @@ pub struct NodeModel {
     pub name: String,
     pub snap: NodeSnapshot,
     parsed: OnceLock<ParsedRules>,
+    loader: Option<Loader>,
     pub ctx: HostContext,
     /// Routes by table, most specific first, with the local table derived from the addresses
     /// when the snapshot lacks it.
@@ -110,6 +124,7 @@ impl NodeModel {
             name,
             snap,
             parsed: OnceLock::new(),
+            loader: None,
             ctx,
             tables,
             policy,
@@ -126,15 +141,36 @@ impl NodeModel {
         self.parsed.get()
     }
 
+    /// Read this node's rules (iptables dumps, nft ruleset) from `loader` when a trace first
+    /// needs them, instead of from the snapshot given to [`NodeModel::new`].
+    pub fn set_rules_loader(&mut self, loader: RulesLoader) {
+        self.loader = Some(Loader(loader));
+    }
+
     fn parse_rules(&self) -> ParsedRules {
+        let reread;
+        let snap = match &self.loader {
+            None => &self.snap,
+            Some(Loader(load)) => match load() {
+                Ok(s) => {
+                    reread = s;
+                    &reread
+                }
+                Err(e) => {
+                    return ParsedRules {
+                        rulesets: Vec::new(),
+                        missing: Some(format!(
+                            "the rules of {} could not be read again: {e}",
+                            self.name
+                        )),
+                        notes: Vec::new(),
+                    }
+                }
+            },
+        };
         let mut notes = Vec::new();
         let mut rulesets = Vec::new();
-        for d in self
-            .snap
-            .iptables
-            .iter()
-            .filter(|d| d.family == Family::Ipv4)
-        {
+        for d in snap.iptables.iter().filter(|d| d.family == Family::Ipv4) {
             let (rules, errors) = netdoctor_netfilter::parse_dump(d);
             for e in errors.iter().take(5) {
                 notes.push(format!("{}: {e}", self.name));
@@ -151,7 +187,7 @@ impl NodeModel {
             });
         }
         if rulesets.is_empty() {
-            if let Some(t) = &self.snap.nft_json {
+            if let Some(t) = &snap.nft_json {
                 let (rules, errors) =
                     netdoctor_netfilter::parse_nft_json(&t.value, &t.source.to_string());
                 for e in errors.iter().take(5) {
@@ -168,8 +204,7 @@ impl NodeModel {
             // No dump at all is missing data, not an empty firewall: a collector that ran
             // iptables-save on a host without rules still records an (empty) dump.
             Some(
-                self.snap
-                    .not_collected
+                snap.not_collected
                     .iter()
                     .find(|n| n.part.starts_with("iptables") || n.part.starts_with("nft"))
                     .map(|n| format!("{} not collected: {}", n.part, n.reason))
