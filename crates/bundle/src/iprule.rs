@@ -1,7 +1,7 @@
 //! `ip rule` (`ip rule show`, `ip -6 rule`) text.
 
 use crate::text::{self, Line};
-use netdoctor_model::{ParseProblem, RoutingRule, Source};
+use netdoctor_model::{Family, ParseProblem, RoutingRule, Source};
 
 /// Selectors the model does not keep, each followed by one value.
 const SKIP_WITH_VALUE: &[&str] = &[
@@ -54,6 +54,9 @@ fn parse_rule(t: &str, source: Source) -> Result<RoutingRule, String> {
         .map_err(|_| format!("bad priority {prio:?}"))?;
     let words: Vec<&str> = rest.split_whitespace().collect();
     let mut rule = RoutingRule {
+        // Pasted text does not say which of `ip rule` and `ip -6 rule` made it; an IPv6
+        // selector does (below), else IPv4, the common paste.
+        family: Family::Ipv4,
         priority,
         not: false,
         from: None,
@@ -79,6 +82,9 @@ fn parse_rule(t: &str, source: Source) -> Result<RoutingRule, String> {
                 } else {
                     Some(text::parse_prefix(v).ok_or_else(|| format!("bad prefix {v:?}"))?)
                 };
+                if net.is_some_and(|n| matches!(n, ipnet::IpNet::V6(_))) {
+                    rule.family = Family::Ipv6;
+                }
                 if w == "from" {
                     rule.from = net;
                 } else {
@@ -157,6 +163,15 @@ mod tests {
         assert_eq!(rules[5].fwmark, Some((0x10, 0xff)));
         assert_eq!(rules[5].iif.as_deref(), Some("cni0"));
         assert_eq!(rules[5].source.line, Some(6));
+    }
+
+    #[test]
+    fn ipv6_selectors_make_an_ipv6_rule() {
+        let text = "0:\tfrom all lookup local\n1000:\tfrom fd00:10::/64 lookup 100\n1001:\tfrom 10.9.0.0/16 lookup 200\n";
+        let (rules, problems) = parse_ip_rule(text, "ip-rule.txt");
+        assert!(problems.is_empty(), "{problems:?}");
+        let fams: Vec<Family> = rules.iter().map(|r| r.family).collect();
+        assert_eq!(fams, [Family::Ipv4, Family::Ipv6, Family::Ipv4]);
     }
 
     #[test]

@@ -193,3 +193,51 @@ fn vxlan_mtu_above_its_underlay() {
     assert_eq!(critical_ids(&v), ["mtu-mismatch"], "{v:#}");
     assert!(finding(&v, "mtu-mismatch")["fix"]["runtime"][0] == "ip link set flannel.1 mtu 1350");
 }
+
+/// `collect` records the policy rules of both families, each with its family; the IPv4 model
+/// (and `trace`) reads only the IPv4 ones.
+#[test]
+fn policy_rules_of_both_families_are_collected() {
+    if !lab_available("policy_rules_of_both_families_are_collected") {
+        return;
+    }
+    let ns = Netns::new("rules");
+    ns.run(
+        "ip -6 rule add from fd00:10::/64 lookup 100 prio 1000
+         ip rule add from 10.9.0.0/16 lookup 200 prio 1001",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("snap.json");
+    let out = ns.netdoctor(&["collect", "-o", &file.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("snapshot")).expect("json");
+    let rules = snap["rules"].as_array().cloned().unwrap_or_default();
+    let find = |prio: u64| {
+        rules
+            .iter()
+            .find(|r| r["priority"] == prio)
+            .unwrap_or_else(|| panic!("no rule {prio}: {rules:?}"))
+            .clone()
+    };
+    let v6 = find(1000);
+    assert_eq!(v6["family"], "ipv6");
+    assert_eq!(v6["from"], "fd00:10::/64");
+    assert_eq!(v6["table"], 100);
+    let v4 = find(1001);
+    assert_eq!(v4["family"], "ipv4");
+    assert_eq!(v4["from"], "10.9.0.0/16");
+    // Both families' default rules are there too.
+    assert!(
+        rules.iter().filter(|r| r["family"] == "ipv6").count() >= 3,
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().filter(|r| r["family"] == "ipv4").count() >= 4,
+        "{rules:?}"
+    );
+}

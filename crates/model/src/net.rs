@@ -171,6 +171,10 @@ pub struct Route {
 /// A policy routing rule (`ip rule`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingRule {
+    /// IPv4 (`ip rule`) or IPv6 (`ip -6 rule`). Snapshots written before the field existed
+    /// held IPv4 rules only.
+    #[serde(default = "crate::Family::ipv4")]
+    pub family: crate::Family,
     pub priority: u32,
     #[serde(default)]
     pub not: bool,
@@ -222,4 +226,21 @@ pub struct FdbEntry {
     #[serde(default)]
     pub flags: Vec<String>,
     pub source: Source,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Snapshots written before rules had a family held IPv4 rules only.
+    #[test]
+    fn a_rule_without_family_is_ipv4() {
+        let old = r#"{"priority": 0, "table": 255, "action": "lookup", "source": {"file": "x"}}"#;
+        let r: RoutingRule = serde_json::from_str(old).expect("old rule");
+        assert_eq!(r.family, crate::Family::Ipv4);
+        let v6 =
+            r#"{"family": "ipv6", "priority": 0, "action": "lookup", "source": {"file": "x"}}"#;
+        let r: RoutingRule = serde_json::from_str(v6).expect("v6 rule");
+        assert_eq!(r.family, crate::Family::Ipv6);
+    }
 }

@@ -187,6 +187,13 @@ pub enum Family {
     Ipv6,
 }
 
+impl Family {
+    /// For serde defaults.
+    pub fn ipv4() -> Family {
+        Family::Ipv4
+    }
+}
+
 /// One `iptables-save` output, raw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IptablesDump {

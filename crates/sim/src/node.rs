@@ -99,9 +99,17 @@ impl NodeModel {
                     .then(a.metric.unwrap_or(0).cmp(&b.metric.unwrap_or(0)))
             });
         }
-        let mut policy = snap.rules.clone().unwrap_or_default();
+        // The model routes IPv4.
+        let mut policy: Vec<RoutingRule> = snap
+            .rules
+            .iter()
+            .flatten()
+            .filter(|r| r.family == Family::Ipv4)
+            .cloned()
+            .collect();
         if policy.is_empty() {
             let rule = |priority, table| RoutingRule {
+                family: Family::Ipv4,
                 priority,
                 not: false,
                 from: None,

@@ -4,7 +4,7 @@
 use super::links::{note_undecodable, scope_name, IfNames};
 use super::netlink::{NetlinkError, RtSocket};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use netdoctor_model::{ParseProblem, Route, RouteKind, RoutingRule, Source};
+use netdoctor_model::{Family, ParseProblem, Route, RouteKind, RoutingRule, Source};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteMetric, RouteNextHopFlags,
     RouteType, RouteVia,
@@ -179,29 +179,33 @@ pub(crate) fn protocol_name(p: u8) -> String {
     name.to_string()
 }
 
-/// IPv4 policy rules, as plain `ip rule` lists them. IPv6 rules are not collected: the model's
-/// rule has no family, and a selector-less IPv6 rule would read as an IPv4 one.
+/// Policy rules of both families, as `ip rule` and `ip -6 rule` list them.
 pub(crate) fn dump_rules(
     socket: &mut RtSocket,
     problems: &mut Vec<ParseProblem>,
 ) -> Result<Vec<RoutingRule>, NetlinkError> {
-    let mut req = RuleMessage::default();
-    req.header.family = AddressFamily::Inet;
-    let dump = socket.dump(&RouteNetlinkMessage::GetRule(req))?;
-    note_undecodable(&dump, RULE_SOURCE, problems);
-    Ok(dump
-        .messages
-        .iter()
-        .filter_map(|m| match m {
+    let mut rules = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut req = RuleMessage::default();
+        req.header.family = family;
+        let dump = socket.dump(&RouteNetlinkMessage::GetRule(req))?;
+        note_undecodable(&dump, RULE_SOURCE, problems);
+        rules.extend(dump.messages.iter().filter_map(|m| match m {
             RouteNetlinkMessage::NewRule(r) => Some(rule_from(r)),
             _ => None,
-        })
-        .collect())
+        }));
+    }
+    Ok(rules)
 }
 
 fn rule_from(m: &RuleMessage) -> RoutingRule {
     let h = &m.header;
     let mut rule = RoutingRule {
+        family: if h.family == AddressFamily::Inet6 {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        },
         // FRA_PRIORITY is absent for priority 0 (the `lookup local` rule).
         priority: 0,
         not: h.flags.contains(RuleFlags::Invert),

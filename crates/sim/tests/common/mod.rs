@@ -135,6 +135,7 @@ pub fn snapshot(name: &str, text: &str) -> NodeSnapshot {
             }
             Some("rule") => {
                 s.rules.as_mut().expect("rules").push(RoutingRule {
+                    family: Family::Ipv4,
                     priority: w[1].parse().expect("prio"),
                     not: false,
                     from: after("from").and_then(|f| f.parse().ok()),
