@@ -104,18 +104,9 @@ pub(super) fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
                     ranges: ranges.into(),
                 }
             }
-            KeyField::L4proto => {
-                let protos = vals
-                    .iter()
-                    .map(|x| match x {
-                        Value::String(s) => v::protocol(s),
-                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999))
-                            .map_err(|_| "bad protocol".into()),
-                        _ => Err("bad protocol".into()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                MatchKind::ProtocolIn { protos }
-            }
+            KeyField::L4proto => MatchKind::ProtocolIn {
+                protos: protocols(&vals)?,
+            },
             KeyField::Iifname | KeyField::Oifname => {
                 let [Value::String(n)] = vals.as_slice() else {
                     return Err("interface sets not modelled".into());
@@ -225,16 +216,9 @@ pub(super) fn translate_match(ctx: &Ctx, m: &Value) -> Result<Match, String> {
         let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("");
         let field = p.get("field").and_then(Value::as_str).unwrap_or("");
         if (proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr") {
-            let protos =
-                vals.iter()
-                    .map(|x| match x {
-                        Value::String(s) => v::protocol(s),
-                        Value::Number(n) => u8::try_from(n.as_u64().unwrap_or(999))
-                            .map_err(|_| "bad protocol".into()),
-                        _ => Err("bad protocol".into()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-            MatchKind::ProtocolIn { protos }
+            MatchKind::ProtocolIn {
+                protos: protocols(&vals)?,
+            }
         } else if (proto == "icmp" || proto == "icmpv6") && field == "type" {
             let [Value::String(t)] = vals.as_slice() else {
                 return Err("ICMP type sets not modelled".into());
@@ -263,4 +247,17 @@ fn payload_proto(left: &Value) -> Option<u8> {
         "sctp" => Some(132),
         _ => None,
     }
+}
+
+/// Protocols given by name or number.
+fn protocols(vals: &[Value]) -> Result<Vec<u8>, String> {
+    vals.iter()
+        .map(|x| match x {
+            Value::String(s) => v::protocol(s),
+            Value::Number(n) => {
+                u8::try_from(n.as_u64().unwrap_or(999)).map_err(|_| "bad protocol".into())
+            }
+            _ => Err("bad protocol".into()),
+        })
+        .collect()
 }

@@ -52,6 +52,19 @@ pub(super) fn values_text(o: &Opt) -> String {
     v.join(" ")
 }
 
+/// The option groups as written (`!`, names, values), for matches and targets kept opaque.
+pub(super) fn raw_args(opts: &[Opt]) -> Vec<String> {
+    let mut args = Vec::new();
+    for o in opts {
+        if o.neg {
+            args.push("!".to_string());
+        }
+        args.push(o.name.to_string());
+        args.extend(o.values.iter().map(|v| v.text.to_string()));
+    }
+    args
+}
+
 pub(super) fn one<'t>(o: &Opt<'t, '_>) -> Result<&'t str, String> {
     match o.values {
         [v] => Ok(&v.text),

@@ -1,7 +1,7 @@
 //! Match modules (`-m NAME --option value ...`) and the options of the protocol modules that
 //! `-p` loads implicitly.
 
-use super::args::{module_proto, neg, no_value, one, values_text, Opt, RuleArgs};
+use super::args::{module_proto, neg, no_value, one, raw_args, values_text, Opt, RuleArgs};
 use super::values as v;
 use crate::packet::{CtDir, CtStateSet};
 use crate::rule::*;
@@ -9,14 +9,7 @@ use std::sync::Arc;
 
 fn opaque(out: &mut RuleArgs, name: &str, opts: &[Opt], why: &str) {
     // The negations stay inside `args`: the module is decided as a whole or not at all.
-    let mut args = Vec::new();
-    for o in opts {
-        if o.neg {
-            args.push("!".to_string());
-        }
-        args.push(o.name.to_string());
-        args.extend(o.values.iter().map(|v| v.text.to_string()));
-    }
+    let args = raw_args(opts);
     out.matches
         .push(Match::new(MatchKind::Opaque(Box::new(OpaqueMatch {
             module: name.to_string(),

@@ -1,21 +1,9 @@
 //! Targets (`-j NAME OPTIONS`).
 
-use super::args::{no_value as flag, one, Opt};
+use super::args::{no_value as flag, one, raw_args, Opt};
 use super::values as v;
 use crate::rule::*;
 use std::sync::Arc;
-
-fn raw_args(opts: &[Opt]) -> Vec<String> {
-    let mut args = Vec::new();
-    for o in opts {
-        if o.neg {
-            args.push("!".to_string());
-        }
-        args.push(o.name.to_string());
-        args.extend(o.values.iter().map(|v| v.text.to_string()));
-    }
-    args
-}
 
 fn extension(name: &str, opts: &[Opt]) -> Box<Extension> {
     Box::new(Extension {
