@@ -168,6 +168,27 @@ pub struct Route {
     pub source: Source,
 }
 
+impl Route {
+    /// The route in `ip route` words: `[TYPE] DST [via GW] [dev DEV] [onlink]`.
+    pub fn ip_route_words(&self) -> String {
+        let mut s = String::new();
+        if self.kind != RouteKind::Unicast {
+            s.push_str(&format!("{:?} ", self.kind).to_lowercase());
+        }
+        s.push_str(&self.dst.to_string());
+        if let Some(g) = self.gateway {
+            s.push_str(&format!(" via {g}"));
+        }
+        if let Some(d) = &self.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if self.onlink {
+            s.push_str(" onlink");
+        }
+        s
+    }
+}
+
 /// A policy routing rule (`ip rule`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingRule {

@@ -1,6 +1,8 @@
 //! A large dump is read on several threads; the result must be the one a single thread gives,
 //! rules, order, lines and errors alike.
 
+mod common;
+
 use netdoctor_netfilter::parse_iptables_save_threads;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -64,4 +66,48 @@ fn threads_give_the_result_of_one_thread() {
     assert!(lines.windows(2).all(|w| w[0] <= w[1]));
     let rules: usize = one.tables.iter().map(|t| t.rule_count()).sum();
     assert!(rules > 21_000, "{rules}");
+}
+
+/// Every real dump and paste in the fixtures, one by one and all in one text (sections,
+/// fragments outside any table, listings and cut lines falling on the edges of the pieces):
+/// threads change nothing.
+#[test]
+fn real_dumps_read_on_threads_as_on_one() {
+    let dir = format!(
+        "{}/../../../shared/fixtures/realworld/iptables",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    let mut all = String::new();
+    for name in &names {
+        let text = common::fixture(name);
+        all.push_str(&text);
+        all.push('\n');
+        same_on_threads(name, text);
+    }
+    assert!(all.len() > 32 << 10, "several pieces of at least 4 KiB");
+    same_on_threads("all fixtures", all);
+}
+
+fn same_on_threads(name: &str, text: String) {
+    let text = Arc::new(text);
+    let (one, one_errs) = parse_iptables_save_threads(Arc::clone(&text), name, 1);
+    for threads in [2, 3] {
+        let (many, many_errs) = parse_iptables_save_threads(Arc::clone(&text), name, threads);
+        assert_eq!(
+            serde_json::to_string(&one).expect("json"),
+            serde_json::to_string(&many).expect("json"),
+            "{name}, {threads} threads"
+        );
+        assert_eq!(
+            format!("{one_errs:?}"),
+            format!("{many_errs:?}"),
+            "{name}, {threads} threads"
+        );
+    }
 }

@@ -92,22 +92,29 @@ pub fn table_name(t: u32) -> String {
     }
 }
 
+/// The source address `node` gives a packet it sends to `dst`: the route's `src`, else the
+/// first address of the route's device (the kernel's choice for locally made packets).
+pub fn source_for(node: &NodeModel, dst: IpAddr) -> Option<IpAddr> {
+    let flow = Flow {
+        src: None,
+        dst,
+        iif: None,
+        mark: 0,
+    };
+    match lookup(node, &flow) {
+        Lookup::Route { route, .. } => route.prefsrc.or_else(|| {
+            route
+                .dev
+                .as_deref()
+                .and_then(|d| node.ctx.primary_address(d, dst.is_ipv6()))
+        }),
+        _ => None,
+    }
+}
+
 /// A route in `ip route` words.
 pub fn describe(r: &Route) -> String {
-    let mut s = String::new();
-    if r.kind != RouteKind::Unicast {
-        s.push_str(&format!("{:?} ", r.kind).to_lowercase());
-    }
-    s.push_str(&r.dst.to_string());
-    if let Some(g) = r.gateway {
-        s.push_str(&format!(" via {g}"));
-    }
-    if let Some(d) = &r.dev {
-        s.push_str(&format!(" dev {d}"));
-    }
-    if r.onlink {
-        s.push_str(" onlink");
-    }
+    let mut s = r.ip_route_words();
     if let Some(p) = r.prefsrc {
         s.push_str(&format!(" src {p}"));
     }

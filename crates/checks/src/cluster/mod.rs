@@ -20,7 +20,7 @@ use crate::context::{Context, Options};
 use crate::outcome::Outcome;
 use ipnet::IpNet;
 use netdoctor_kube::{Cluster, Node};
-use netdoctor_model::{CheckReport, NodeSnapshot, Route, RouteKind};
+use netdoctor_model::{CheckReport, NodeSnapshot, Route};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -156,21 +156,7 @@ impl<'a> View<'a> {
 
 /// A route as `ip route` prints it, with where it was read.
 pub(crate) fn route_text(r: &Route) -> String {
-    let mut s = String::new();
-    if r.kind != RouteKind::Unicast {
-        s.push_str(&format!("{:?} ", r.kind).to_lowercase());
-    }
-    s.push_str(&r.dst.to_string());
-    if let Some(g) = r.gateway {
-        s.push_str(&format!(" via {g}"));
-    }
-    if let Some(d) = &r.dev {
-        s.push_str(&format!(" dev {d}"));
-    }
-    if r.onlink {
-        s.push_str(" onlink");
-    }
-    format!("{s} [{}]", r.source)
+    format!("{} [{}]", r.ip_route_words(), r.source)
 }
 
 /// The underlay address a remote node is reached at.

@@ -122,37 +122,18 @@ impl Evaluator<'_> {
             }
             Target::Dnat { to, .. } => self.nat(st, ci, ri, p, NatKind::Dnat, to, hook),
             Target::Snat { to, .. } => self.nat(st, ci, ri, p, NatKind::Snat, to, hook),
-            Target::Masquerade { ports, .. } => {
+            Target::Masquerade { ports, .. } | Target::Redirect { ports, .. } => {
+                let kind = if matches!(target, Target::Masquerade { .. }) {
+                    NatKind::Masquerade
+                } else {
+                    NatKind::Redirect
+                };
                 let r = NatRange {
                     addr_lo: None,
                     addr_hi: None,
                     ports: *ports,
                 };
-                self.nat(
-                    st,
-                    ci,
-                    ri,
-                    p,
-                    NatKind::Masquerade,
-                    std::slice::from_ref(&r),
-                    hook,
-                )
-            }
-            Target::Redirect { ports, .. } => {
-                let r = NatRange {
-                    addr_lo: None,
-                    addr_hi: None,
-                    ports: *ports,
-                };
-                self.nat(
-                    st,
-                    ci,
-                    ri,
-                    p,
-                    NatKind::Redirect,
-                    std::slice::from_ref(&r),
-                    hook,
-                )
+                self.nat(st, ci, ri, p, kind, std::slice::from_ref(&r), hook)
             }
             Target::Mark(op) => {
                 let old = p.pkt.mark;

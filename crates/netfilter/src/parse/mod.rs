@@ -27,17 +27,19 @@ pub use lex::{split as split_args, split_into as lex_split_into, Token};
 /// The rule set keeps one copy of `text` and every rule's text, comment and chain names point
 /// into it; [`parse_iptables_save_shared`] avoids even that copy.
 pub fn parse_iptables_save(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
-    parse_with_family(Arc::new(text.to_string()), file, None, default_threads())
+    let threads = default_threads(text.len());
+    parse_with_family(Arc::new(text.to_string()), file, None, threads)
 }
 
 /// [`parse_iptables_save`] on a text the caller hands over: the rule set shares it rather
 /// than copying it (a 100k-rule dump is 15 MiB).
 pub fn parse_iptables_save_shared(text: Arc<String>, file: &str) -> (Ruleset, Vec<ParseError>) {
-    parse_with_family(text, file, None, default_threads())
+    let threads = default_threads(text.len());
+    parse_with_family(text, file, None, threads)
 }
 
-/// [`parse_iptables_save_shared`] with at most `threads` threads reading rule lines (1: all
-/// on the calling thread). The result does not depend on it.
+/// [`parse_iptables_save_shared`] with `threads` threads reading rule lines (1: all on the
+/// calling thread), whatever the dump's size. The result does not depend on it.
 pub fn parse_iptables_save_threads(
     text: Arc<String>,
     file: &str,
@@ -46,9 +48,14 @@ pub fn parse_iptables_save_threads(
     parse_with_family(text, file, None, threads)
 }
 
-/// Threads for reading a large dump: the machine's cores, at most 8.
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+/// Threads for reading a dump of `len` bytes: the machine's cores (at most 8) from 1 MiB on;
+/// below that, threads cost more than they save.
+fn default_threads(len: usize) -> usize {
+    if len < 1 << 20 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    }
 }
 
 /// Parse a dump as the snapshot holds it; its family decides between IPv4 and IPv6 tables.
@@ -59,7 +66,7 @@ pub fn parse_dump(dump: &IptablesDump) -> (Ruleset, Vec<ParseError>) {
         Arc::clone(&dump.text),
         &name,
         Some(dump.family),
-        default_threads(),
+        default_threads(dump.text.len()),
     )
 }
 

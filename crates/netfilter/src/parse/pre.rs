@@ -135,17 +135,18 @@ fn unreadable<'a>(t: &str, kind: ErrorKind, why: String) -> Pre<'a> {
     }
 }
 
-/// Below this size a dump is read on the calling thread (threads cost more than they save).
-const PARALLEL_FROM: usize = 1 << 20;
-/// The piece of a dump one thread reads at a time.
-const CHUNK: usize = 256 << 10;
+/// The piece of a dump one thread reads at a time: 256 KiB, or less for a small dump so that
+/// every thread gets several.
+fn piece_size(len: usize, threads: usize) -> usize {
+    (len / (8 * threads)).clamp(4 << 10, 256 << 10)
+}
 
 /// Feed every line of `text` to the parser, in order. For a large dump, the rule lines are
 /// first read ([`read_append`], nearly all the work) piece by piece by `threads - 1`
 /// helper threads and this one, which also applies the results in line order; at most a few
 /// pieces are read ahead, so memory stays bounded.
 pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a str, threads: usize) {
-    if threads < 2 || text.len() < PARALLEL_FROM {
+    if threads < 2 {
         for (i, raw) in text.lines().enumerate() {
             let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
             p.line(n, raw.strip_suffix('\r').unwrap_or(raw), None);
@@ -153,7 +154,7 @@ pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a st
         return;
     }
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let chunks = split_chunks(text, CHUNK);
+    let chunks = split_chunks(text, piece_size(text.len(), threads));
     let window = threads + 2;
     let next = AtomicUsize::new(0);
     let applied = AtomicUsize::new(0);

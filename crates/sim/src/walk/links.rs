@@ -214,25 +214,7 @@ impl Walker<'_> {
         };
         let vx = link.vxlan.clone().unwrap_or_default();
         let port = vx.dstport.unwrap_or(8472);
-        let src = vx.local.or_else(|| {
-            match route::lookup(
-                n,
-                &route::Flow {
-                    src: None,
-                    dst: remote,
-                    iif: None,
-                    mark: 0,
-                },
-            ) {
-                Lookup::Route { route, .. } => route.prefsrc.or_else(|| {
-                    route
-                        .dev
-                        .as_deref()
-                        .and_then(|d| n.ctx.primary_address(d, remote.is_ipv6()))
-                }),
-                _ => None,
-            }
-        });
+        let src = vx.local.or_else(|| route::source_for(n, remote));
         let Some(src) = src else {
             self.unknown(
                 path,
@@ -287,23 +269,7 @@ impl Walker<'_> {
             self.unknown(path, node, "ipip", d);
             return;
         }
-        let src = match route::lookup(
-            n,
-            &route::Flow {
-                src: None,
-                dst: nexthop,
-                iif: None,
-                mark: 0,
-            },
-        ) {
-            Lookup::Route { route, .. } => route.prefsrc.or_else(|| {
-                route
-                    .dev
-                    .as_deref()
-                    .and_then(|d| n.ctx.primary_address(d, nexthop.is_ipv6()))
-            }),
-            _ => None,
-        };
+        let src = route::source_for(n, nexthop);
         let Some(src) = src else {
             self.unknown(
                 path,
