@@ -120,7 +120,7 @@ impl Table {
     pub fn chain_mut_or_insert(&mut self, name: &str) -> &mut Chain {
         let i = match self.index.get(name.as_bytes()) {
             Some(&i) => i as usize,
-            None => self.insert_chain(Text::new(name)),
+            None => self.chain_index_or_insert(&Text::new(name)),
         };
         &mut self.chains[i]
     }
@@ -141,10 +141,6 @@ impl Table {
                 i
             }
         }
-    }
-
-    fn insert_chain(&mut self, name: Text) -> usize {
-        self.chain_index_or_insert(&name)
     }
 
     /// Rebuild the name index (after deserialising or editing `chains` by hand).

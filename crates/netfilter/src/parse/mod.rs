@@ -16,7 +16,7 @@ use netdoctor_model::{Family, IptablesDump};
 use pre::Pre;
 use std::sync::Arc;
 
-pub use lex::{split as split_args, split_into as lex_split_into, Token};
+pub use lex::{split as split_args, Token};
 
 /// Parse an `iptables-save` dump. `file` names the input in errors (`file:line: message`).
 ///
