@@ -6,10 +6,15 @@ use crate::import::{self, Outcome};
 use crate::sections::{self, Section};
 use crate::{hints, node_dirs, raw, text};
 use netdoctor_model::{InputSummary, NodeSnapshot, Source, Sourced};
+use netdoctor_safefs::{read_regular, FsError};
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not evidence anyone pasted.
 const MAX_FILE: u64 = 64 << 20;
+/// All the files of a bundle together.
+const MAX_TOTAL: u64 = 512 << 20;
+/// Files in one bundle (a directory with more is not a bundle someone put together).
+const MAX_FILES: usize = 10_000;
 
 /// What a file's name says it is.
 pub fn kind_by_name(name: &str) -> Option<Kind> {
@@ -52,9 +57,10 @@ fn rank(kind: Option<&Kind>) -> u8 {
     }
 }
 
-/// Read an evidence bundle (see `shared/spec/evidence-bundle.md`). Lines that cannot be read
-/// become `snapshot.problems`; only a missing directory, invalid `cluster.json` / `kube/` JSON,
-/// or a file named for a format that holds nothing of it are errors.
+/// Read an evidence bundle (see `shared/spec/evidence-bundle.md`). Nothing in it stops the
+/// reading: a file that cannot be read (a FIFO, too large, invalid JSON, nothing readable in it)
+/// and lines that cannot be parsed become `snapshot.problems`, and everything else is still read.
+/// Errors: the directory is missing or cannot be listed, or nothing at all could be read from it.
 pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BundleError::NotFound {
@@ -72,16 +78,25 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
     }
     let mut snap = NodeSnapshot::default();
     let mut hosts = Vec::new();
-    let cluster = dir.join("cluster.json");
-    if cluster.is_file() {
-        let text = read_text(&cluster)?;
-        let (h, p) = hints::parse_cluster_json(&text, "cluster.json")?;
-        snap.hints = h;
-        snap.problems.extend(p);
-        snap.inputs.push(input("cluster.json", "cluster.json"));
-    }
+    let mut budget = Budget::default();
     let mut files = Vec::new();
-    list_files(dir, dir, 0, &mut files)?;
+    list_files(dir, dir, 0, &mut files, &mut snap).map_err(|e| BundleError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    if files.iter().any(|f| f == Path::new("cluster.json")) {
+        if let Some(text) = read_text(dir, Path::new("cluster.json"), &mut snap, &mut budget) {
+            let (h, p) = hints::parse_cluster_json(&text, "cluster.json");
+            let read_as = if h == Default::default() && !p.is_empty() {
+                "not read: invalid cluster.json"
+            } else {
+                "cluster.json (context)"
+            };
+            snap.hints = h;
+            snap.problems.extend(p);
+            snap.inputs.push(input("cluster.json", read_as));
+        }
+    }
     // Files named for what they are first, richest formats first, so their values win over
     // those of ifconfig / route -n / sniffed files when merged.
     files.sort_by_key(|rel| (rank(kind_by_name(&file_name(rel)).as_ref()), rel.clone()));
@@ -91,17 +106,42 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
             continue;
         }
         // A bundle's own notes quote evidence in prose; reading them would count it twice.
-        if file_name(&rel).to_ascii_lowercase().starts_with("readme") {
+        let lower = file_name(&rel).to_ascii_lowercase();
+        if lower.starts_with("readme") || lower == "case.toml" {
             snap.inputs.push(input(&shown, "bundle notes (not read)"));
             continue;
         }
-        let text = read_text(&dir.join(&rel))?;
-        read_file_with_hosts(&shown, &file_name(&rel), &text, &mut snap, &mut hosts)?;
+        let Some(text) = read_text(dir, &rel, &mut snap, &mut budget) else {
+            continue;
+        };
+        read_file_with_hosts(&shown, &file_name(&rel), &text, &mut snap, &mut hosts);
     }
-    node_dirs::read_root(dir, &mut snap)?;
-    node_dirs::read_kube(dir, &mut snap)?;
+    node_dirs::read_root(dir, &mut snap);
+    node_dirs::read_kube(dir, &mut snap);
     finish(&mut snap, hosts);
+    if !read_anything(&snap) {
+        return Err(BundleError::NothingToCheck {
+            path: dir.to_path_buf(),
+            problems: snap
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.source, p.message))
+                .collect(),
+        });
+    }
     Ok(snap)
+}
+
+/// Whether any input was read as evidence (not only notes, context, unrecognised files or
+/// problems).
+fn read_anything(snap: &NodeSnapshot) -> bool {
+    snap.inputs.iter().any(|i| {
+        !(i.read_as.starts_with("not recognised")
+            || i.read_as.starts_with("not read")
+            || i.read_as.starts_with("no output")
+            || i.read_as.starts_with("cluster.json")
+            || i.read_as == "bundle notes (not read)")
+    })
 }
 
 fn file_name(rel: &Path) -> String {
@@ -110,47 +150,132 @@ fn file_name(rel: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// What is left of the bundle-wide limits.
+#[derive(Default)]
+struct Budget {
+    bytes: u64,
+}
+
 /// Regular files under `dir`, relative to `base`; `root/` and `kube/` are read on their own.
+/// Anything else (a FIFO, a socket, a device, a dangling link) is reported and not read.
 fn list_files(
     base: &Path,
     dir: &Path,
     depth: u32,
     out: &mut Vec<PathBuf>,
-) -> Result<(), BundleError> {
-    let io = |e| BundleError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
+    snap: &mut NodeSnapshot,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
         let path = entry.path();
         let rel = path.strip_prefix(base).unwrap_or(&path).to_path_buf();
         if depth == 0 && (rel == Path::new("root") || rel == Path::new("kube")) {
             continue;
         }
-        let ft = entry.file_type().map_err(io)?;
-        if ft.is_dir() && depth < 4 {
-            list_files(base, &path, depth + 1, out)?;
-        } else if path.is_file() {
-            out.push(rel);
+        let shown = rel.to_string_lossy().into_owned();
+        // Follow a symlink to see what it is; a FIFO or device is never opened.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                if depth < 4 {
+                    list_files(base, &path, depth + 1, out, snap)?;
+                } else {
+                    not_read(snap, &shown, "nested more than 4 directories deep");
+                }
+            }
+            Ok(m) if m.is_file() => {
+                if out.len() >= MAX_FILES {
+                    not_read(
+                        snap,
+                        &shown,
+                        &format!("the bundle has more than {MAX_FILES} files"),
+                    );
+                } else {
+                    out.push(rel);
+                }
+            }
+            Ok(m) => {
+                use std::os::unix::fs::FileTypeExt;
+                let ft = m.file_type();
+                let kind = if ft.is_fifo() {
+                    "a FIFO"
+                } else if ft.is_socket() {
+                    "a socket"
+                } else {
+                    "a device"
+                };
+                not_read(snap, &shown, &format!("is {kind}, not a regular file"));
+            }
+            Err(e) => not_read(snap, &shown, &format!("cannot be opened: {e}")),
         }
     }
     Ok(())
 }
 
-pub(crate) fn read_text(path: &Path) -> Result<String, BundleError> {
-    let io = |e| BundleError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE {
-        return Err(io(std::io::Error::other(format!(
-            "{len} bytes: larger than the 64 MiB an evidence file may have"
-        ))));
+/// Record a file that was not read, in `inputs` and `problems`.
+fn not_read(snap: &mut NodeSnapshot, shown: &str, why: &str) {
+    snap.inputs.push(input(shown, &format!("not read: {why}")));
+    snap.problems.push(netdoctor_model::ParseProblem {
+        source: Source {
+            file: shown.to_string(),
+            line: None,
+        },
+        message: format!("not read: {why}"),
+    });
+}
+
+/// A bundle file's text, or `None` (and a problem) when it cannot be read. A UTF-8 byte-order
+/// mark is dropped; bytes that are not UTF-8 become U+FFFD.
+fn read_text(
+    dir: &Path,
+    rel: &Path,
+    snap: &mut NodeSnapshot,
+    budget: &mut Budget,
+) -> Option<String> {
+    let shown = rel.to_string_lossy().into_owned();
+    let left = MAX_TOTAL.saturating_sub(budget.bytes);
+    let limit = MAX_FILE.min(left);
+    match read_regular(&dir.join(rel), limit, "an evidence file") {
+        Ok(bytes) => {
+            budget.bytes += bytes.len() as u64;
+            Some(decode(bytes))
+        }
+        Err(FsError::TooLarge { .. }) if left < MAX_FILE => {
+            not_read(
+                snap,
+                &shown,
+                "the bundle's files together are larger than 512 MiB",
+            );
+            None
+        }
+        Err(FsError::TooLarge { .. }) => {
+            not_read(
+                snap,
+                &shown,
+                "larger than the 64 MiB an evidence file may have",
+            );
+            None
+        }
+        Err(e) => {
+            not_read(
+                snap,
+                &shown,
+                &e.to_string()
+                    .replace(&format!("{}: ", dir.join(rel).display()), ""),
+            );
+            None
+        }
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Text from bytes: a byte-order mark dropped, invalid UTF-8 replaced.
+pub(crate) fn decode(bytes: Vec<u8>) -> String {
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 pub(crate) fn input(source: &str, read_as: &str) -> InputSummary {
@@ -163,7 +288,7 @@ pub(crate) fn input(source: &str, read_as: &str) -> InputSummary {
 /// Read one file of a bundle into `snap`, as `read_bundle` does: recognised by the name after the
 /// last `/` of `file` (the path quoted in provenance), else sniffed; raw kinds whole, line
 /// formats section by section.
-pub fn read_file(file: &str, text: &str, snap: &mut NodeSnapshot) -> Result<(), BundleError> {
+pub fn read_file(file: &str, text: &str, snap: &mut NodeSnapshot) {
     let name = file.rsplit('/').next().unwrap_or(file);
     read_file_with_hosts(file, name, text, snap, &mut Vec::new())
 }
@@ -175,7 +300,7 @@ fn read_file_with_hosts(
     text: &str,
     snap: &mut NodeSnapshot,
     hosts: &mut Vec<String>,
-) -> Result<(), BundleError> {
+) {
     let named = kind_by_name(name);
     if let Some(
         kind @ (Kind::IptablesSave(_)
@@ -186,7 +311,7 @@ fn read_file_with_hosts(
     ) = &named
     {
         read_raw(file, kind, text, snap);
-        return Ok(());
+        return;
     }
     let lines = text::numbered(text);
     let sections = sections::split(&lines);
@@ -215,14 +340,20 @@ fn read_file_with_hosts(
     }
     if let Some(kind) = &named {
         if items == 0 {
-            if let Some(err) = nothing_readable(file, kind, &lines, &problems) {
-                return Err(err);
+            if let Some(p) = nothing_readable(file, kind, &lines, &problems) {
+                problems.insert(0, p);
+                reads = vec![(
+                    1,
+                    format!(
+                        "not read: nothing in it could be read as {}",
+                        kind.read_as()
+                    ),
+                )];
             }
         }
     }
     snap.problems.extend(problems);
     record_inputs(file, reads, snap);
-    Ok(())
 }
 
 /// Which importer reads a section, and how to name it in `inputs`. `None`: nothing to record
@@ -272,22 +403,27 @@ fn choose(
     }
 }
 
+/// The note for a file named for a format that holds nothing of it: which line was the first
+/// that could not be read.
 fn nothing_readable(
     file: &str,
     kind: &Kind,
     lines: &[text::Line<'_>],
     problems: &[netdoctor_model::ParseProblem],
-) -> Option<BundleError> {
+) -> Option<netdoctor_model::ParseProblem> {
     // Only lines that could not be read make it an error: `[]` (`ip -j route` of an empty
     // table) or output of commands that are not read are not.
     let no = problems.first()?.source.line?;
     let line = lines.iter().find(|l| l.no == no)?;
-    Some(BundleError::NothingReadable {
-        file: file.to_string(),
-        line: line.no,
-        read_as: kind.read_as(),
-        text: text::shorten(line.text.trim(), 120),
-    })
+    Some(text::problem(
+        file,
+        line.no,
+        format!(
+            "named like `{}` output, but nothing in it could be read as that (first unreadable line: {:?})",
+            kind.read_as(),
+            text::shorten(line.text.trim(), 120)
+        ),
+    ))
 }
 
 /// A raw file (dump, listing, log): kept whole. A leading command line is blanked so the

@@ -23,6 +23,8 @@ pub enum Kind {
     IptablesList,
     NftText,
     NftJson,
+    /// Kubernetes objects as kubectl prints them with `-o json` or `-o yaml`.
+    KubeObjects,
     Log,
     /// `cat /proc/sys/net/ipv4/ip_forward`: a single value of this key.
     SysctlValue(String),
@@ -49,6 +51,7 @@ impl Kind {
             Kind::IptablesList => "iptables listing".into(),
             Kind::NftText => "nft list ruleset".into(),
             Kind::NftJson => "nft -j list ruleset".into(),
+            Kind::KubeObjects => "kubectl objects".into(),
             Kind::Log => "log".into(),
             Kind::ConfigFile(p) => format!("node file {p}"),
         }

@@ -1,5 +1,5 @@
-//! Hard errors: the bundle cannot be read at all, or a file the user named on purpose is wrong.
-//! Lines that merely could not be parsed are not errors; they become `snapshot.problems`.
+//! Hard errors: the bundle cannot be read at all. A file or line that cannot be read is not an
+//! error; it becomes one of `snapshot.problems` and the rest is still read.
 
 use std::path::PathBuf;
 
@@ -22,31 +22,26 @@ pub enum BundleError {
         source: std::io::Error,
     },
 
-    /// `cluster.json` or a file under `kube/` is not valid JSON.
-    #[error("{file}:{line}:{column}: invalid JSON: {message}")]
-    Json {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
+    /// Not one file of the bundle could be read as evidence: there is nothing to check.
+    #[error("{}: nothing to check: no file in this bundle could be read as evidence{}", path.display(), problems_text(problems))]
+    NothingToCheck {
+        path: PathBuf,
+        /// Why each file was not read (`file:line: why`).
+        problems: Vec<String>,
     },
+}
 
-    /// A value in `cluster.json` has the wrong type or does not parse (a CIDR that is not one).
-    #[error("{file}:{line}: {key}: {message}")]
-    BadValue {
-        file: String,
-        line: u32,
-        key: String,
-        message: String,
-    },
-
-    /// A file recognised by its name (`ip-route.txt`, `sysctl.txt`, ...) has content, but not one
-    /// line of it could be read as what the name promises.
-    #[error("{file}:{line}: named like `{read_as}` output, but nothing in it could be read as that; first unreadable line: {text:?}")]
-    NothingReadable {
-        file: String,
-        line: u32,
-        read_as: String,
-        text: String,
-    },
+fn problems_text(problems: &[String]) -> String {
+    if problems.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(":");
+    for p in problems.iter().take(20) {
+        out.push_str("\n  ");
+        out.push_str(p);
+    }
+    if problems.len() > 20 {
+        out.push_str(&format!("\n  ... and {} more", problems.len() - 20));
+    }
+    out
 }

@@ -1,80 +1,79 @@
 //! What the bundle says about the cluster: the user's `cluster.json`, and flannel's
 //! `/run/flannel/subnet.env` from `root/`.
 
-use crate::error::BundleError;
 use crate::ipjson::line_of;
 use crate::text;
 use ipnet::IpNet;
 use netdoctor_model::{ClusterHints, ParseProblem, Source, Sourced};
 use serde_json::Value;
 
-/// Parse `cluster.json`. Invalid JSON and CIDRs that do not parse are hard errors: the user
-/// wrote this file on purpose. Unknown keys are reported as problems.
-pub fn parse_cluster_json(
-    text: &str,
-    file: &str,
-) -> Result<(ClusterHints, Vec<ParseProblem>), BundleError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| BundleError::Json {
-        file: file.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    let Value::Object(map) = value else {
-        return Err(BundleError::BadValue {
-            file: file.to_string(),
-            line: 1,
-            key: "(top level)".into(),
-            message: "expected a JSON object".into(),
-        });
-    };
+/// Parse `cluster.json`. What cannot be read (invalid JSON, a CIDR that is not one, an unknown
+/// key) is reported with its line and left out; the rest is used.
+pub fn parse_cluster_json(text: &str, file: &str) -> (ClusterHints, Vec<ParseProblem>) {
     let mut hints = ClusterHints::default();
     let mut problems = Vec::new();
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(text::problem(
+                file,
+                u32::try_from(e.line()).unwrap_or(u32::MAX),
+                format!("not read: invalid JSON (column {}): {e}", e.column()),
+            ));
+            return (hints, problems);
+        }
+    };
+    let Value::Object(map) = value else {
+        problems.push(text::problem(
+            file,
+            1,
+            "not read: expected a JSON object like {\"cni\": \"flannel\"}",
+        ));
+        return (hints, problems);
+    };
     for (key, v) in &map {
         let line = line_of(text, &format!("\"{key}\""), 1);
         let source = Source::at(file, line);
-        let bad = |message: String| BundleError::BadValue {
-            file: file.to_string(),
-            line,
-            key: key.clone(),
-            message,
-        };
         let string = || {
             v.as_str()
                 .map(str::to_string)
-                .ok_or_else(|| bad(format!("expected a string, found {v}")))
+                .ok_or_else(|| format!("expected a string, found {v}"))
         };
-        let cidr = || -> Result<Sourced<IpNet>, BundleError> {
+        let cidr = || -> Result<Sourced<IpNet>, String> {
             let s = string()?;
             let net: IpNet = s
                 .trim()
                 .parse()
-                .map_err(|_| bad(format!("{s:?} is not a CIDR (like 10.244.0.0/16)")))?;
+                .map_err(|_| format!("{s:?} is not a CIDR (like 10.244.0.0/16)"))?;
             Ok(Sourced::new(net, source.clone()))
         };
-        match key.as_str() {
-            "node_name" => hints.node_name = Some(Sourced::new(string()?, source.clone())),
-            "cluster_cidr" => hints.cluster_cidr = Some(cidr()?),
-            "service_cidr" => hints.service_cidr = Some(cidr()?),
-            "pod_cidr" => hints.pod_cidr = Some(cidr()?),
-            "cni" => hints.cni = Some(Sourced::new(string()?.to_lowercase(), source.clone())),
-            "backend" => hints.backend = Some(Sourced::new(string()?.to_lowercase(), source.clone())),
-            "mtu" => {
-                let mtu = v
-                    .as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                    .and_then(|m| u32::try_from(m).ok())
-                    .ok_or_else(|| bad(format!("expected an MTU number, found {v}")))?;
-                hints.mtu = Some(Sourced::new(mtu, source.clone()));
+        let result: Result<(), String> = (|| {
+            match key.as_str() {
+                "node_name" => hints.node_name = Some(Sourced::new(string()?, source.clone())),
+                "cluster_cidr" => hints.cluster_cidr = Some(cidr()?),
+                "service_cidr" => hints.service_cidr = Some(cidr()?),
+                "pod_cidr" => hints.pod_cidr = Some(cidr()?),
+                "cni" => hints.cni = Some(Sourced::new(string()?.to_lowercase(), source.clone())),
+                "backend" => {
+                    hints.backend = Some(Sourced::new(string()?.to_lowercase(), source.clone()))
+                }
+                "mtu" => {
+                    let mtu = v
+                        .as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                        .and_then(|m| u32::try_from(m).ok())
+                        .ok_or_else(|| format!("expected an MTU number, found {v}"))?;
+                    hints.mtu = Some(Sourced::new(mtu, source.clone()));
+                }
+                other => return Err(format!("unknown key {other:?} ignored (known: node_name, cluster_cidr, service_cidr, pod_cidr, cni, backend, mtu)")),
             }
-            other => problems.push(text::problem(
-                file,
-                line,
-                format!("unknown key {other:?} ignored (known: node_name, cluster_cidr, service_cidr, pod_cidr, cni, backend, mtu)"),
-            )),
+            Ok(())
+        })();
+        if let Err(why) = result {
+            problems.push(text::problem(file, line, format!("{key}: {why}")));
         }
     }
-    Ok((hints, problems))
+    (hints, problems)
 }
 
 /// flannel's `/run/flannel/subnet.env`.
@@ -184,7 +183,7 @@ mod tests {
     #[test]
     fn cluster_json_values_and_lines() {
         let text = "{\n  \"node_name\": \"n2\",\n  \"cluster_cidr\": \"10.244.0.0/16\",\n  \"service_cidr\": \"10.96.0.0/12\",\n  \"cni\": \"Flannel\",\n  \"backend\": \"vxlan\",\n  \"mtu\": 1450,\n  \"colour\": \"blue\"\n}";
-        let (h, p) = parse_cluster_json(text, "cluster.json").expect("valid");
+        let (h, p) = parse_cluster_json(text, "cluster.json");
         assert_eq!(
             h.cluster_cidr.as_ref().expect("cidr").value,
             "10.244.0.0/16".parse::<IpNet>().expect("net")
@@ -200,19 +199,21 @@ mod tests {
     }
 
     #[test]
-    fn cluster_json_errors_name_file_and_line() {
-        let e = parse_cluster_json(
+    fn cluster_json_problems_name_file_and_line_and_keep_the_rest() {
+        let (h, p) = parse_cluster_json(
             "{\n \"cluster_cidr\": \"10.244.0.0/16\",\n}",
             "cluster.json",
-        )
-        .expect_err("trailing comma");
-        assert!(e.to_string().starts_with("cluster.json:3:"), "{e}");
-        let e = parse_cluster_json("{\n \"service_cidr\": \"10.96.0.0/33\"\n}", "cluster.json")
-            .expect_err("bad cidr");
-        assert!(
-            e.to_string().starts_with("cluster.json:2: service_cidr"),
-            "{e}"
         );
+        assert_eq!(h, ClusterHints::default());
+        assert_eq!(p[0].source, Source::at("cluster.json", 3), "{p:?}");
+        let (h, p) = parse_cluster_json(
+            "{\n \"service_cidr\": \"10.96.0.0/33\",\n \"cni\": \"calico\"\n}",
+            "cluster.json",
+        );
+        assert_eq!(p[0].source, Source::at("cluster.json", 2), "{p:?}");
+        assert!(p[0].message.starts_with("service_cidr:"), "{p:?}");
+        assert_eq!(h.cni.expect("the good key is kept").value, "calico");
+        assert_eq!(h.service_cidr, None);
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: m.len(),
                 problems: p,
             };
-            merge::sysctls(snap, m);
+            if keep(&out) {
+                merge::sysctls(snap, m);
+            }
         }
         Kind::SysctlValue(key) => sysctl_value(key, section, file, snap, &mut out),
         Kind::IpAddr | Kind::IpLink => {
@@ -45,9 +47,11 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: links.len() + addrs.len(),
                 problems: p,
             };
-            merge::links(snap, links);
-            if *kind == Kind::IpAddr || !addrs.is_empty() {
-                merge::addresses(snap, addrs);
+            if keep(&out) {
+                merge::links(snap, links);
+                if *kind == Kind::IpAddr || !addrs.is_empty() {
+                    merge::addresses(snap, addrs);
+                }
             }
         }
         Kind::IpRoute => {
@@ -58,12 +62,14 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
             };
             let all_tables = section.command.as_ref().is_some_and(|(_, c)| c.all_tables)
                 || routes.iter().any(|r| r.table == TABLE_LOCAL);
-            snap.routes_all_tables |= all_tables;
             out = Outcome {
                 items: routes.len(),
                 problems: p,
             };
-            merge::routes(snap, routes);
+            if keep(&out) {
+                snap.routes_all_tables |= all_tables;
+                merge::routes(snap, routes);
+            }
         }
         Kind::RouteN => {
             let (routes, p) = routen::parse_route_n_lines(lines, file);
@@ -71,7 +77,9 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: routes.len(),
                 problems: p,
             };
-            merge::routes(snap, routes);
+            if keep(&out) {
+                merge::routes(snap, routes);
+            }
         }
         Kind::IpRule => {
             let (rules, p) = iprule::parse_ip_rule_lines(lines, file);
@@ -79,7 +87,9 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: rules.len(),
                 problems: p,
             };
-            snap.rules.get_or_insert_with(Vec::new).extend(rules);
+            if keep(&out) {
+                snap.rules.get_or_insert_with(Vec::new).extend(rules);
+            }
         }
         Kind::IpNeigh | Kind::Arp => {
             let (n, p) = if *kind == Kind::Arp {
@@ -91,7 +101,9 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: n.len(),
                 problems: p,
             };
-            merge::neighbours(snap, n);
+            if keep(&out) {
+                merge::neighbours(snap, n);
+            }
         }
         Kind::BridgeFdb(dev) => {
             let (e, p) = fdb::parse_fdb_lines(lines, file, dev.as_deref());
@@ -99,7 +111,9 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: e.len(),
                 problems: p,
             };
-            merge::fdb(snap, e);
+            if keep(&out) {
+                merge::fdb(snap, e);
+            }
         }
         Kind::Ifconfig => {
             let (links, addrs, p) = ifconfig::parse_ifconfig_lines(lines, file);
@@ -107,8 +121,10 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: links.len() + addrs.len(),
                 problems: p,
             };
-            merge::links(snap, links);
-            merge::addresses(snap, addrs);
+            if keep(&out) {
+                merge::links(snap, links);
+                merge::addresses(snap, addrs);
+            }
         }
         Kind::Lsmod => {
             let (m, p) = lsmod::parse_lsmod_lines(lines, file);
@@ -116,11 +132,19 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
                 items: m.len(),
                 problems: p,
             };
-            merge::modules(snap, m);
+            if keep(&out) {
+                merge::modules(snap, m);
+            }
         }
         raw_kind => apply_raw(raw_kind, section, file, snap, &mut out),
     }
     out
+}
+
+/// Whether a section's result goes into the snapshot: something was read, or it was really
+/// empty. Output of which not one line could be read proves nothing (not even "no routes").
+fn keep(out: &Outcome) -> bool {
+    out.items > 0 || out.problems.is_empty()
 }
 
 fn apply_raw(
@@ -149,6 +173,21 @@ fn apply_raw(
         Kind::IptablesList => snap.iptables_listings.push(Sourced::new(body, source)),
         Kind::NftText => snap.nft_text = Some(Sourced::new(body, source)),
         Kind::NftJson => snap.nft_json = Some(Sourced::new(body, source)),
+        Kind::KubeObjects => {
+            // A cut JSON paste is read up to its last complete member; YAML is kept as it is.
+            let body = match crate::ipjson::complete_json(&body) {
+                Some((v, true)) => {
+                    out.problems.push(text::problem(
+                        file,
+                        section.lines.last().map_or(first, |l| l.no),
+                        "the JSON was cut: read up to its last complete member",
+                    ));
+                    v.to_string()
+                }
+                _ => body,
+            };
+            snap.cluster_objects.push(Sourced::new(body, source))
+        }
         Kind::Log => snap.logs.push(LogFile {
             name: file.to_string(),
             lines: section

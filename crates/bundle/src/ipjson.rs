@@ -10,6 +10,120 @@ pub fn looks_like_json(text: &str) -> bool {
     text.trim_start().starts_with(['[', '{'])
 }
 
+/// The first JSON value of `text`, complete: as it is, or, when the paste was cut before its end,
+/// up to the last complete member with the open brackets closed. The flag says it was cut.
+/// `None` when the text is not JSON at all.
+pub(crate) fn complete_json(text: &str) -> Option<(Value, bool)> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    match stream.next()? {
+        Ok(v) => Some((v, false)),
+        Err(e) if e.is_eof() => {
+            let cut = cut_to_complete(text)?;
+            serde_json::from_str(&cut).ok().map(|v| (v, true))
+        }
+        // Prose after a cut (`[... truncated]`, a note): read what came before that line.
+        Err(e) if e.line() > 1 => {
+            let start: usize = text
+                .split_inclusive('\n')
+                .take(e.line() - 1)
+                .map(str::len)
+                .sum();
+            let before = &text[..start];
+            match serde_json::Deserializer::from_str(before)
+                .into_iter::<Value>()
+                .next()?
+            {
+                Err(e) if e.is_eof() => {
+                    let cut = cut_to_complete(before)?;
+                    serde_json::from_str(&cut).ok().map(|v| (v, true))
+                }
+                _ => None,
+            }
+        }
+        Err(_) => None,
+    }
+}
+
+/// `text` cut after its last complete member, with the brackets still open then closed.
+fn cut_to_complete(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    // (position after which the prefix is complete, bracket depth there)
+    let mut safe: Option<usize> = None;
+    let mut stack: Vec<u8> = Vec::new();
+    let mut in_string = false;
+    let mut escape = false;
+    // In an object: the next string is a key.
+    let mut expect_key = false;
+    let mut string_is_key = false;
+    for (i, &c) in b.iter().enumerate() {
+        if in_string {
+            if escape {
+                escape = false;
+            } else if c == b'\\' {
+                escape = true;
+            } else if c == b'"' {
+                in_string = false;
+                if !string_is_key {
+                    safe = Some(i + 1);
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                string_is_key = expect_key;
+                expect_key = false;
+            }
+            b'{' | b'[' => {
+                stack.push(c);
+                expect_key = c == b'{';
+            }
+            b'}' | b']' => {
+                stack.pop();
+                safe = Some(i + 1);
+                expect_key = false;
+            }
+            b',' => {
+                safe = Some(i);
+                expect_key = stack.last() == Some(&b'{');
+            }
+            b':' => expect_key = false,
+            _ => {}
+        }
+    }
+    let end = safe?;
+    // Replay to the cut to know which brackets are open there.
+    let mut open: Vec<u8> = Vec::new();
+    let mut in_string = false;
+    let mut escape = false;
+    for &c in &b[..end] {
+        if in_string {
+            if escape {
+                escape = false;
+            } else if c == b'\\' {
+                escape = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' | b'[' => open.push(c),
+            b'}' | b']' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = text[..end].to_string();
+    for c in open.iter().rev() {
+        out.push(if *c == b'{' { '}' } else { ']' });
+    }
+    Some(out)
+}
+
 /// Parse JSON text whose first line is line `first_line` of `file`. Errors become one problem.
 pub(crate) fn parse_json(text: &str, file: &str, first_line: u32) -> Result<Value, ParseProblem> {
     serde_json::from_str(text).map_err(|e| {
@@ -183,5 +297,31 @@ mod tests {
         let (l, a, p) = parse_links_json("[\n{\"ifname\": }\n]", "f", 10);
         assert!(l.is_empty() && a.is_empty());
         assert_eq!(p[0].source.line, Some(11));
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_paste_is_read_up_to_its_last_complete_member() {
+        let (v, cut) = complete_json(
+            "{\n \"kind\": \"Node\",\n \"metadata\": {\"name\": \"n1\", \"labels\": {\"a\": \"b\"},\n \"uid\": \"11",
+        )
+        .expect("json");
+        assert!(cut);
+        assert_eq!(v["kind"], "Node");
+        assert_eq!(v["metadata"]["name"], "n1");
+        assert_eq!(v["metadata"]["labels"]["a"], "b");
+        assert!(v["metadata"].get("uid").is_none());
+        let (v, cut) = complete_json("[1, 2, {\"x\": [3, 4").expect("json");
+        assert!(cut);
+        assert_eq!(v, serde_json::json!([1, 2, {"x": [3]}]));
+        let (v, cut) = complete_json("{\"a\": 1} trailing words").expect("json");
+        assert!(!cut);
+        assert_eq!(v["a"], 1);
+        assert_eq!(complete_json("not json"), None);
+        assert_eq!(complete_json("{\"key-only"), None);
     }
 }

@@ -175,7 +175,7 @@ pub fn sniff(lines: &[Line<'_>], file: &str) -> Option<Kind> {
 
 fn sniff_json(lines: &[Line<'_>]) -> Option<Kind> {
     let text: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let (value, _) = crate::ipjson::complete_json(&text)?;
     let item = match &value {
         serde_json::Value::Array(a) => a.first()?,
         v => v,
@@ -186,6 +186,8 @@ fn sniff_json(lines: &[Line<'_>]) -> Option<Kind> {
         Some(Kind::IpRoute)
     } else if item.get("nftables").is_some() {
         Some(Kind::NftJson)
+    } else if item.get("apiVersion").is_some() && item.get("kind").is_some() {
+        Some(Kind::KubeObjects)
     } else {
         None
     }

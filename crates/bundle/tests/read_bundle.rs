@@ -51,17 +51,34 @@ fn prompt_crlf_and_named_file() {
 }
 
 #[test]
-fn named_file_with_nothing_readable_is_an_error() {
+fn named_file_with_nothing_readable_is_reported_and_the_rest_read() {
+    // Alone, it leaves nothing to check: an error that says why, with file and line.
     let (_d, r) = bundle(&[(
         "ip-route.txt",
         "# my routes\nthe node has no route to 10.244.2.0\n",
     )]);
-    let err = r.expect_err("nothing readable");
-    let msg = err.to_string();
-    assert!(msg.starts_with("ip-route.txt:2:"), "{msg}");
-    assert!(msg.contains("ip route"), "{msg}");
+    let msg = r.expect_err("nothing to check").to_string();
+    assert!(msg.contains("nothing to check"), "{msg}");
+    assert!(msg.contains("ip-route.txt:2:"), "{msg}");
+    // Beside readable evidence, it is a problem, and it proves nothing (no "empty" routes).
+    let snap = ok(&[
+        (
+            "ip-route.txt",
+            "# my routes\nthe node has no route to 10.244.2.0\n",
+        ),
+        ("sysctl.txt", "net.ipv4.ip_forward = 1\n"),
+    ]);
+    assert_eq!(snap.routes, None);
+    assert!(read_as(&snap, "ip-route.txt").starts_with("not read"));
+    assert!(snap
+        .problems
+        .iter()
+        .any(|p| p.source == Source::at("ip-route.txt", 2)));
     // Only comments or prompts: nothing claimed, nothing wrong.
-    let snap = ok(&[("ip-route.txt", "# nothing here\n$ ip route\n")]);
+    let snap = ok(&[
+        ("ip-route.txt", "# nothing here\n$ ip route\n"),
+        ("sysctl.txt", "net.ipv4.ip_forward = 1\n"),
+    ]);
     assert_eq!(snap.routes, None);
     // `ip -j route` of an empty table is an empty list, not an error.
     let snap = ok(&[("ip-route.txt", "[]\n")]);
@@ -253,19 +270,96 @@ fn cluster_json_root_and_kube() {
 }
 
 #[test]
-fn bad_json_is_an_error_naming_file_line_and_column() {
-    let (_d, r) = bundle(&[(
-        "cluster.json",
-        "{\n  \"cluster_cidr\": \"10.244.0.0/16\"\n  \"cni\": \"flannel\"\n}",
-    )]);
-    let msg = r.expect_err("bad json").to_string();
-    assert!(msg.starts_with("cluster.json:3:"), "{msg}");
-    let (_d, r) = bundle(&[("cluster.json", "{\"service_cidr\": \"10.96.0.0\"}")]);
-    let msg = r.expect_err("not a cidr").to_string();
-    assert!(msg.starts_with("cluster.json:1: service_cidr"), "{msg}");
-    let (_d, r) = bundle(&[("kube/pods.json", "{\"items\": [\n}")]);
-    let msg = r.expect_err("bad kube json").to_string();
-    assert!(msg.starts_with("kube/pods.json:2:"), "{msg}");
+fn bad_json_is_a_problem_naming_file_and_line() {
+    let good = ("sysctl.txt", "net.ipv4.ip_forward = 1\n");
+    let problem = |files: &[(&str, &str)], at: Source| {
+        let snap = ok(files);
+        assert!(
+            snap.problems.iter().any(|p| p.source == at),
+            "{at}: {:?}",
+            snap.problems
+        );
+        assert!(
+            snap.sysctl("net.ipv4.ip_forward").is_some(),
+            "the rest is read"
+        );
+        snap
+    };
+    problem(
+        &[
+            (
+                "cluster.json",
+                "{\n  \"cluster_cidr\": \"10.244.0.0/16\"\n  \"cni\": \"flannel\"\n}",
+            ),
+            good,
+        ],
+        Source::at("cluster.json", 3),
+    );
+    let snap = problem(
+        &[("cluster.json", "{\"service_cidr\": \"10.96.0.0\"}"), good],
+        Source::at("cluster.json", 1),
+    );
+    assert_eq!(snap.hints.service_cidr, None);
+    let snap = problem(
+        &[("kube/pods.json", "{\"items\": [\n}"), good],
+        Source::at("kube/pods.json", 2),
+    );
+    assert!(snap.cluster_objects.is_empty());
+    // A bundle of nothing but a broken cluster.json has nothing to check.
+    let (_d, r) = bundle(&[("cluster.json", "{")]);
+    assert!(r
+        .expect_err("nothing")
+        .to_string()
+        .contains("nothing to check"));
+}
+
+/// A FIFO, a BOM and bytes that are not UTF-8: reported or read, never a hang.
+#[test]
+fn hostile_files_are_reported_not_waited_on() {
+    let (d, _) = bundle(&[
+        (
+            "sysctl.txt",
+            "\u{feff}net.ipv4.ip_forward = 0\nnet.ipv4.conf.all.rp_filter = 1\n",
+        ),
+        ("dmesg.txt", "ok\n"),
+    ]);
+    std::fs::write(
+        d.path().join("route-n.txt"),
+        b"Kernel IP routing table\n\xff\xfe\n",
+    )
+    .expect("write");
+    for fifo in [
+        "ip-addr.txt",
+        "kube/nodes.json",
+        "root/etc/sysctl.d/10-fifo.conf",
+    ] {
+        let p = d.path().join(fifo);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .expect("mkfifo")
+            .success());
+    }
+    let start = std::time::Instant::now();
+    let snap = read_bundle(d.path()).expect("read");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        snap.sysctl("net.ipv4.ip_forward").expect("first key").value,
+        "0",
+        "the BOM does not hide the first key"
+    );
+    for fifo in [
+        "ip-addr.txt",
+        "kube/nodes.json",
+        "root/etc/sysctl.d/10-fifo.conf",
+    ] {
+        assert!(
+            snap.problems.iter().any(|p| p.source.file == fifo),
+            "{fifo}: {:?}",
+            snap.problems
+        );
+    }
 }
 
 #[test]

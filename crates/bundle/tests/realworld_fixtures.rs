@@ -72,7 +72,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "flannel/node_annotations__k3s3932_flannel1122_tectonic41.txt",
-        &["not recognised"],
+        &["kubectl objects"],
     ),
     (
         "calico/aks_kubenet_calico_node_state__excerpt.txt",

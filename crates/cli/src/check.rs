@@ -21,9 +21,11 @@ pub fn options(flags: &ClusterFlags) -> Options {
     }
 }
 
-/// The cluster's objects: from `--kube-objects`, or live with `--kubeconfig` / `--in-cluster`.
+/// The cluster's objects: from `--kube-objects`, live with `--kubeconfig` / `--in-cluster`, or
+/// else those that came with the evidence (a bundle's `kube/`).
 pub fn load_cluster(
     flags: &ClusterFlags,
+    snapshot: Option<&NodeSnapshot>,
 ) -> Result<Option<std::sync::Arc<netdoctor_kube::Cluster>>> {
     if let Some(path) = &flags.kube_objects {
         let cluster = netdoctor_kube::Cluster::load(path)
@@ -31,7 +33,20 @@ pub fn load_cluster(
         return Ok(Some(std::sync::Arc::new(cluster)));
     }
     if flags.kubeconfig.is_none() && !flags.in_cluster {
-        return Ok(None);
+        let docs: Vec<(String, String)> = snapshot
+            .map(|s| {
+                s.cluster_objects
+                    .iter()
+                    .map(|d| (d.source.file.clone(), d.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if docs.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(std::sync::Arc::new(
+            netdoctor_kube::Cluster::from_evidence(&docs),
+        )));
     }
     live_cluster(flags).map(|c| Some(std::sync::Arc::new(c)))
 }
@@ -73,7 +88,7 @@ pub fn load(args: &CheckArgs) -> Result<NodeSnapshot> {
 pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
     let snapshot = load(args)?;
     let mut opts = options(&args.cluster);
-    opts.cluster = load_cluster(&args.cluster)?;
+    opts.cluster = load_cluster(&args.cluster, Some(&snapshot))?;
     let mut report = netdoctor_checks::run(&snapshot, &opts);
     if let Some(c) = &opts.cluster {
         report

@@ -45,9 +45,9 @@ pub fn run_fix(args: &FixArgs) -> Result<ExitCode> {
             bail!("--apply needs root: it writes /proc/sys and the node's configuration files (run the dry run without --apply to see the plan)");
         }
     }
-    let mut opts = options(&args.cluster);
-    opts.cluster = crate::check::load_cluster(&args.cluster)?;
     let snapshot = load(args)?;
+    let mut opts = options(&args.cluster);
+    opts.cluster = crate::check::load_cluster(&args.cluster, Some(&snapshot))?;
     let report = netdoctor_checks::run(&snapshot, &opts);
     let the_plan = plan(&report, &snapshot, &args.only);
     let mut out = std::io::stdout().lock();

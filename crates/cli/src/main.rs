@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    // A typo in the time limit is an error before anything runs, never a silent default.
+    if let Err(e) = netdoctor_collect::live::command_timeout_from_env() {
+        let _ = writeln!(std::io::stderr(), "netdoctor: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         args::Command::Check(a) => check::run_check(&a),
         args::Command::Collect(a) => check::run_collect(&a),

@@ -19,6 +19,7 @@ mod procfs;
 mod routes;
 
 pub use clock::rfc3339_utc;
+pub use commands::command_timeout_from_env;
 pub use commands::header_backend;
 pub use nftables::{incompatible_tables, merge_listings, NftTable};
 pub use procfs::{builtin_names, sysctl_key, sysctl_value};

@@ -3,6 +3,8 @@
 //! evidence bundle, or a mounted disk image.
 
 use netdoctor_model::{ConfigFile, NotCollected, Source};
+use netdoctor_safefs::{EntryKind, Root};
+#[cfg(test)]
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +28,10 @@ pub const OTHER_DIRS: &[&str] = &["/etc/cni/net.d"];
 const MAX_FILE: u64 = 1 << 20;
 
 /// Read every known configuration file under `root`. Missing files are simply absent; files that
-/// exist but cannot be read become [`NotCollected`] entries, never errors.
+/// exist but cannot be read (a FIFO, too large, unreadable without root) become
+/// [`NotCollected`] entries, never errors, and never block.
 pub fn read_node_files(root: &Path) -> (Vec<ConfigFile>, Vec<NotCollected>) {
+    let root = Root::new(root);
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for dir in SYSCTL_DIRS
@@ -35,30 +39,24 @@ pub fn read_node_files(root: &Path) -> (Vec<ConfigFile>, Vec<NotCollected>) {
         .chain(MODULES_LOAD_DIRS)
         .chain(OTHER_DIRS)
     {
-        let real = under(root, dir);
-        let entries = match fs::read_dir(&real) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        let names = match root.list(dir) {
+            Ok(n) => n,
+            Err(e) if e.is_not_found() => continue,
             Err(e) => {
                 problems.push(NotCollected {
                     part: format!("files:{dir}"),
-                    reason: format!("cannot list {}: {e}", real.display()),
+                    reason: format!("cannot list: {e}"),
                 });
                 continue;
             }
         };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
         for name in names {
             let node_path = format!("{dir}/{name}");
-            read_one(root, &node_path, &mut files, &mut problems);
+            read_one(&root, &node_path, &mut files, &mut problems);
         }
     }
     for f in SINGLE_FILES {
-        read_one(root, f, &mut files, &mut problems);
+        read_one(&root, f, &mut files, &mut problems);
     }
     (files, problems)
 }
@@ -69,65 +67,50 @@ pub fn under(root: &Path, node_path: &str) -> PathBuf {
 }
 
 fn read_one(
-    root: &Path,
+    root: &Root,
     node_path: &str,
     files: &mut Vec<ConfigFile>,
     problems: &mut Vec<NotCollected>,
 ) {
-    let real = under(root, node_path);
-    let meta = match fs::symlink_metadata(&real) {
-        Ok(m) => m,
-        Err(_) => return,
+    let shown = root.display_path(node_path).display().to_string();
+    let not_read = |problems: &mut Vec<NotCollected>, reason: String| {
+        problems.push(NotCollected {
+            part: format!("files:{node_path}"),
+            reason,
+        })
     };
-    let mut symlink_target = None;
-    let mut target_real = real.clone();
-    if meta.file_type().is_symlink() {
-        let Ok(t) = fs::read_link(&real) else {
-            return;
-        };
-        let t_str = t.to_string_lossy().into_owned();
-        if t_str == "/dev/null" {
-            // systemd's way of masking a vendor file: same name, link to /dev/null.
+    let entry = match root.entry(node_path) {
+        Ok(e) => e,
+        Err(e) => return not_read(problems, e.to_string()),
+    };
+    match entry.kind {
+        EntryKind::Missing | EntryKind::Dir => return,
+        // systemd's way of masking a vendor file: same name, link to /dev/null.
+        EntryKind::Masked => {
             files.push(ConfigFile {
                 path: node_path.to_string(),
-                symlink_target: Some(t_str),
+                symlink_target: entry.link,
                 content: String::new(),
-                source: Source::live(real.display().to_string()),
+                source: Source::live(shown),
             });
             return;
         }
-        // Resolve inside the root, not on the collecting machine.
-        target_real = if t.is_absolute() {
-            under(root, &t_str)
-        } else {
-            real.parent().map(|p| p.join(&t)).unwrap_or(t.clone())
-        };
-        symlink_target = Some(t_str);
-    } else if meta.is_dir() {
-        return;
-    }
-    match fs::metadata(&target_real) {
-        Ok(m) if m.is_dir() => return,
-        Ok(m) if m.len() > MAX_FILE => {
-            problems.push(NotCollected {
-                part: format!("files:{node_path}"),
-                reason: format!("{} is larger than 1 MiB; not read", real.display()),
-            });
-            return;
+        EntryKind::Other(kind) => {
+            return not_read(
+                problems,
+                format!("{shown}: is a {kind}, not a regular file; not read"),
+            )
         }
-        _ => {}
+        EntryKind::File => {}
     }
-    match fs::read(&target_real) {
+    match root.read(node_path, MAX_FILE, "a configuration file") {
         Ok(bytes) => files.push(ConfigFile {
             path: node_path.to_string(),
-            symlink_target,
+            symlink_target: entry.link,
             content: String::from_utf8_lossy(&bytes).into_owned(),
-            source: Source::live(real.display().to_string()),
+            source: Source::live(shown),
         }),
-        Err(e) => problems.push(NotCollected {
-            part: format!("files:{node_path}"),
-            reason: format!("cannot read {}: {e}", real.display()),
-        }),
+        Err(e) => not_read(problems, e.to_string()),
     }
 }
 
@@ -167,5 +150,39 @@ mod tests {
         assert!(files
             .iter()
             .any(|f| f.path == "/usr/lib/sysctl.d/00-system.conf"));
+    }
+
+    /// A FIFO where a sysctl file should be is reported at once, not waited on; a directory
+    /// linked outside the root is read inside it.
+    #[test]
+    fn fifos_are_reported_and_links_stay_inside_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let outside = dir.path().join("host-etc");
+        fs::create_dir_all(root.join("etc")).expect("mkdir");
+        fs::create_dir_all(&outside).expect("mkdir");
+        fs::write(outside.join("k8s.conf"), "net.ipv4.ip_forward = 0\n").expect("write");
+        std::os::unix::fs::symlink(&outside, root.join("etc/sysctl.d")).expect("symlink");
+        fs::create_dir_all(root.join("usr/lib/sysctl.d")).expect("mkdir");
+        let fifo = root.join("usr/lib/sysctl.d/50-fifo.conf");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success());
+        let start = std::time::Instant::now();
+        let (files, problems) = read_node_files(&root);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.part == "files:/usr/lib/sysctl.d/50-fifo.conf"
+                    && p.reason.contains("FIFO")),
+            "{problems:?}"
+        );
+        assert!(
+            files.iter().all(|f| !f.content.contains("ip_forward = 0")),
+            "the host's file outside the root was not read: {files:?}"
+        );
     }
 }

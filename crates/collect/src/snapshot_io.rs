@@ -1,14 +1,17 @@
 //! Reading and writing snapshot files: JSON, zstd-compressed when the name ends in `.zst`.
 
 use netdoctor_model::{NodeSnapshot, SNAPSHOT_SCHEMA};
-use std::io::Read;
+use netdoctor_safefs::{read_input, read_limited, FsError, MiB};
 use std::path::Path;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnapshotError {
-    /// The file could not be opened, read or written.
+    /// The file could not be read (missing, not a file, larger than [`MAX_SNAPSHOT`]).
+    #[error(transparent)]
+    File(#[from] FsError),
+    /// The file could not be decompressed or written.
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -29,20 +32,23 @@ pub enum SnapshotError {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// Read a snapshot; zstd is detected by its magic number, whatever the file's name.
+/// The most a snapshot may hold, compressed or not, once decompressed. A node with 100k rules
+/// and 500 pods writes about 20 MiB; a decompression bomb stops here instead of filling memory.
+pub const MAX_SNAPSHOT: u64 = 256 * MiB;
+
+/// Read a snapshot; zstd is detected by its magic number, whatever the file's name. `-` reads
+/// stdin.
 pub fn read_snapshot(path: &Path) -> Result<NodeSnapshot, SnapshotError> {
     let shown = path.display().to_string();
-    let io = |source| SnapshotError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = read_input(path, MAX_SNAPSHOT, "a snapshot")?;
     let bytes = if raw.starts_with(&ZSTD_MAGIC) {
-        let mut out = Vec::new();
-        zstd::stream::read::Decoder::new(raw.as_slice())
-            .and_then(|mut d| d.read_to_end(&mut out))
-            .map_err(io)?;
-        out
+        let decoder = zstd::stream::read::Decoder::new(raw.as_slice()).map_err(|source| {
+            SnapshotError::Io {
+                path: shown.clone(),
+                source,
+            }
+        })?;
+        read_limited(decoder, MAX_SNAPSHOT, path, "a decompressed snapshot")?
     } else {
         raw
     };
@@ -53,9 +59,12 @@ pub fn read_snapshot(path: &Path) -> Result<NodeSnapshot, SnapshotError> {
 pub fn parse_snapshot(bytes: &[u8], name: &str) -> Result<NodeSnapshot, SnapshotError> {
     // Check the schema tag first so an old or foreign file gets a clear message rather than a
     // complaint about some field deep inside.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| json_error(name, &e))?;
-    match value.get("schema").and_then(|s| s.as_str()) {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        schema: Option<String>,
+    }
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| json_error(name, &e))?;
+    match head.schema.as_deref() {
         Some(SNAPSHOT_SCHEMA) => {}
         Some(other) => {
             return Err(SnapshotError::Schema {
@@ -149,5 +158,22 @@ mod tests {
     fn foreign_schema_is_refused() {
         let err = parse_snapshot(br#"{"schema":"other/v9"}"#, "y.json").expect_err("must fail");
         assert!(err.to_string().contains("other/v9"));
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_at_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("bomb.json.zst");
+        let mut out = Vec::new();
+        let zeros = std::io::Read::take(std::io::repeat(b' '), MAX_SNAPSHOT + 4096);
+        zstd::stream::copy_encode(zeros, &mut out, 1).expect("encode");
+        assert!(out.len() < (1 << 20), "a small file: {}", out.len());
+        std::fs::write(&p, out).expect("write");
+        let err = read_snapshot(&p).expect_err("refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("bomb.json.zst") && msg.contains("256 MiB"),
+            "{msg}"
+        );
     }
 }

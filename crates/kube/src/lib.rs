@@ -93,6 +93,27 @@ impl Cluster {
         Ok(r.finish())
     }
 
+    /// Read the cluster objects that came with evidence (a bundle's `kube/`, a pasted
+    /// `kubectl get -o json`): `(name, text)`, JSON when the text starts like JSON, else YAML. A document that cannot be read is a
+    /// problem of the view, never the end of it.
+    pub fn from_evidence(docs: &[(String, String)]) -> Cluster {
+        let mut r = load::Reader::default();
+        for (name, text) in docs {
+            let yaml = name.ends_with(".yaml")
+                || name.ends_with(".yml")
+                || !text.trim_start().starts_with(['{', '[']);
+            let read = if yaml {
+                r.add_yaml(name, name, text)
+            } else {
+                r.add_text(name, text)
+            };
+            if let Err(e) = read {
+                r.problem(name, format!("not read: {e}"));
+            }
+        }
+        r.finish()
+    }
+
     /// Read parsed JSON values (a `List` or single objects): the live API path.
     pub fn from_values(values: Vec<(String, serde_json::Value)>) -> Cluster {
         let mut r = load::Reader::default();

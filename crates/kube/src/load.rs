@@ -4,49 +4,42 @@ use crate::node::{read_node, PodCidr, PodCidrOrigin};
 use crate::objects::{read_endpoints, read_pod, read_service, read_slice, Endpoint};
 use crate::{Cluster, Ignored, Problem};
 use ipnet::IpNet;
+use netdoctor_safefs::{read_regular, FsError};
 use serde_json::Value;
 use std::path::Path;
 
+/// `json` or `yaml`, by the file's extension.
+fn format_of(path: &Path) -> Option<&'static str> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some("json"),
+        Some("yaml" | "yml") => Some("yaml"),
+        _ => None,
+    }
+}
+
+/// The most one file of cluster objects may hold (a 5,000-node cluster's
+/// `kubectl get nodes,pods,services,endpointslices -A -o json` is about 200 MiB).
+const MAX_FILE: u64 = 512 << 20;
+
 /// Why the cluster objects could not be read at all.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KubeError {
-    Io {
+    /// A file could not be read (missing, a FIFO, too large, no permission).
+    #[error(transparent)]
+    File(#[from] FsError),
+    /// Malformed JSON or YAML, with where.
+    #[error("{path}:{line}:{column}: not valid {format}: {message}")]
+    Syntax {
         path: String,
-        source: std::io::Error,
-    },
-    /// Malformed JSON, with where.
-    Json {
-        path: String,
+        format: &'static str,
         line: usize,
         column: usize,
         message: String,
     },
-    /// Nothing usable was found (an empty directory).
+    /// Nothing usable was found (an empty directory, or no file in it could be read).
+    #[error("{path}: no kubectl JSON or YAML (*.json, *.yaml) could be read")]
     Empty { path: String },
-}
-
-impl std::fmt::Display for KubeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KubeError::Io { path, source } => write!(f, "{path}: {source}"),
-            KubeError::Json {
-                path,
-                line,
-                column,
-                message,
-            } => write!(f, "{path}:{line}:{column}: not valid JSON: {message}"),
-            KubeError::Empty { path } => write!(f, "{path}: no kubectl JSON (*.json) found"),
-        }
-    }
-}
-
-impl std::error::Error for KubeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            KubeError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 pub(crate) fn load_path(path: &Path) -> Result<Cluster, KubeError> {
@@ -66,53 +59,90 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    /// A file the user named is read or refused whole; in a directory, a file that cannot be
+    /// read becomes a problem and the others are still read.
     pub(crate) fn add_path(&mut self, path: &Path) -> Result<(), KubeError> {
-        let io = |e| KubeError::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
-        if path.is_dir() {
-            let mut files: Vec<_> = std::fs::read_dir(path)
-                .map_err(io)?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
-            let mut any = false;
-            for f in files {
-                if f.extension().and_then(|e| e.to_str()) == Some("json") {
-                    self.add_file(&f)?;
-                    any = true;
-                } else {
-                    self.cluster.ignored.push(Ignored {
-                        kind: "file".into(),
-                        name: f.display().to_string(),
-                        source: "not *.json".into(),
-                    });
-                }
-            }
-            if !any {
-                return Err(KubeError::Empty {
-                    path: path.display().to_string(),
-                });
-            }
-            Ok(())
-        } else {
-            self.add_file(path)
+        if !path.is_dir() {
+            return self.add_file(path);
         }
+        let list = std::fs::read_dir(path).map_err(|e| {
+            KubeError::File(FsError::Io {
+                path: path.to_path_buf(),
+                op: "list",
+                source: e,
+            })
+        })?;
+        let mut files: Vec<_> = list.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        let mut any = false;
+        for f in files {
+            if f.is_dir() {
+                continue;
+            }
+            if format_of(&f).is_none() {
+                self.cluster.ignored.push(Ignored {
+                    kind: "file".into(),
+                    name: f.display().to_string(),
+                    source: "not *.json, *.yaml or *.yml".into(),
+                });
+                continue;
+            }
+            match self.add_file(&f) {
+                Ok(()) => any = true,
+                Err(e) => self.cluster.problems.push(Problem {
+                    source: f.display().to_string(),
+                    message: format!("not read: {e}"),
+                }),
+            }
+        }
+        if !any {
+            return Err(KubeError::Empty {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), KubeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| KubeError::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let bytes = read_regular(path, MAX_FILE, "cluster objects")?;
+        let text = String::from_utf8_lossy(&bytes);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        self.add_text_inner(&name, &path.display().to_string(), &text)
+        let shown = path.display().to_string();
+        match format_of(path) {
+            Some("yaml") => self.add_yaml(&name, &shown, &text),
+            _ => self.add_text_inner(&name, &shown, &text),
+        }
+    }
+
+    /// `kubectl get ... -o yaml`: one or more YAML documents.
+    pub(crate) fn add_yaml(&mut self, name: &str, path: &str, text: &str) -> Result<(), KubeError> {
+        let values: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+            KubeError::Syntax {
+                path: path.to_string(),
+                format: "YAML",
+                line,
+                column,
+                message: e.to_string().lines().next().unwrap_or("").to_string(),
+            }
+        })?;
+        self.cluster.sources.push(path.to_string());
+        for v in values {
+            self.add_value(name, v);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn problem(&mut self, source: &str, message: String) {
+        self.cluster.problems.push(Problem {
+            source: source.to_string(),
+            message,
+        });
     }
 
     pub(crate) fn add_text(&mut self, name: &str, text: &str) -> Result<(), KubeError> {
@@ -126,8 +156,9 @@ impl Reader {
             match v {
                 Ok(v) => values.push(v),
                 Err(e) => {
-                    return Err(KubeError::Json {
+                    return Err(KubeError::Syntax {
                         path: path.to_string(),
+                        format: "JSON",
                         line: e.line(),
                         column: e.column(),
                         message: e.to_string(),

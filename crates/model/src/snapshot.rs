@@ -92,6 +92,11 @@ pub struct NodeSnapshot {
     #[serde(default)]
     pub hints: ClusterHints,
 
+    /// Cluster objects that came with the evidence (a bundle's `kube/`: kubectl JSON or YAML),
+    /// raw; the `kube` crate reads them into the cluster view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_objects: Vec<Sourced<String>>,
+
     /// Parts that could not be collected, and why.
     #[serde(default)]
     pub not_collected: Vec<NotCollected>,
@@ -131,6 +136,7 @@ impl Default for NodeSnapshot {
             files_collected: false,
             logs: Vec::new(),
             hints: ClusterHints::default(),
+            cluster_objects: Vec::new(),
             not_collected: Vec::new(),
             inputs: Vec::new(),
             problems: Vec::new(),

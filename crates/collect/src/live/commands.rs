@@ -8,6 +8,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where tools live when `PATH` is minimal (a cron job, `ip netns exec` under sudo).
@@ -33,21 +35,74 @@ fn is_executable(p: &Path) -> bool {
 /// changes it.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest `NETDOCTOR_COMMAND_TIMEOUT` accepted: a day.
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// The most a tool may print. The largest real output is a big cluster's `iptables-save` (a
+/// 110k-rule dump is 16 MiB); a tool that floods more is killed and reported.
+pub(crate) const MAX_OUTPUT: usize = 256 << 20;
+
+/// The time limit from `NETDOCTOR_COMMAND_TIMEOUT`, or why its value is not one. The CLI checks
+/// it before collecting anything, so a typo is an error, never a silent 30 s.
+pub fn command_timeout_from_env() -> Result<Duration, String> {
+    let Ok(v) = std::env::var("NETDOCTOR_COMMAND_TIMEOUT") else {
+        return Ok(COMMAND_TIMEOUT);
+    };
+    let secs: f64 = v.trim().parse().map_err(|_| {
+        format!(
+            "NETDOCTOR_COMMAND_TIMEOUT={v:?} is not a number of seconds (for example 30 or 2.5)"
+        )
+    })?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!(
+            "NETDOCTOR_COMMAND_TIMEOUT={v:?}: the time limit must be more than 0 seconds"
+        ));
+    }
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_TIMEOUT => Ok(d),
+        _ => Err(format!(
+            "NETDOCTOR_COMMAND_TIMEOUT={v:?}: at most {} seconds (a day)",
+            MAX_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 fn command_timeout() -> Duration {
-    std::env::var("NETDOCTOR_COMMAND_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(COMMAND_TIMEOUT, Duration::from_secs_f64)
+    command_timeout_from_env().unwrap_or(COMMAND_TIMEOUT)
 }
 
 /// Run a tool to completion; its stdout on success, otherwise why not.
 pub(crate) fn run(tool: &Path, args: &[&str]) -> Result<String, String> {
-    run_for(tool, args, command_timeout())
+    run_for(tool, args, command_timeout(), MAX_OUTPUT)
 }
 
-/// [`run`] with a time limit: past it, the tool (our own child, by its PID) is killed.
-pub(crate) fn run_for(tool: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+/// Kill the tool's whole process group (it runs in its own), so that a helper it started does
+/// not outlive it holding a lock or our pipes.
+fn kill_group(child: &mut std::process::Child) {
+    let pid = child.id();
+    match i32::try_from(pid) {
+        Ok(pgid) => {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        Err(_) => {
+            let _ = child.kill();
+        }
+    }
+    let _ = child.wait();
+}
+
+/// [`run`] with a time limit and an output limit: past either, the tool's process group (our
+/// own child's, by its PID) is killed.
+pub(crate) fn run_for(
+    tool: &Path,
+    args: &[&str],
+    limit: Duration,
+    max_output: usize,
+) -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
     let shown = std::iter::once(tool.display().to_string())
         .chain(args.iter().map(|a| a.to_string()))
         .collect::<Vec<_>>()
@@ -57,39 +112,55 @@ pub(crate) fn run_for(tool: &Path, args: &[&str], limit: Duration) -> Result<Str
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    // Drain both pipes on their own threads, so that a large dump never blocks the tool.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    let flooded = Arc::new(AtomicBool::new(false));
+    // Drain both pipes on their own threads, so that a large dump never blocks the tool; stop
+    // reading (and flag it) past the limit.
+    let drain = |pipe: Option<Box<dyn Read + Send>>, cap: usize| {
+        let flooded = Arc::clone(&flooded);
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
+            if let Some(p) = pipe {
+                let _ = p.take(cap as u64 + 1).read_to_end(&mut buf);
+                if buf.len() > cap {
+                    buf.truncate(cap);
+                    flooded.store(true, Ordering::Relaxed);
+                }
             }
-            buf
-        })
+            let _ = tx.send(buf);
+        });
+        rx
     };
     let out = drain(
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        max_output,
     );
     let err = drain(
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        64 << 10,
     );
     let start = Instant::now();
     let status = loop {
+        if flooded.load(Ordering::Relaxed) {
+            kill_group(&mut child);
+            return Err(format!(
+                "{shown} printed more than {} MiB: killed, its output not read",
+                max_output >> 20
+            ));
+        }
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() >= limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // The pipes close with the tool (unless it left a child holding them: then
-                // the readers are left behind rather than waited for).
+                kill_group(&mut child);
                 return Err(format!(
                     "{shown} did not finish in {:.0} s: killed (a hung xtables lock or kernel call?)",
                     limit.as_secs_f64()
@@ -99,8 +170,27 @@ pub(crate) fn run_for(tool: &Path, args: &[&str], limit: Duration) -> Result<Str
             Err(e) => return Err(format!("cannot wait for {shown}: {e}")),
         }
     };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    // The tool has exited. A helper it left behind may still hold the pipes open: give it a
+    // moment, then end its process group (which exists as long as such a helper does).
+    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(Duration::from_secs(2)).unwrap_or_else(|_| {
+            if let Ok(pgid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+        })
+    };
+    let stdout = collect(out);
+    let stderr = collect(err);
+    if flooded.load(Ordering::Relaxed) {
+        return Err(format!(
+            "{shown} printed more than {} MiB: its output not read",
+            max_output >> 20
+        ));
+    }
     if !status.success() {
         let stderr = String::from_utf8_lossy(&stderr);
         let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -306,15 +396,69 @@ mod tests {
     fn a_hung_tool_is_killed_and_reported() {
         let sleep = find_tool("sleep").expect("coreutils sleep");
         let t = Instant::now();
-        let e = run_for(&sleep, &["30"], Duration::from_millis(200)).expect_err("killed");
+        let e =
+            run_for(&sleep, &["30"], Duration::from_millis(200), MAX_OUTPUT).expect_err("killed");
         assert!(e.contains("did not finish") && e.contains("killed"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         // A tool that finishes in time gives its output, however large.
         let seq = find_tool("seq").expect("coreutils seq");
-        let out = run_for(&seq, &["200000"], Duration::from_secs(20)).expect("seq");
+        let out = run_for(&seq, &["200000"], Duration::from_secs(20), MAX_OUTPUT).expect("seq");
         assert_eq!(out.lines().count(), 200_000);
         let fails = find_tool("false").expect("coreutils false");
-        assert!(run_for(&fails, &[], Duration::from_secs(5)).is_err());
+        assert!(run_for(&fails, &[], Duration::from_secs(5), MAX_OUTPUT).is_err());
+    }
+
+    #[test]
+    fn a_flooding_tool_is_stopped_at_the_output_limit() {
+        let yes = find_tool("yes").expect("coreutils yes");
+        let t = Instant::now();
+        let e = run_for(&yes, &[], Duration::from_secs(60), 1 << 20).expect_err("flood");
+        assert!(e.contains("more than 1 MiB"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_killed_tool_takes_its_children_with_it() {
+        let sh = find_tool("sh").expect("sh");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("child.pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let e = run_for(
+            &sh,
+            &["-c", &script],
+            Duration::from_millis(500),
+            MAX_OUTPUT,
+        )
+        .expect_err("killed");
+        assert!(e.contains("killed"), "{e}");
+        let pid = fs::read_to_string(&pidfile)
+            .expect("pid")
+            .trim()
+            .to_string();
+        std::thread::sleep(Duration::from_millis(200));
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "the tool's child {pid} still runs: {status}"
+        );
+    }
+
+    #[test]
+    fn timeouts_from_the_environment_are_checked() {
+        // One test owns the variable (tests in this binary run on threads).
+        for (v, ok) in [
+            ("2.5", true),
+            ("abc", false),
+            ("1e30", false),
+            ("-1", false),
+            ("NaN", false),
+            ("0", false),
+        ] {
+            std::env::set_var("NETDOCTOR_COMMAND_TIMEOUT", v);
+            assert_eq!(command_timeout_from_env().is_ok(), ok, "{v}");
+        }
+        std::env::remove_var("NETDOCTOR_COMMAND_TIMEOUT");
+        assert_eq!(command_timeout_from_env(), Ok(COMMAND_TIMEOUT));
     }
 
     #[test]

@@ -1,0 +1,161 @@
+//! Bounded reads.
+
+use crate::FsError;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Bytes in a MiB, for limits.
+#[allow(non_upper_case_globals)]
+pub const MiB: u64 = 1 << 20;
+
+/// What kind of file `meta` describes, in words.
+pub(crate) fn kind_name(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_symlink() {
+        "symbolic link"
+    } else if ft.is_file() {
+        "regular file"
+    } else {
+        "special file"
+    }
+}
+
+/// Open `path` without blocking and without following a final symlink, and accept it only if it
+/// is a regular file. A FIFO with no writer would block a plain `open(2)` for ever.
+pub(crate) fn open_regular(path: &Path, follow: bool) -> Result<File, FsError> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => FsError::NotRegular {
+                path: path.to_path_buf(),
+                kind: "symbolic link",
+            },
+            _ => FsError::io(path, "open", e),
+        })?;
+    let ft = file
+        .metadata()
+        .map_err(|e| FsError::io(path, "stat", e))?
+        .file_type();
+    if !ft.is_file() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_name(&ft),
+        });
+    }
+    Ok(file)
+}
+
+/// Read a regular file found by listing a directory: never blocks, never more than `limit` bytes.
+/// `what` names the kind of input in the error ("an evidence file").
+pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsError> {
+    let file = open_regular(path, true)?;
+    read_limited(file, limit, path, what)
+}
+
+/// Read a file the user named (`-` is stdin): FIFOs, process substitution and devices are read
+/// like files, but never more than `limit` bytes.
+pub fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsError> {
+    if path.as_os_str() == "-" {
+        return read_limited(std::io::stdin().lock(), limit, Path::new("stdin"), what);
+    }
+    let file = File::open(path).map_err(|e| FsError::io(path, "open", e))?;
+    let meta = file.metadata().map_err(|e| FsError::io(path, "stat", e))?;
+    if meta.is_dir() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            kind: "directory",
+        });
+    }
+    read_limited(file, limit, path, what)
+}
+
+/// Read at most `limit` bytes from `r`; one more is an error naming `path` and `what`.
+pub fn read_limited(r: impl Read, limit: u64, path: &Path, what: &str) -> Result<Vec<u8>, FsError> {
+    let mut out = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| FsError::io(path, "read", e))?;
+    if out.len() as u64 > limit {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+            limit_mib: limit.div_ceil(MiB),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("sysctl.txt");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let start = Instant::now();
+        let err = read_regular(&fifo, MiB, "an evidence file").expect_err("fifo");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(
+            matches!(err, FsError::NotRegular { kind: "FIFO", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("sysctl.txt"), "{err}");
+    }
+
+    #[test]
+    fn limits_name_the_file_and_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("big");
+        std::fs::write(&f, vec![b'x'; 1025]).expect("write");
+        let err = read_regular(&f, 1024, "a test file").expect_err("too large");
+        let msg = err.to_string();
+        assert!(msg.contains("big") && msg.contains("a test file"), "{msg}");
+        assert_eq!(read_regular(&f, 1025, "x").expect("fits").len(), 1025);
+    }
+
+    #[test]
+    fn dev_zero_stops_at_the_limit() {
+        let err = read_input(Path::new("/dev/zero"), 4 * MiB, "a rule dump").expect_err("endless");
+        assert!(
+            matches!(err, FsError::TooLarge { limit_mib: 4, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_not_an_input() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            read_input(dir.path(), MiB, "x"),
+            Err(FsError::NotRegular { .. })
+        ));
+        assert!(matches!(
+            read_regular(dir.path(), MiB, "x"),
+            Err(FsError::NotRegular { .. })
+        ));
+    }
+}
