@@ -1,6 +1,8 @@
 //! `br-netfilter-missing`, `bridge-nf-call-iptables-disabled`: bridged pod traffic must pass
 //! through iptables, or same-node service traffic is never de-NATed.
 
+use netdoctor_model::Cause;
+
 use crate::context::Context;
 use crate::outcome::{finding, sysctl, Outcome, WithActions};
 use netdoctor_model::{Action, Severity};
@@ -71,7 +73,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         }
         out.add(
             finding(
-                "br-netfilter-missing",
+                Cause::BrNetfilterMissing,
                 severity(ctx),
                 "br_netfilter is not loaded: bridged pod traffic bypasses iptables",
                 evidence,
@@ -103,7 +105,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     let Some(v) = ctx.sysctl(key) else {
         if ctx.snap.sysctls.is_some() && active.is_none() {
             out.not_checked(
-                "bridge-nf-call-iptables-disabled",
+                Cause::BridgeNfCallIptablesDisabled.id(),
                 format!("{key} is not in the sysctl input"),
             );
         }
@@ -119,7 +121,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         };
         out.add(
             finding(
-                "bridge-nf-call-iptables-disabled",
+                Cause::BridgeNfCallIptablesDisabled,
                 severity(ctx),
                 "Bridged pod traffic skips iptables: same-node Service replies are never de-NATed",
                 vec![format!("{key} = {} (runtime, {})", v.value, v.source)],

@@ -1,6 +1,8 @@
 //! Address-plan checks: `pod-cidr-overlap`, `service-cidr-overlap`,
 //! `bridge-address-mismatch`, `stale-interface-address`.
 
+use netdoctor_model::Cause;
+
 use crate::context::{is_cni_device, is_host_route, Context};
 use crate::outcome::{command, finding, manual, restart, Outcome, WithActions};
 use ipnet::IpNet;
@@ -54,10 +56,10 @@ fn host_networks(ctx: &Context) -> Vec<(IpNet, String)> {
 pub fn check(ctx: &Context, out: &mut Outcome) {
     if ctx.snap.addresses.is_none() && ctx.snap.routes.is_none() {
         for id in [
-            "pod-cidr-overlap",
-            "service-cidr-overlap",
-            "stale-interface-address",
-            "bridge-address-mismatch",
+            Cause::PodCidrOverlap.id(),
+            Cause::ServiceCidrOverlap.id(),
+            Cause::StaleInterfaceAddress.id(),
+            Cause::BridgeAddressMismatch.id(),
         ] {
             out.not_checked(
                 id,
@@ -81,7 +83,7 @@ fn pod_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
         .or(ctx.hints.pod_cidr.as_ref())
     else {
         out.not_checked(
-            "pod-cidr-overlap",
+            Cause::PodCidrOverlap.id(),
             "the cluster CIDR is not known: pass --cluster-cidr or add cluster.json",
         );
         return;
@@ -97,7 +99,7 @@ fn pod_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
     let mut evidence = vec![format!("pod range {} [{}]", cidr.value, cidr.source)];
     evidence.extend(clashes);
     out.add(finding(
-        "pod-cidr-overlap",
+        Cause::PodCidrOverlap,
         Severity::Critical,
         "The pod CIDR overlaps a network the node already uses",
         evidence,
@@ -116,7 +118,7 @@ fn pod_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
 fn service_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) {
     let Some(svc) = &ctx.hints.service_cidr else {
         out.not_checked(
-            "service-cidr-overlap",
+            Cause::ServiceCidrOverlap.id(),
             "the service CIDR is not known: pass --service-cidr or add cluster.json",
         );
         return;
@@ -143,7 +145,7 @@ fn service_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) 
     let mut evidence = vec![format!("service range {} [{}]", svc.value, svc.source)];
     evidence.extend(clashes);
     out.add(finding(
-        "service-cidr-overlap",
+        Cause::ServiceCidrOverlap,
         Severity::Critical,
         "The service CIDR overlaps a host network or the pod CIDR",
         evidence,
@@ -190,7 +192,7 @@ fn bridge_mismatch(ctx: &Context, out: &mut Outcome) {
             continue;
         }
         out.add(finding(
-            "bridge-address-mismatch",
+            Cause::BridgeAddressMismatch,
             Severity::Critical,
             format!("{} holds an address outside this node's pod subnet", a.ifname),
             evidence,
@@ -216,7 +218,7 @@ fn bridge_mismatch(ctx: &Context, out: &mut Outcome) {
 fn stale(ctx: &Context, out: &mut Outcome) {
     let Some(cluster) = ctx.hints.cluster_cidr.as_ref() else {
         out.not_checked(
-            "stale-interface-address",
+            Cause::StaleInterfaceAddress.id(),
             "the cluster CIDR is not known: pass --cluster-cidr or add cluster.json",
         );
         return;
@@ -277,7 +279,7 @@ fn stale(ctx: &Context, out: &mut Outcome) {
             evidence.push(format!("there is no route to {subnet}"));
         }
         out.add(finding(
-            "stale-interface-address",
+            Cause::StaleInterfaceAddress,
             Severity::Critical,
             format!("{name} holds {}, inside another node's pod subnet: the route `{blocked}` cannot be installed", a.addr),
             evidence,

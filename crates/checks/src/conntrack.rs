@@ -1,6 +1,8 @@
 //! `conntrack-table-full` (from the counters; the kernel's log line is in `logs`) and
 //! `conntrack-tool-missing`.
 
+use netdoctor_model::Cause;
+
 use crate::context::Context;
 use crate::outcome::{finding, manual, sysctl, Outcome, WithActions};
 use netdoctor_model::Severity;
@@ -22,7 +24,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         ct.and_then(|c| c.max.as_ref()),
     ) else {
         out.not_checked(
-            "conntrack-table-full",
+            Cause::ConntrackTableFull.id(),
             "nf_conntrack_count / nf_conntrack_max not available (from logs only, if any)",
         );
         return;
@@ -41,7 +43,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     let key = "net.netfilter.nf_conntrack_max";
     let target = max.value.saturating_mul(2);
     out.add(finding(
-        "conntrack-table-full",
+        Cause::ConntrackTableFull,
         severity,
         format!("The conntrack table is {:.0}% full: new connections are dropped", ratio * 100.0),
         vec![
@@ -78,7 +80,7 @@ fn tool(ctx: &Context, out: &mut Outcome) {
         return;
     }
     out.add(finding(
-        "conntrack-tool-missing",
+        Cause::ConntrackToolMissing,
         Severity::Warning,
         "The conntrack tool is missing: kube-proxy cannot flush stale UDP entries",
         vec![format!("no `conntrack` binary on PATH [{}]", t.source)],

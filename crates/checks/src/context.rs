@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use netdoctor_bootconf::{boot_modules, dropin_name, BootModule, BootSysctl, Order};
 use netdoctor_kube::{Cluster, Node};
 use netdoctor_model::{
-    Address, ClusterHints, Link, NodeSnapshot, Route, RouteKind, Source, Sourced, TABLE_MAIN,
+    Address, ClusterHints, Input, Link, NodeSnapshot, Route, RouteKind, Source, Sourced, TABLE_MAIN,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -84,6 +84,43 @@ impl<'a> Context<'a> {
             cluster: opts.cluster.clone(),
             kube_node,
         }
+    }
+
+    /// Which kinds of evidence this diagnosis has (for the reasoning steps).
+    pub fn available_inputs(&self) -> Vec<Input> {
+        let s = self.snap;
+        let mut v = Vec::new();
+        let mut add = |yes: bool, i: Input| {
+            if yes {
+                v.push(i)
+            }
+        };
+        add(s.sysctls.is_some(), Input::Sysctls);
+        add(
+            s.modules.is_some() || s.bridge_nf_present.is_some(),
+            Input::Modules,
+        );
+        add(s.links.is_some(), Input::Links);
+        add(s.addresses.is_some(), Input::Addresses);
+        add(s.routes.is_some(), Input::Routes);
+        add(s.fdb.is_some() || s.neighbours.is_some(), Input::Fdb);
+        add(
+            !s.iptables.is_empty() || s.nft_json.is_some() || s.nft_text.is_some(),
+            Input::Rules,
+        );
+        add(s.conntrack.is_some(), Input::Conntrack);
+        add(!s.logs.is_empty(), Input::Logs);
+        add(s.files_collected, Input::NodeFiles);
+        add(self.cluster.is_some(), Input::ClusterObjects);
+        add(
+            s.kernel_release.is_some() || s.iptables_version.is_some(),
+            Input::Versions,
+        );
+        add(
+            self.hints.cluster_cidr.is_some() || self.hints.cni.is_some(),
+            Input::Context,
+        );
+        v
     }
 
     /// The cluster's objects, when given.

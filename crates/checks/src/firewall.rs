@@ -6,6 +6,8 @@
 //! accepts marked and established traffic), so it is judged by evaluating pod-CIDR flows, not by
 //! the policy alone.
 
+use netdoctor_model::Cause;
+
 use crate::context::{tunnel_overhead, Context};
 use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use ipnet::IpNet;
@@ -84,9 +86,12 @@ fn host_in(net: &IpNet, offset: u32) -> Option<IpAddr> {
 pub fn check(ctx: &Context, out: &mut Outcome) {
     let sets = rulesets(ctx);
     if sets.is_empty() {
-        out.not_checked("forward-policy-drop", "no IPv4 iptables rules to evaluate");
         out.not_checked(
-            "overlay-port-blocked",
+            Cause::ForwardPolicyDrop.id(),
+            "no IPv4 iptables rules to evaluate",
+        );
+        out.not_checked(
+            Cause::OverlayPortBlocked.id(),
             format!("no IPv4 iptables rules to evaluate. {CLOUD}"),
         );
         return;
@@ -123,7 +128,7 @@ fn pod_devices(ctx: &Context) -> (String, Option<String>) {
 fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
     let Some(cluster) = ctx.hints.cluster_cidr.as_ref().map(|c| c.value) else {
         out.not_checked(
-            "forward-policy-drop",
+            Cause::ForwardPolicyDrop.id(),
             "the cluster CIDR is needed: pass --cluster-cidr",
         );
         return;
@@ -181,7 +186,7 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
             if let Some(reason) = unknown_reason(&ev).filter(|_| !ev.sometimes(Verdict::is_dropped))
             {
                 out.not_checked(
-                    "forward-policy-drop",
+                    Cause::ForwardPolicyDrop.id(),
                     format!("{}: cannot evaluate FORWARD: {reason}", set.source),
                 );
                 continue;
@@ -203,7 +208,7 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
             evidence.extend(decided_by(&ev, &set.source));
             let c = cluster.to_string();
             out.add(finding(
-                "forward-policy-drop",
+                Cause::ForwardPolicyDrop,
                 Severity::Critical,
                 "The FORWARD chain drops pod traffic",
                 evidence,
@@ -340,7 +345,7 @@ fn overlay(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
     overlay_host(ctx, out, sets, host);
     if !out.findings[before..]
         .iter()
-        .any(|f| f.id == "overlay-port-blocked")
+        .any(|f| f.id == Cause::OverlayPortBlocked.id())
     {
         out.not_checked(
             "overlay-port-blocked (outside the node)",
@@ -352,7 +357,7 @@ fn overlay(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
 fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
     let Some((me, dev, peer)) = underlay(ctx) else {
         out.not_checked(
-            "overlay-port-blocked",
+            Cause::OverlayPortBlocked.id(),
             "this node's underlay address is not known (no addresses or default route)",
         );
         return;
@@ -372,7 +377,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             if !ev.sometimes(Verdict::is_dropped) {
                 if let Some(r) = unknown_reason(&ev) {
                     out.not_checked(
-                        "overlay-port-blocked",
+                        Cause::OverlayPortBlocked.id(),
                         format!("{}: {what}: {r}", set.source),
                     );
                 }
@@ -390,7 +395,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
                 (n, _) => format!("{t} -I INPUT 1 -p {n} -j ACCEPT"),
             };
             out.add(finding(
-                "overlay-port-blocked",
+                Cause::OverlayPortBlocked,
                 if guessed { Severity::Warning } else { Severity::Critical },
                 format!("The host firewall drops the overlay's transport: {what}"),
                 evidence,
@@ -467,7 +472,7 @@ fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext
             evidence.extend(decided_by(&ev, &set.source));
             let t = tool(set.backend);
             out.add(finding(
-                "nodeport-blocked",
+                Cause::NodeportBlocked,
                 Severity::Warning,
                 "The host firewall drops NodePort traffic",
                 evidence,

@@ -1,5 +1,7 @@
 //! `ip-forward-disabled`, `iface-forwarding-disabled`: a Kubernetes node is a router.
 
+use netdoctor_model::Cause;
+
 use crate::context::{is_cni_device, tunnel_overhead, Context};
 use crate::outcome::{finding, restart, sysctl, Outcome, WithActions};
 use netdoctor_model::Severity;
@@ -7,7 +9,7 @@ use netdoctor_model::Severity;
 pub fn check(ctx: &Context, out: &mut Outcome) {
     if ctx.snap.sysctls.is_none() {
         out.not_checked(
-            "ip-forward-disabled",
+            Cause::IpForwardDisabled.id(),
             "no sysctl values: run on the node, or add `sysctl -a` output as sysctl.txt",
         );
         return;
@@ -22,7 +24,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
 fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
     let Some(v) = ctx.sysctl(key) else {
         out.not_checked(
-            "ip-forward-disabled",
+            Cause::IpForwardDisabled.id(),
             format!("{key} is not in the sysctl input"),
         );
         return;
@@ -32,7 +34,7 @@ fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
     }
     out.add(
         finding(
-            "ip-forward-disabled",
+            Cause::IpForwardDisabled,
             Severity::Critical,
             format!(
             "{fam} forwarding is off: this node drops every packet it should route to or from pods"
@@ -90,7 +92,7 @@ fn per_interface(ctx: &Context, out: &mut Outcome) {
             continue;
         }
         out.add(finding(
-            "iface-forwarding-disabled",
+            Cause::IfaceForwardingDisabled,
             Severity::Critical,
             "Forwarding is off on an interface pod traffic crosses",
             vec![format!("{key} = {} (runtime, {})", v.value, v.source)],

@@ -2,6 +2,8 @@
 //! `iptables-version-buggy`, `service-no-endpoints`. Packet-level questions (does FORWARD drop
 //! pod traffic?) belong to the netfilter engine.
 
+use netdoctor_model::Cause;
+
 use crate::context::Context;
 use crate::outcome::{finding, manual, Outcome, WithActions};
 use netdoctor_model::{Backend, IptablesDump, Severity};
@@ -9,7 +11,7 @@ use netdoctor_model::{Backend, IptablesDump, Severity};
 pub fn check(ctx: &Context, out: &mut Outcome) {
     if ctx.snap.iptables.is_empty() {
         out.not_checked(
-            "iptables-backend-mismatch",
+            Cause::IptablesBackendMismatch.id(),
             "no iptables dumps: add iptables-legacy-save.txt and iptables-nft-save.txt (or iptables-save.txt)",
         );
         return;
@@ -83,7 +85,7 @@ fn backends(ctx: &Context, out: &mut Outcome) {
             evidence.push("the other backend's dump was not collected: run both iptables-legacy-save and iptables-nft-save".into());
         }
         out.add(finding(
-            "iptables-backend-mismatch",
+            Cause::IptablesBackendMismatch,
             if kube_both { Severity::Critical } else { Severity::Warning },
             "Rules sit in both iptables-legacy and iptables-nft",
             evidence,
@@ -129,7 +131,7 @@ fn version(ctx: &Context, out: &mut Outcome) {
         return;
     }
     out.add(finding(
-        "iptables-version-buggy",
+        Cause::IptablesVersionBuggy,
         Severity::Warning,
         "iptables 1.8.0-1.8.2 with the nf_tables backend: known bugs break kube-proxy's rules",
         hits,
@@ -172,7 +174,7 @@ fn no_endpoints(ctx: &Context, out: &mut Outcome) {
         return;
     }
     out.add(finding(
-        "service-no-endpoints",
+        Cause::ServiceNoEndpoints,
         Severity::Warning,
         format!("Service {} has no endpoints: kube-proxy rejects its traffic", services.join(", ")),
         evidence,

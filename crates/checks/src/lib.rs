@@ -22,7 +22,9 @@ mod logs;
 mod mtu;
 mod outcome;
 mod persistence;
+mod rank;
 mod rpfilter;
+pub mod signatures;
 mod steps;
 
 pub use cluster::run_cluster;
@@ -61,7 +63,7 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
     // single-node check lacked data for).
     let found: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();
     out.not_checked.retain(|n| !found.contains(&n.check));
-    let steps = steps::reasoning(&out.findings, &out.not_checked);
+    let steps = steps::reasoning(&out.findings, &out.not_checked, &ctx.available_inputs());
     let mut report = CheckReport {
         steps,
         schema: CHECK_SCHEMA.to_string(),
@@ -74,8 +76,9 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
             .iter()
             .map(|p| format!("{}: {}", p.source, p.message))
             .collect(),
+        symptoms: out.symptoms,
     };
-    report.sort();
+    rank::by_cause(&mut report);
     report
 }
 
@@ -90,40 +93,10 @@ fn inputs(snapshot: &NodeSnapshot) -> Vec<InputRead> {
         .collect()
 }
 
-/// Ids of every finding this crate can raise (for `--only`, docs and tests).
-pub const FINDING_IDS: &[&str] = &[
-    "ip-forward-disabled",
-    "iface-forwarding-disabled",
-    "br-netfilter-missing",
-    "bridge-nf-call-iptables-disabled",
-    "sysctl-not-persistent",
-    "sysctl-overridden",
-    "module-not-persistent",
-    "rp-filter-strict",
-    "rp-filter-loose",
-    "conntrack-table-full",
-    "conntrack-tool-missing",
-    "iptables-backend-mismatch",
-    "iptables-version-buggy",
-    "pod-cidr-overlap",
-    "service-cidr-overlap",
-    "stale-interface-address",
-    "bridge-address-mismatch",
-    "mtu-mismatch",
-    "vxlan-checksum-offload",
-    "podcidr-not-allocated",
-    "service-no-endpoints",
-    "forward-policy-drop",
-    "overlay-port-blocked",
-    "nodeport-blocked",
-    "pod-route-missing",
-    "pod-route-conflict",
-    "vxlan-fdb-missing",
-    "vxlan-device-down",
-    "leftover-cni-interface",
-    "wrong-node-ip",
-    "kube-proxy-rules-missing",
-];
+/// Ids of every finding this crate can raise (for `--only`, docs and tests): the catalogue's.
+pub fn finding_ids() -> impl Iterator<Item = &'static str> {
+    netdoctor_model::CAUSES.iter().map(|c| c.id)
+}
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,13 @@
 //! Known log signatures. A log line is evidence for the same root cause a sysctl or an address
 //! shows, so it merges into that finding (same id).
 
+use netdoctor_model::Cause;
+
 use crate::context::{is_cni_device, Context};
 use crate::outcome::{finding, manual, sysctl, Outcome, WithActions};
+use crate::signatures::{self, Certainty, Hit};
 use netdoctor_model::Severity;
+use netdoctor_model::Symptom;
 use std::net::IpAddr;
 
 fn quote(name: &str, line: u32, text: &str) -> String {
@@ -26,81 +30,19 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     }
     let mut conntrack_context = Vec::new();
     for log in &ctx.snap.logs {
+        for hit in signatures::scan(&log.name, &log.lines) {
+            apply(ctx, out, &hit);
+        }
+        // Not a fault, but context for one: the limit kube-proxy set.
         for (n, text) in &log.lines {
-            let ev = || quote(&log.name, *n, text);
-            if text.contains("IPv4 forwarding is disabled") {
-                forwarding(ctx, out, ev());
-            } else if text.contains("failed to add vxlanRoute")
-                || (text.contains("Error adding route to") && text.contains("invalid argument"))
-            {
-                refused_route(ctx, out, text, ev());
-            } else if text.contains("nf_conntrack: table full") {
-                out.add(finding(
-                    "conntrack-table-full",
-                    Severity::Critical,
-                    "The conntrack table is full: the kernel drops new connections",
-                    vec![ev()],
-                    crate::conntrack::FULL_EXPLANATION,
-                    vec![
-                        "sysctl -w net.netfilter.nf_conntrack_max=<twice the current value>".into(),
-                    ],
-                    ctx.persistent_sysctl(
-                        "net.netfilter.nf_conntrack_max",
-                        "<twice the current value>",
-                    ),
-                ).with(vec![manual("raise net.netfilter.nf_conntrack_max (twice the current value) in a sysctl.d drop-in and kube-proxy's conntrack.maxPerCore")]));
-            } else if text.contains("Setting nf_conntrack_max to") {
-                conntrack_context.push(ev());
-            } else if text.contains("RPF check is set to 'loose'") {
-                out.add(
-                    finding(
-                        "rp-filter-loose",
-                        Severity::Critical,
-                        "Calico felix refuses to start: reverse-path filtering is loose (2)",
-                        vec![ev()],
-                        crate::rpfilter::LOOSE_EXPLANATION,
-                        vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
-                        ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
-                    )
-                    .with(crate::rpfilter::loose_actions()),
-                );
-            } else if text.contains("UDP: bad checksum")
-                && (text.contains(":8472 ") || text.contains(":4789 "))
-            {
-                out.add(finding(
-                    "vxlan-checksum-offload",
-                    Severity::Critical,
-                    "VXLAN packets arrive with bad UDP checksums (the kernel's checksum-offload bug)",
-                    vec![ev()],
-                    "A kernel netfilter bug (fixed in 5.7, commit ea64d8d6c675) miscalculates UDP checksums \
-                     of VXLAN packets that kube-proxy's MASQUERADE rules touch when checksum offload is on; \
-                     the receiving node drops them as \"UDP: bad checksum\", so cross-node pod traffic \
-                     (often only to Services) fails. Workarounds: upgrade the kernel, or turn off TX \
-                     checksum offload on the VXLAN device. Verify with `dmesg | grep 'bad checksum'` on the receiver.",
-                    vec!["ethtool -K flannel.1 tx-checksum-ip-generic off   # on every node; use the VXLAN device's name".into()],
-                    vec!["upgrade the kernel to 5.7+ or a distro kernel with the fix; or make the ethtool setting persistent (a udev rule or the CNI's option)".into()],
-                ).with(vec![manual("upgrade the kernel (fix in 5.7), or turn off tx checksum offload on the VXLAN device on every node")]));
-            } else if text.contains("pod cidr not assigned")
-                || text.contains("pod cidr not assgned")
-            {
-                out.add(finding(
-                    "podcidr-not-allocated",
-                    Severity::Critical,
-                    "The node has no pod CIDR: the CNI cannot start",
-                    vec![ev()],
-                    "flannel (with the kube subnet manager) takes the node's subnet from Node.spec.podCIDR, \
-                     which kube-controller-manager assigns only when it runs with --allocate-node-cidrs and \
-                     --cluster-cidr (kubeadm: --pod-network-cidr). Without it flanneld exits and no pod on \
-                     the node gets an address. Verify with `kubectl get node <name> -o jsonpath='{.spec.podCIDR}'`.",
-                    vec!["kubectl patch node <name> -p '{\"spec\":{\"podCIDR\":\"<a free /24 of the cluster CIDR>\"}}'   # one-off".into()],
-                    vec!["run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<pod range> (kubeadm init --pod-network-cidr)".into()],
-                ).with(vec![manual("run kube-controller-manager with --allocate-node-cidrs=true and --cluster-cidr, or give the Node a spec.podCIDR")]));
+            if text.contains("Setting nf_conntrack_max to") {
+                conntrack_context.push(quote(&log.name, *n, text));
             }
         }
     }
-    if !conntrack_context.is_empty() && out.has("conntrack-table-full") {
+    if !conntrack_context.is_empty() && out.has(Cause::ConntrackTableFull) {
         out.add(finding(
-            "conntrack-table-full",
+            Cause::ConntrackTableFull,
             Severity::Info,
             "",
             conntrack_context,
@@ -109,6 +51,89 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
             vec![],
         ));
     }
+}
+
+/// What one message means for the diagnosis. A decisive message names its cause; a symptom
+/// with one known cause names it less surely (a warning); a symptom of several causes is kept
+/// as a symptom, and joins the finding that explains it if one is found.
+fn apply(ctx: &Context, out: &mut Outcome, hit: &Hit) {
+    let sig = hit.signature();
+    let ev = quote(&hit.file, hit.line, &hit.text);
+    match sig.certainty {
+        Certainty::Decisive => match sig.cause {
+            Cause::IpForwardDisabled => forwarding(ctx, out, ev),
+            Cause::StaleInterfaceAddress | Cause::NextHopNotOnLink | Cause::PodCidrOverlap
+                if hit.capture("gw").is_some() =>
+            {
+                refused_route(ctx, out, hit, ev)
+            }
+            Cause::ConntrackTableFull => out.add(
+                finding(
+                    Cause::ConntrackTableFull,
+                    Severity::Critical,
+                    "The conntrack table is full: the kernel drops new connections",
+                    vec![ev],
+                    crate::conntrack::FULL_EXPLANATION,
+                    vec!["sysctl -w net.netfilter.nf_conntrack_max=<twice the current value>".into()],
+                    ctx.persistent_sysctl("net.netfilter.nf_conntrack_max", "<twice the current value>"),
+                )
+                .with(vec![manual("raise net.netfilter.nf_conntrack_max (twice the current value) in a sysctl.d drop-in and kube-proxy's conntrack.maxPerCore")]),
+            ),
+            Cause::RpFilterLoose => out.add(
+                finding(
+                    Cause::RpFilterLoose,
+                    Severity::Critical,
+                    "Calico felix refuses to start: reverse-path filtering is loose (2)",
+                    vec![ev],
+                    crate::rpfilter::LOOSE_EXPLANATION,
+                    vec!["sysctl -w net.ipv4.conf.all.rp_filter=1".into()],
+                    ctx.persistent_sysctl("net.ipv4.conf.all.rp_filter", "1"),
+                )
+                .with(crate::rpfilter::loose_actions()),
+            ),
+            cause => raise(out, hit, ev, cause, cause.info().severity),
+        },
+        Certainty::Symptom if sig.single_cause() => {
+            let sev = sig.cause.info().severity.min(Severity::Warning);
+            raise(out, hit, ev, sig.cause, sev)
+        }
+        Certainty::Symptom => out.symptom(Symptom {
+            evidence: ev,
+            signature: sig.name.clone(),
+            component: sig.component.clone(),
+            meaning: sig.meaning.clone(),
+            causes: sig.causes.iter().map(|c| c.id().to_string()).collect(),
+            explained_by: Vec::new(),
+        }),
+    }
+}
+
+/// A finding from a message alone: the catalogue's words, the message and what it means.
+fn raise(out: &mut Outcome, hit: &Hit, ev: String, cause: Cause, severity: Severity) {
+    let sig = hit.signature();
+    let info = cause.info();
+    let sure = match sig.certainty {
+        Certainty::Decisive => "names this cause",
+        Certainty::Symptom => "has this as its only known cause",
+    };
+    out.add(
+        finding(
+            cause,
+            severity,
+            info.title,
+            vec![
+                ev,
+                format!(
+                    "{} message ({}) {sure}: {}",
+                    sig.component, sig.name, sig.meaning
+                ),
+            ],
+            info.explanation,
+            info.fix.iter().map(|f| f.to_string()).collect(),
+            vec![],
+        )
+        .with(vec![manual(info.fix.join("; "))]),
+    );
 }
 
 fn forwarding(ctx: &Context, out: &mut Outcome, ev: String) {
@@ -127,7 +152,7 @@ fn forwarding(ctx: &Context, out: &mut Outcome, ev: String) {
         )
     };
     out.add(finding(
-        "ip-forward-disabled",
+        Cause::IpForwardDisabled,
         sev,
         title,
         vec![ev],
@@ -142,15 +167,8 @@ fn forwarding(ctx: &Context, out: &mut Outcome, ev: String) {
 
 /// flannel: `failed to add vxlanRoute (10.244.2.0/24 -> 10.244.2.0): invalid argument`;
 /// host-gw: `Error adding route to 10.200.20.194/26 via 172.18.6.101: invalid argument`.
-fn refused_route(ctx: &Context, out: &mut Outcome, text: &str, ev: String) {
-    let gw: Option<IpAddr> = text
-        .split_once("-> ")
-        .and_then(|(_, r)| r.split(')').next())
-        .or_else(|| {
-            text.split_once(" via ")
-                .and_then(|(_, r)| r.split(':').next())
-        })
-        .and_then(|s| s.trim().parse().ok());
+fn refused_route(ctx: &Context, out: &mut Outcome, hit: &Hit, ev: String) {
+    let gw: Option<IpAddr> = hit.capture("gw").and_then(|s| s.trim().parse().ok());
     let holder = gw.and_then(|g| ctx.addresses().iter().find(|a| a.addr == g));
     let mut evidence = vec![ev];
     let host_nic = holder.is_some_and(|a| {
@@ -176,7 +194,7 @@ fn refused_route(ctx: &Context, out: &mut Outcome, text: &str, ev: String) {
             ));
         }
         out.add(finding(
-            "pod-cidr-overlap",
+            Cause::PodCidrOverlap,
             Severity::Critical,
             "The pod CIDR overlaps a network the node already uses: the CNI's route is refused",
             evidence,
@@ -188,13 +206,19 @@ fn refused_route(ctx: &Context, out: &mut Outcome, text: &str, ev: String) {
         ).with(vec![manual("re-plan the pod CIDR so it is disjoint from every host network")]));
         return;
     }
+    // host-gw and Calico direct routes: a gateway no device here holds is a next hop that is
+    // not on a connected network (the nodes are not on one L2 segment).
+    if holder.is_none() && hit.signature().cause == Cause::NextHopNotOnLink {
+        let sev = Cause::NextHopNotOnLink.info().severity;
+        return raise(out, hit, evidence.remove(0), Cause::NextHopNotOnLink, sev);
+    }
     let (sev, note) = match (holder, ctx.snap.addresses.is_some()) {
         (Some(_), _) => (Severity::Critical, String::new()),
         (None, true) => (Severity::Warning, " No interface holds the gateway now; it may have been removed since the log line.".to_string()),
         (None, false) => (Severity::Critical, " Add `ip addr` output to see which device holds the gateway (a host NIC would mean pod-cidr-overlap instead).".to_string()),
     };
     out.add(finding(
-        "stale-interface-address",
+        Cause::StaleInterfaceAddress,
         sev,
         format!(
             "The CNI's route to another node's pod subnet is refused: {} is already a local address",

@@ -1,6 +1,8 @@
 //! `mtu-mismatch`: an overlay whose packets, once encapsulated, no longer fit the underlay; or
 //! pods whose MTU exceeds the overlay's. Large packets vanish while small ones work.
 
+use netdoctor_model::Cause;
+
 use crate::context::{tunnel_overhead, Context};
 use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use netdoctor_model::{Link, Severity};
@@ -30,7 +32,7 @@ fn underlay<'a>(ctx: &'a Context, tunnel: &Link) -> Option<&'a Link> {
 pub fn check(ctx: &Context, out: &mut Outcome) {
     if ctx.snap.links.is_none() {
         out.not_checked(
-            "mtu-mismatch",
+            Cause::MtuMismatch.id(),
             "no link list: add `ip -d link` (or ifconfig -a)",
         );
         return;
@@ -42,7 +44,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         if let Some(u) = underlay(ctx, t) {
             if let Some(umtu) = u.mtu.filter(|&m| mtu + overhead > m) {
                 out.add(finding(
-                    "mtu-mismatch",
+                    Cause::MtuMismatch,
                     Severity::Critical,
                     format!("{} MTU {mtu} + {overhead} bytes of {what} = {} does not fit {} MTU {umtu}", t.name, mtu + overhead, u.name),
                     vec![Context::link_evidence(t), Context::link_evidence(u)],
@@ -56,7 +58,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
             // Every node's overlay must use the same MTU: a node that differs sends or
             // receives packets the others cannot carry (flannel#1614: wg0 1320 vs 1420).
             out.add(finding(
-                "mtu-mismatch",
+                Cause::MtuMismatch,
                 Severity::Critical,
                 format!("{} MTU {mtu} differs from the overlay MTU the cluster uses ({})", t.name, cfg.value),
                 vec![Context::link_evidence(t), format!("overlay MTU {} [{}]", cfg.value, cfg.source)],
@@ -75,7 +77,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
             if let Some(vm) = v.mtu.filter(|&vm| vm > mtu) {
                 out.add(
                     finding(
-                        "mtu-mismatch",
+                        Cause::MtuMismatch,
                         Severity::Warning,
                         format!(
                             "Pod interface {} has MTU {vm}, above the overlay's {mtu}",

@@ -1,12 +1,13 @@
 //! Collecting findings: one per id, evidence merged.
 
-use netdoctor_model::{Action, Finding, Fix, NotChecked, Severity};
+use netdoctor_model::{Action, Cause, Finding, Fix, NotChecked, Severity, Symptom};
 
 /// What the checks found so far.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub not_checked: Vec<NotChecked>,
+    pub symptoms: Vec<Symptom>,
 }
 
 impl Outcome {
@@ -43,9 +44,20 @@ impl Outcome {
         }
     }
 
-    /// Whether a finding with this id exists.
-    pub fn has(&self, id: &str) -> bool {
-        self.findings.iter().any(|f| f.id == id)
+    /// Record a symptom (once per message).
+    pub fn symptom(&mut self, s: Symptom) {
+        if !self
+            .symptoms
+            .iter()
+            .any(|x| x.evidence == s.evidence && x.signature == s.signature)
+        {
+            self.symptoms.push(s);
+        }
+    }
+
+    /// Whether a finding of this cause exists.
+    pub fn has(&self, cause: Cause) -> bool {
+        self.findings.iter().any(|f| f.id == cause.id())
     }
 }
 
@@ -60,7 +72,7 @@ fn merge<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
 /// Build a finding. `explanation` should say what the symptom looks like, why this causes it,
 /// and how to verify.
 pub fn finding(
-    id: &str,
+    cause: Cause,
     severity: Severity,
     title: impl Into<String>,
     evidence: Vec<String>,
@@ -69,7 +81,7 @@ pub fn finding(
     persistent: Vec<String>,
 ) -> Finding {
     Finding {
-        id: id.to_string(),
+        id: cause.id().to_string(),
         severity,
         title: title.into(),
         evidence,

@@ -2,6 +2,8 @@
 //! be right after a reboot, a network restart or a VM resume? Compared against the boot-time
 //! values `bootconf` computes from the node's files.
 
+use netdoctor_model::Cause;
+
 use crate::context::Context;
 use crate::outcome::{finding, sysctl as set_sysctl, Outcome, WithActions};
 use netdoctor_bootconf::BootSysctl;
@@ -58,9 +60,9 @@ fn needs(ctx: &Context) -> Vec<Need> {
 pub fn check(ctx: &Context, out: &mut Outcome) {
     let (Some(boot), Some(procps)) = (&ctx.boot, &ctx.boot_procps) else {
         for id in [
-            "sysctl-not-persistent",
-            "sysctl-overridden",
-            "module-not-persistent",
+            Cause::SysctlNotPersistent.id(),
+            Cause::SysctlOverridden.id(),
+            Cause::ModuleNotPersistent.id(),
         ] {
             out.not_checked(
                 id,
@@ -131,7 +133,7 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
         };
         out.add(
             finding(
-                "sysctl-overridden",
+                Cause::SysctlOverridden,
                 sev,
                 title,
                 evidence,
@@ -168,7 +170,7 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
             need.kernel_default
         ));
         out.add(finding(
-            "sysctl-not-persistent",
+            Cause::SysctlNotPersistent,
             Severity::Warning,
             format!("{} = {} now, but nothing sets it at boot", need.key, need.want),
             evidence,
@@ -192,7 +194,7 @@ fn module(ctx: &Context, out: &mut Outcome) {
     };
     let Some(loaded) = &modules.loaded else {
         out.not_checked(
-            "module-not-persistent",
+            Cause::ModuleNotPersistent.id(),
             "the loaded module list (/proc/modules, lsmod) is not available",
         );
         return;
@@ -215,7 +217,7 @@ fn module(ctx: &Context, out: &mut Outcome) {
             continue;
         }
         out.add(finding(
-            "module-not-persistent",
+            Cause::ModuleNotPersistent,
             Severity::Warning,
             format!("{name} is loaded now, but nothing loads it at boot"),
             vec![

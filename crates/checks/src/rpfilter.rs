@@ -1,6 +1,8 @@
 //! `rp-filter-strict`, `rp-filter-loose`. The kernel validates a source on interface X with
 //! max(conf.all.rp_filter, conf.X.rp_filter) (Documentation/networking/ip-sysctl.rst).
 
+use netdoctor_model::Cause;
+
 use crate::context::{is_cni_device, tunnel_overhead, Context};
 use crate::outcome::{finding, restart, sysctl, Outcome, WithActions};
 use netdoctor_model::{Severity, Sourced};
@@ -14,7 +16,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     let Some(all) = value(ctx, "net.ipv4.conf.all.rp_filter") else {
         if ctx.snap.sysctls.is_some() {
             out.not_checked(
-                "rp-filter-strict",
+                Cause::RpFilterStrict.id(),
                 "net.ipv4.conf.all.rp_filter is not in the sysctl input",
             );
         }
@@ -102,7 +104,7 @@ fn strict(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
         }
         out.add(
             finding(
-                "rp-filter-strict",
+                Cause::RpFilterStrict,
                 severity,
                 format!("Strict reverse-path filtering on {ifname}, where {which} traffic arrives"),
                 evidence,
@@ -163,7 +165,7 @@ fn loose(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
     }
     out.add(
         finding(
-            "rp-filter-loose",
+            Cause::RpFilterLoose,
             Severity::Warning,
             "Loose reverse-path filtering: Calico felix (before v3.12) refuses to start",
             vec![format!(

@@ -3,100 +3,62 @@
 //! it through? are the kernel switches right? Each step is passed, failed or not checked, so a
 //! user sees why the conclusion follows.
 
-use netdoctor_model::{Finding, NotChecked, ReasoningStep, Severity, StepStatus};
+use netdoctor_model::{
+    Cause, CauseInfo, Finding, Input, NotChecked, ReasoningStep, Severity, Step, StepStatus, CAUSES,
+};
 
-const STEPS: &[(&str, &str, &[&str])] = &[
-    (
-        "app",
-        "Does the Service have ready endpoints, and kube-proxy rules for them?",
-        &["service-no-endpoints", "kube-proxy-rules-missing"],
-    ),
-    (
-        "ip",
-        "Are this node's addresses, overlay device and MTU right for reaching other pods?",
-        &[
-            "podcidr-not-allocated",
-            "pod-cidr-overlap",
-            "service-cidr-overlap",
-            "stale-interface-address",
-            "bridge-address-mismatch",
-            "leftover-cni-interface",
-            "wrong-node-ip",
-            "vxlan-device-down",
-            "mtu-mismatch",
-            "vxlan-checksum-offload",
-        ],
-    ),
-    (
-        "route",
-        "Is there a route, neighbour and FDB entry for every other node's pods?",
-        &[
-            "pod-route-missing",
-            "pod-route-conflict",
-            "vxlan-fdb-missing",
-        ],
-    ),
-    (
-        "rules",
-        "Do the firewall rules let pod, overlay and Service traffic through?",
-        &[
-            "forward-policy-drop",
-            "overlay-port-blocked",
-            "nodeport-blocked",
-            "iptables-backend-mismatch",
-            "iptables-version-buggy",
-            "conntrack-tool-missing",
-        ],
-    ),
-    (
-        "kernel",
-        "Are the kernel switches right, now and after a reboot?",
-        &[
-            "ip-forward-disabled",
-            "iface-forwarding-disabled",
-            "br-netfilter-missing",
-            "bridge-nf-call-iptables-disabled",
-            "rp-filter-strict",
-            "rp-filter-loose",
-            "conntrack-table-full",
-            "sysctl-not-persistent",
-            "sysctl-overridden",
-            "module-not-persistent",
-        ],
-    ),
-];
-
-/// Every id the steps know, in step order (a test keeps this in line with FINDING_IDS).
+/// Every id the steps know, in step order.
 #[cfg(test)]
 pub fn step_ids() -> impl Iterator<Item = &'static str> {
-    STEPS.iter().flat_map(|(_, _, ids)| ids.iter().copied())
+    Step::ALL
+        .into_iter()
+        .flat_map(|st| CAUSES.iter().filter(move |c| c.step == st).map(|c| c.id))
 }
 
-pub fn reasoning(findings: &[Finding], not_checked: &[NotChecked]) -> Vec<ReasoningStep> {
-    STEPS
-        .iter()
-        .map(|(step, question, ids)| {
+/// The reasoning, step by step. A step passes only when at least one of its causes could be
+/// judged with the inputs given (`available`, logs excepted: a log proves presence, never
+/// absence) and none was found.
+pub fn reasoning(
+    findings: &[Finding],
+    not_checked: &[NotChecked],
+    available: &[Input],
+) -> Vec<ReasoningStep> {
+    Step::ALL
+        .into_iter()
+        .map(|step| {
+            let causes: Vec<&CauseInfo> = CAUSES.iter().filter(|c| c.step == step).collect();
             let hit: Vec<&Finding> = findings
                 .iter()
-                .filter(|f| ids.contains(&f.id.as_str()))
+                .filter(|f| Cause::from_id(&f.id).is_some_and(|c| c.step() == step))
                 .collect();
-            let skipped: Vec<String> = ids
+            let skipped: Vec<String> = not_checked
                 .iter()
-                .filter(|id| not_checked.iter().any(|n| n.check == **id))
-                .map(|id| id.to_string())
-                .collect();
+                .filter(|n| Cause::from_id(&n.check).is_some_and(|c| c.step() == step))
+                .map(|n| n.check.clone())
+                .fold(Vec::new(), |mut v, c| {
+                    if !v.contains(&c) {
+                        v.push(c);
+                    }
+                    v
+                });
+            let judged = causes.iter().any(|c| {
+                !skipped.iter().any(|s| s == c.id)
+                    && c.needs
+                        .iter()
+                        .any(|n| *n != Input::Logs && available.contains(n))
+            });
             let status = if hit.iter().any(|f| f.severity == Severity::Critical) {
                 StepStatus::Failed
             } else if hit.iter().any(|f| f.severity == Severity::Warning) {
                 StepStatus::Warning
-            } else if skipped.len() == ids.len() {
-                StepStatus::NotChecked
-            } else {
+            } else if judged {
                 StepStatus::Passed
+            } else {
+                StepStatus::NotChecked
             };
             ReasoningStep {
-                step: step.to_string(),
-                question: question.to_string(),
+                step: step.as_str().to_string(),
+                question: step.question().to_string(),
                 status,
                 findings: hit.iter().map(|f| f.id.clone()).collect(),
                 not_checked: skipped,

@@ -559,7 +559,8 @@ fn other_log_signatures() {
     for (line, id) in [
         ("[Tue Nov 20 22:30:22 2018] nf_conntrack: table full, dropping packet", "conntrack-table-full"),
         ("[FATAL][846] int_dataplane.go 1018: Kernel's RPF check is set to 'loose'.  This would allow", "rp-filter-loose"),
-        ("UDP: bad checksum. From 10.0.0.2:53786 to 10.0.0.1:8472 ulen 110", "vxlan-checksum-offload"),
+        // tcpdump on the receiver (projectcalico/calico#4865).
+        ("    10.0.10.14.7103 > 10.0.10.10.4789: [bad udp cksum 0xbd67 -> 0x4e7f!] VXLAN, flags [I] (0x08), vni 4096", "vxlan-checksum-offload"),
         ("E0202 main.go:330] Error registering network: failed to acquire lease: node \"n3\" pod cidr not assigned", "podcidr-not-allocated"),
     ] {
         let mut s = healthy();
@@ -572,7 +573,7 @@ fn other_log_signatures() {
         name: "x.log".into(),
         lines: vec![(
             1,
-            "UDP: bad checksum. From 10.0.0.2:53786 to 10.0.0.1:53 ulen 110".into(),
+            "    10.0.10.14.7103 > 10.0.10.10.53: [bad udp cksum 0xbd67 -> 0x4e7f!] 41922+ A? example.com.".into(),
         )],
     });
     assert!(!has(&s, "vxlan-checksum-offload"));
@@ -616,8 +617,34 @@ fn rules_in_both_backends_and_no_endpoints() {
 #[test]
 fn every_finding_id_belongs_to_one_reasoning_step() {
     let steps: Vec<&str> = crate::steps::step_ids().collect();
-    for id in crate::FINDING_IDS {
-        assert_eq!(steps.iter().filter(|s| *s == id).count(), 1, "{id}");
+    for id in crate::finding_ids() {
+        assert_eq!(steps.iter().filter(|s| **s == id).count(), 1, "{id}");
+    }
+}
+
+/// The repository's copy of the contract (docs/cli-contract.md) and the catalogue list the same
+/// ids: every id of the contract's table is declared, and every declared id is in the table.
+#[test]
+fn the_contract_and_the_catalogue_agree() {
+    let doc = include_str!("../../../docs/cli-contract.md");
+    let table: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(id, _)| id))
+        .filter(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .collect();
+    assert!(table.len() > 30, "{table:?}");
+    for id in &table {
+        assert!(
+            netdoctor_model::Cause::from_id(id).is_some(),
+            "{id} is in the contract but not in the catalogue"
+        );
+    }
+    for id in crate::finding_ids() {
+        assert!(
+            table.contains(&id),
+            "{id} is in the catalogue but not in docs/cli-contract.md"
+        );
     }
 }
 

@@ -136,6 +136,23 @@ pub struct ReasoningStep {
     pub not_checked: Vec<String>,
 }
 
+/// A message in the logs that several root causes print: it says where to look, not what is
+/// wrong. An addition to the contract (`symptoms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symptom {
+    /// `file:line: the message as pasted`.
+    pub evidence: String,
+    /// The catalogue signature it matched.
+    pub signature: String,
+    pub component: String,
+    pub meaning: String,
+    /// The finding ids that can cause it, most likely first.
+    pub causes: Vec<String>,
+    /// The findings of this report that explain it (among `causes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explained_by: Vec<String>,
+}
+
 /// The whole `check --output json` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
@@ -151,6 +168,9 @@ pub struct CheckReport {
     /// The reasoning, step by step (an addition to the contract).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<ReasoningStep>,
+    /// Messages several causes print (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<Symptom>,
 }
 
 impl CheckReport {

@@ -6,14 +6,16 @@
 //! pasted evidence bundle) and does no I/O. Every part of a snapshot is optional, because pasted
 //! evidence is partial: `None` means "not collected", an empty list means "collected, and empty".
 
+mod catalogue;
 mod finding;
 mod net;
 mod provenance;
 mod snapshot;
 
+pub use catalogue::{Cause, CauseInfo, Input, Step, CAUSES};
 pub use finding::{
     Action, CheckReport, Finding, Fix, InputRead, NotChecked, ReasoningStep, Severity, StepStatus,
-    CHECK_SCHEMA,
+    Symptom, CHECK_SCHEMA,
 };
 pub use net::{
     Address, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo, TABLE_LOCAL,

@@ -82,6 +82,51 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
     out
 }
 
+/// Whether a fix line is a command someone can run (it starts with one), rather than advice.
+pub fn is_command(line: &str) -> bool {
+    const COMMANDS: &[&str] = &[
+        "sysctl",
+        "ip",
+        "iptables",
+        "ip6tables",
+        "iptables-legacy",
+        "iptables-nft",
+        "nft",
+        "modprobe",
+        "echo",
+        "printf",
+        "kubectl",
+        "systemctl",
+        "ethtool",
+        "update-alternatives",
+        "ls",
+        "rm",
+        "mkdir",
+        "curl",
+        "crictl",
+        "conntrack",
+        "firewall-cmd",
+        "ufw",
+        "cat",
+        "grep",
+        "calicoctl",
+        "ss",
+        "bridge",
+        "tcpdump",
+        "sed",
+        "tee",
+        "CNI_COMMAND=VERSION",
+        "dmesg",
+        "journalctl",
+        "lsmod",
+        "ipvsadm",
+        "docker",
+        "ping",
+    ];
+    let first = line.split_whitespace().next().unwrap_or("");
+    COMMANDS.contains(&first)
+}
+
 fn counts(report: &CheckReport) -> String {
     let n = |s| report.findings.iter().filter(|f| f.severity == s).count();
     format!(
@@ -183,17 +228,47 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
                 let _ = writeln!(o, "    why:");
                 o.push_str(&wrap(&f.explanation, "      ", 100));
             }
-            if !f.fix.runtime.is_empty() {
-                let _ = writeln!(o, "    fix now:");
-                for c in &f.fix.runtime {
-                    let _ = writeln!(o, "      $ {c}");
+            for (head, lines) in [
+                ("fix now:", &f.fix.runtime),
+                ("make it survive a reboot:", &f.fix.persistent),
+            ] {
+                if lines.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(o, "    {head}");
+                for c in lines {
+                    // Only a command gets a prompt; advice is never dressed as one.
+                    if is_command(c) {
+                        let _ = writeln!(o, "      $ {c}");
+                    } else {
+                        o.push_str(&wrap(c, "      ", 100));
+                    }
                 }
             }
-            if !f.fix.persistent.is_empty() {
-                let _ = writeln!(o, "    make it survive a reboot:");
-                for c in &f.fix.persistent {
-                    let _ = writeln!(o, "      $ {c}");
-                }
+        }
+    }
+    if !report.symptoms.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            p.bold("Symptoms (messages several causes print; what they point at)")
+        );
+        for s in &report.symptoms {
+            let _ = writeln!(o, "\n  - {}", s.evidence);
+            o.push_str(&wrap(
+                &format!("{} ({}): {}", s.component, s.signature, s.meaning),
+                "      ",
+                100,
+            ));
+            if s.explained_by.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "      {} {}",
+                    p.dim("not explained by a finding; its causes:"),
+                    s.causes.join(", ")
+                );
+            } else {
+                let _ = writeln!(o, "      explained by: {}", s.explained_by.join(", "));
             }
         }
     }
@@ -258,10 +333,37 @@ pub fn markdown(report: &CheckReport) -> String {
             ("Fix now", &f.fix.runtime),
             ("Make it survive a reboot", &f.fix.persistent),
         ] {
-            if !lines.is_empty() {
-                let _ = writeln!(o, "**{head}**\n\n```sh\n{}\n```\n", lines.join("\n"));
+            if lines.is_empty() {
+                continue;
             }
+            let _ = writeln!(o, "**{head}**\n");
+            let commands: Vec<&String> = lines.iter().filter(|l| is_command(l)).collect();
+            for l in lines.iter().filter(|l| !is_command(l)) {
+                let _ = writeln!(o, "- {l}");
+            }
+            if !commands.is_empty() {
+                let shown: Vec<&str> = commands.iter().map(|c| c.as_str()).collect();
+                let _ = writeln!(o, "```sh\n{}\n```", shown.join("\n"));
+            }
+            o.push('\n');
         }
+    }
+    if !report.symptoms.is_empty() {
+        let _ = writeln!(o, "### Symptoms\n");
+        for s in &report.symptoms {
+            let by = if s.explained_by.is_empty() {
+                format!("causes: {}", s.causes.join(", "))
+            } else {
+                format!("explained by: {}", s.explained_by.join(", "))
+            };
+            let _ = writeln!(
+                o,
+                "- `{}`: {} ({by})",
+                s.evidence.replace('`', "'"),
+                s.meaning
+            );
+        }
+        o.push('\n');
     }
     if !report.not_checked.is_empty() {
         let _ = writeln!(o, "### Not checked\n");
@@ -307,6 +409,7 @@ mod tests {
             inputs: vec![],
             input_problems: vec![],
             steps: vec![],
+            symptoms: vec![],
         }
     }
 

@@ -2,6 +2,8 @@
 //! `stale-interface-address` (an address inside another node's pod subnet, named by the Node
 //! objects), `podcidr-not-allocated`, `wrong-node-ip` and `pod-cidr-overlap` between nodes.
 
+use netdoctor_model::Cause;
+
 use super::{routes::agent, View};
 use crate::context::Context;
 use crate::outcome::{command, finding, manual, restart, Outcome, WithActions};
@@ -45,13 +47,13 @@ pub fn leftover(ctx: &Context, out: &mut Outcome) {
         .or_else(|| ctx.cluster().and_then(|c| c.cni().map(str::to_string)))
     else {
         out.not_checked(
-            "leftover-cni-interface",
+            Cause::LeftoverCniInterface.id(),
             "the CNI is not known: pass --cni or --kube-objects",
         );
         return;
     };
     if ctx.snap.links.is_none() {
-        out.not_checked("leftover-cni-interface", "no links: add `ip link`");
+        out.not_checked(Cause::LeftoverCniInterface.id(), "no links: add `ip link`");
         return;
     }
     let strays: Vec<(&Link, &str)> = ctx
@@ -91,7 +93,7 @@ pub fn leftover(ctx: &Context, out: &mut Outcome) {
     ));
     out.add(
         finding(
-            "leftover-cni-interface",
+            Cause::LeftoverCniInterface,
             Severity::Warning,
             format!(
                 "Devices of another CNI are still here: {}",
@@ -145,7 +147,7 @@ fn stale(v: &View, out: &mut Outcome) {
         };
         out.add(
             finding(
-                "stale-interface-address",
+                Cause::StaleInterfaceAddress,
                 Severity::Critical,
                 format!("{name} holds {}, inside Node {}'s pod subnet: the route `{blocked}` cannot be installed", a.addr, n.name),
                 vec![
@@ -180,7 +182,7 @@ fn not_allocated(v: &View, out: &mut Outcome) {
     }
     out.add(
         finding(
-            "podcidr-not-allocated",
+            Cause::PodcidrNotAllocated,
             Severity::Critical,
             format!("Node {} has no pod CIDR", v.me.name),
             vec![format!("Node {} has no spec.podCIDR [{}]", v.me.name, v.me.source)],
@@ -276,7 +278,7 @@ fn wrong_node_ip(v: &View, out: &mut Outcome) {
     evidence.dedup();
     out.add(
         finding(
-            "wrong-node-ip",
+            Cause::WrongNodeIp,
             Severity::Critical,
             title,
             evidence,
@@ -327,7 +329,7 @@ pub fn pod_cidr_overlap(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
     }
     out.add(
         finding(
-            "pod-cidr-overlap",
+            Cause::PodCidrOverlap,
             Severity::Critical,
             "Two nodes' pod CIDRs overlap",
             evidence,

@@ -6,6 +6,8 @@
 //! and a neighbour `X.0 lladdr VtepMAC`; Calico: a route per IPAM block via tunl0,
 //! vxlan.calico or the underlay), quoting the route or entry and the annotation it contradicts.
 
+use netdoctor_model::Cause;
+
 mod devices;
 mod routes;
 mod services;
@@ -26,11 +28,11 @@ use std::sync::Arc;
 
 /// Ids that need to know which Node this is.
 const PER_NODE: &[&str] = &[
-    "pod-route-missing",
-    "pod-route-conflict",
-    "vxlan-fdb-missing",
-    "podcidr-not-allocated",
-    "wrong-node-ip",
+    Cause::PodRouteMissing.id(),
+    Cause::PodRouteConflict.id(),
+    Cause::VxlanFdbMissing.id(),
+    Cause::PodcidrNotAllocated.id(),
+    Cause::WrongNodeIp.id(),
 ];
 
 /// The catalogue entry.
@@ -38,10 +40,10 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     // Devices of another CNI need only the CNI's name, not the cluster.
     devices::leftover(ctx, out);
     let Some(cluster) = ctx.cluster() else {
-        for id in PER_NODE
-            .iter()
-            .chain(&["vxlan-device-down", "kube-proxy-rules-missing"])
-        {
+        for id in PER_NODE.iter().chain(&[
+            Cause::VxlanDeviceDown.id(),
+            Cause::KubeProxyRulesMissing.id(),
+        ]) {
             out.not_checked(id, "no cluster objects: pass --kube-objects");
         }
         return;
@@ -49,7 +51,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     services::check(ctx, cluster, out);
     devices::pod_cidr_overlap(ctx, cluster, out);
     let Some(me) = ctx.kube_node() else {
-        for id in PER_NODE.iter().chain(&["vxlan-device-down"]) {
+        for id in PER_NODE.iter().chain(&[Cause::VxlanDeviceDown.id()]) {
             out.not_checked(
                 id,
                 format!(

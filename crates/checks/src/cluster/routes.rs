@@ -1,6 +1,8 @@
 //! `pod-route-missing` and `pod-route-conflict`: a route per remote pod subnet, as the CNI
 //! programs it.
 
+use netdoctor_model::Cause;
+
 use super::{route_text, underlay, View};
 use crate::outcome::{command, finding, restart, Outcome, WithActions};
 use ipnet::IpNet;
@@ -154,7 +156,7 @@ fn expectations(v: &View, n: &Node) -> Result<Vec<Expected>, String> {
 
 pub fn check(v: &View, out: &mut Outcome) {
     if v.ctx.snap.routes.is_none() {
-        for id in ["pod-route-missing", "pod-route-conflict"] {
+        for id in [Cause::PodRouteMissing.id(), Cause::PodRouteConflict.id()] {
             out.not_checked(id, "no routes: add `ip route` (or route -n)");
         }
         return;
@@ -164,7 +166,7 @@ pub fn check(v: &View, out: &mut Outcome) {
         let exps = match expectations(v, n) {
             Ok(e) => e,
             Err(reason) => {
-                for id in ["pod-route-missing", "pod-route-conflict"] {
+                for id in [Cause::PodRouteMissing.id(), Cause::PodRouteConflict.id()] {
                     out.not_checked(id, reason.clone());
                 }
                 return;
@@ -241,7 +243,7 @@ fn one(v: &View, n: &Node, e: &Expected, out: &mut Outcome) {
         actions.push(restart(agent(v), "it re-adds the routes it owns"));
         out.add(
             finding(
-                "pod-route-conflict",
+                Cause::PodRouteConflict,
                 Severity::Critical,
                 format!("The route to Node {}'s pods ({}) is wrong: {what}", n.name, e.dst),
                 evidence,
@@ -280,7 +282,7 @@ fn one(v: &View, n: &Node, e: &Expected, out: &mut Outcome) {
     cmd.extend(argv.iter().map(String::as_str));
     out.add(
         finding(
-            "pod-route-missing",
+            Cause::PodRouteMissing,
             Severity::Critical,
             format!("No route to Node {}'s pods ({})", n.name, e.dst),
             evidence,

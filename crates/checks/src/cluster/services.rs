@@ -3,6 +3,8 @@
 //! `-A KUBE-SERVICES -d CLUSTERIP/32 -p PROTO ... --dport PORT -j KUBE-SVC-...` line per service
 //! port that has endpoints.
 
+use netdoctor_model::Cause;
+
 use crate::context::Context;
 use crate::outcome::{finding, manual, restart, Outcome, WithActions};
 use netdoctor_kube::{Cluster, Service};
@@ -50,7 +52,7 @@ fn no_endpoints(cluster: &Cluster, out: &mut Outcome) {
     let names: Vec<String> = empty.iter().map(|s| s.key()).collect();
     out.add(
         finding(
-            "service-no-endpoints",
+            Cause::ServiceNoEndpoints,
             Severity::Warning,
             format!("Service {} has no ready endpoints", names.join(", ")),
             evidence,
@@ -118,7 +120,7 @@ fn service_rules(ctx: &Context) -> (HashSet<(String, String, u16)>, bool, Vec<St
 fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
     if ctx.snap.iptables.is_empty() {
         out.not_checked(
-            "kube-proxy-rules-missing",
+            Cause::KubeProxyRulesMissing.id(),
             "no iptables dumps: add iptables-save.txt",
         );
         return;
@@ -126,7 +128,7 @@ fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
     let (rules, iptables_mode, sources) = service_rules(ctx);
     if !iptables_mode {
         out.not_checked(
-            "kube-proxy-rules-missing",
+            Cause::KubeProxyRulesMissing.id(),
             "no kube-proxy iptables-mode KUBE-SERVICES rules in the dumps (ipvs or nftables mode, or a kube-proxy replacement): not modelled",
         );
         return;
@@ -166,7 +168,7 @@ fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
     };
     out.add(
         finding(
-            "kube-proxy-rules-missing",
+            Cause::KubeProxyRulesMissing,
             Severity::Critical,
             format!("kube-proxy has no rules on this node for {shown}"),
             evidence,

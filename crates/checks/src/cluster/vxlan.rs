@@ -2,6 +2,8 @@
 //! every remote node an FDB entry `VtepMAC dst public-ip` and a neighbour `X.0 lladdr VtepMAC`,
 //! as flanneld programs them from the Node annotations.
 
+use netdoctor_model::Cause;
+
 use super::{routes::agent, underlay, View};
 use crate::context::Context;
 use crate::outcome::{command, finding, restart, Outcome, WithActions};
@@ -20,8 +22,8 @@ pub fn check(v: &View, out: &mut Outcome) {
             v.cni.as_deref().unwrap_or("unknown CNI"),
             v.backend.as_deref().unwrap_or("")
         );
-        out.not_checked("vxlan-fdb-missing", why.clone());
-        out.not_checked("vxlan-device-down", why);
+        out.not_checked(Cause::VxlanFdbMissing.id(), why.clone());
+        out.not_checked(Cause::VxlanDeviceDown.id(), why);
         return;
     }
     let vni = v.me.flannel.as_ref().and_then(|f| f.vni).unwrap_or(1);
@@ -32,7 +34,7 @@ pub fn check(v: &View, out: &mut Outcome) {
 
 fn device(v: &View, dev: &str, out: &mut Outcome) {
     if v.ctx.snap.links.is_none() {
-        out.not_checked("vxlan-device-down", "no links: add `ip -d link`");
+        out.not_checked(Cause::VxlanDeviceDown.id(), "no links: add `ip -d link`");
         return;
     }
     let (title, evidence) = match v.ctx.snap.link(dev) {
@@ -54,7 +56,7 @@ fn device(v: &View, dev: &str, out: &mut Outcome) {
     let others = v.remotes().count();
     out.add(
         finding(
-            "vxlan-device-down",
+            Cause::VxlanDeviceDown,
             Severity::Critical,
             title,
             vec![
@@ -92,7 +94,7 @@ fn device(v: &View, dev: &str, out: &mut Outcome) {
 
 fn fdb(v: &View, dev: &str, out: &mut Outcome) {
     let Some(entries) = v.ctx.snap.fdb.as_ref() else {
-        out.not_checked("vxlan-fdb-missing", "no FDB: add `bridge fdb show`");
+        out.not_checked(Cause::VxlanFdbMissing.id(), "no FDB: add `bridge fdb show`");
         return;
     };
     let on_dev: Vec<_> = entries.iter().filter(|e| e.dev == dev).collect();
@@ -125,7 +127,7 @@ fn fdb(v: &View, dev: &str, out: &mut Outcome) {
         let f = n.flannel.as_ref();
         let Some(mac) = f.and_then(|f| f.vtep_mac.as_deref()) else {
             out.not_checked(
-                "vxlan-fdb-missing",
+                Cause::VxlanFdbMissing.id(),
                 format!(
                     "Node {} announces no VtepMAC (flannel backend-data missing or not JSON)",
                     n.name
@@ -256,7 +258,7 @@ fn fdb(v: &View, dev: &str, out: &mut Outcome) {
     ));
     out.add(
         finding(
-            "vxlan-fdb-missing",
+            Cause::VxlanFdbMissing,
             Severity::Critical,
             format!(
                 "{dev} has no (or a wrong) FDB entry or neighbour for the VTEP of {}",

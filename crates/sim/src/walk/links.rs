@@ -1,6 +1,8 @@
 //! What happens below IP: pods on a bridge, br_netfilter, VXLAN encapsulation, and the wire
 //! between nodes.
 
+use netdoctor_model::Cause;
+
 use super::*;
 
 impl Walker<'_> {
@@ -38,7 +40,7 @@ impl Walker<'_> {
                     "{} bytes with DF exceed the pod's MTU {mtu} (as {bridge}'s)",
                     f.size
                 );
-                self.drop(path, node, "pod", Some("mtu-mismatch"), d);
+                self.drop(path, node, "pod", Some(Cause::MtuMismatch.id()), d);
                 return;
             }
         }
@@ -175,7 +177,7 @@ impl Walker<'_> {
                 path,
                 node,
                 "vxlan",
-                Some("vxlan-device-down"),
+                Some(Cause::VxlanDeviceDown.id()),
                 format!("{dev} is down"),
             );
             return;
@@ -192,7 +194,7 @@ impl Walker<'_> {
         });
         let Some(mac) = entry.and_then(|e| e.lladdr.clone()) else {
             let d = format!("no neighbour entry for {nexthop} on {dev}: the VTEP MAC of the remote node is not known");
-            self.drop(path, node, "vxlan", Some("vxlan-fdb-missing"), d);
+            self.drop(path, node, "vxlan", Some(Cause::VxlanFdbMissing.id()), d);
             return;
         };
         let Some(fdb) = &n.snap.fdb else {
@@ -209,7 +211,7 @@ impl Walker<'_> {
             .and_then(|e| e.dst);
         let Some(remote) = remote else {
             let d = format!("{nexthop} is MAC {mac}, but {dev} has no FDB entry for {mac}: the kernel does not know which node to send it to");
-            self.drop(path, node, "vxlan", Some("vxlan-fdb-missing"), d);
+            self.drop(path, node, "vxlan", Some(Cause::VxlanFdbMissing.id()), d);
             return;
         };
         let vx = link.vxlan.clone().unwrap_or_default();
@@ -259,7 +261,7 @@ impl Walker<'_> {
                 path,
                 node,
                 "ipip",
-                Some("vxlan-device-down"),
+                Some(Cause::VxlanDeviceDown.id()),
                 format!("{dev} is down"),
             );
             return;
@@ -317,9 +319,9 @@ impl Walker<'_> {
             let (why, finding) = match br {
                 BridgeNf::Off => (
                     "net.bridge.bridge-nf-call-iptables = 0",
-                    "bridge-nf-call-iptables-disabled",
+                    Cause::BridgeNfCallIptablesDisabled.id(),
                 ),
-                _ => ("br_netfilter is not active", "br-netfilter-missing"),
+                _ => ("br_netfilter is not active", Cause::BrNetfilterMissing.id()),
             };
             self.hop(
                 &mut path,
@@ -377,7 +379,7 @@ impl Walker<'_> {
                 Some(p) => format!("pod {}/{}", p.namespace, p.name),
                 None => {
                     let finding = if path.dnat_multi_backend {
-                        Some("iptables-backend-mismatch")
+                        Some(Cause::IptablesBackendMismatch.id())
                     } else {
                         None
                     };

@@ -1,6 +1,8 @@
 //! A netfilter hook inside the walk: forks per outcome, finishes drops and unknowns, names
 //! the finding a drop points to.
 
+use netdoctor_model::Cause;
+
 use super::*;
 
 impl Walker<'_> {
@@ -86,15 +88,15 @@ impl Walker<'_> {
     ) -> Option<&'static str> {
         let text = o.rule_text.as_deref().unwrap_or("");
         if text.contains("has no endpoints") {
-            return Some("service-no-endpoints");
+            return Some(Cause::ServiceNoEndpoints.id());
         }
         let overlay_port =
             f.pkt.proto == proto::UDP && matches!(f.pkt.dport, Some(8472 | 4789 | 51820 | 51821));
         if hook == Hook::Input && (f.inner.is_some() || overlay_port) {
-            return Some("overlay-port-blocked");
+            return Some(Cause::OverlayPortBlocked.id());
         }
         if hook == Hook::Forward && o.by_policy {
-            return Some("forward-policy-drop");
+            return Some(Cause::ForwardPolicyDrop.id());
         }
         None
     }

@@ -1,6 +1,8 @@
 //! The IP layer of a node: locally generated packets, arriving packets, the routing decision
 //! with forwarding, rp_filter and MTU, and local delivery (with VXLAN decapsulation).
 
+use netdoctor_model::Cause;
+
 use super::*;
 
 impl Walker<'_> {
@@ -181,16 +183,16 @@ impl Walker<'_> {
                     })
                 });
             if connected && r.kind == RouteKind::Unicast {
-                return Some("pod-cidr-overlap");
+                return Some(Cause::PodCidrOverlap.id());
             }
         }
         if n.addresses().any(|a| cidr.contains(&a.addr)) {
-            return Some("stale-interface-address");
+            return Some(Cause::StaleInterfaceAddress.id());
         }
         if used.is_some_and(|r| r.kind != RouteKind::Unicast && r.dst.prefix_len() > 0) {
-            return Some("pod-route-conflict");
+            return Some(Cause::PodRouteConflict.id());
         }
-        Some("pod-route-missing")
+        Some(Cause::PodRouteMissing.id())
     }
 
     pub(super) fn mtu_ok(&mut self, path: &mut Path, node: usize, dev: &str, f: &Frame) -> bool {
@@ -206,7 +208,13 @@ impl Walker<'_> {
                 } else {
                     format!("{} bytes with DF exceed {dev}'s MTU {mtu}", f.size)
                 };
-                self.drop(path.clone(), node, "mtu", Some("mtu-mismatch"), what);
+                self.drop(
+                    path.clone(),
+                    node,
+                    "mtu",
+                    Some(Cause::MtuMismatch.id()),
+                    what,
+                );
                 return false;
             }
         }
@@ -267,7 +275,7 @@ impl Walker<'_> {
                         path,
                         node,
                         "forwarding",
-                        Some("ip-forward-disabled"),
+                        Some(Cause::IpForwardDisabled.id()),
                         format!(
                             "net.ipv4.ip_forward = 0: {} arriving on {iif} is not forwarded",
                             f.pkt.dst
@@ -280,7 +288,7 @@ impl Walker<'_> {
                         path,
                         node,
                         "forwarding",
-                        Some("iface-forwarding-disabled"),
+                        Some(Cause::IfaceForwardingDisabled.id()),
                         format!(
                             "{} = 0: packets arriving on {iif} are not forwarded",
                             NodeModel::if_key(iif, "forwarding")
@@ -313,7 +321,7 @@ impl Walker<'_> {
                 }
                 Err(why) => {
                     let finding = if mode == 1 {
-                        Some("rp-filter-strict")
+                        Some(Cause::RpFilterStrict.id())
                     } else {
                         None
                     };
@@ -397,7 +405,7 @@ impl Walker<'_> {
                     path,
                     node,
                     "ipip",
-                    Some("vxlan-device-down"),
+                    Some(Cause::VxlanDeviceDown.id()),
                     "no IPIP device (tunl0) receives protocol 4".into(),
                 );
                 return;
@@ -419,7 +427,7 @@ impl Walker<'_> {
                 path,
                 node,
                 "vxlan",
-                Some("vxlan-device-down"),
+                Some(Cause::VxlanDeviceDown.id()),
                 format!("no VXLAN device listens on UDP {port}"),
             );
             return;
@@ -430,7 +438,7 @@ impl Walker<'_> {
                 path,
                 node,
                 "vxlan",
-                Some("vxlan-device-down"),
+                Some(Cause::VxlanDeviceDown.id()),
                 format!("{dev} is down"),
             );
             return;
@@ -439,7 +447,7 @@ impl Walker<'_> {
         if let Some(m) = &vx.mac {
             if !m.eq_ignore_ascii_case(&mac) {
                 let d = format!("the inner frame is for MAC {mac}, but {dev} here has {m}: the sender's neighbour entry is wrong");
-                self.drop(path, node, "vxlan", Some("vxlan-fdb-missing"), d);
+                self.drop(path, node, "vxlan", Some(Cause::VxlanFdbMissing.id()), d);
                 return;
             }
         }
