@@ -132,16 +132,17 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
     Ok(snap)
 }
 
-/// Whether any input was read as evidence (not only notes, context, unrecognised files or
-/// problems).
+/// Whether any input was read as evidence: a structured section, or text scanned for messages
+/// (not only notes, context, or files that could not be read).
 fn read_anything(snap: &NodeSnapshot) -> bool {
-    snap.inputs.iter().any(|i| {
-        !(i.read_as.starts_with("not recognised")
-            || i.read_as.starts_with("not read")
-            || i.read_as.starts_with("no output")
-            || i.read_as.starts_with("cluster.json")
-            || i.read_as == "bundle notes (not read)")
-    })
+    !snap.logs.is_empty()
+        || snap.inputs.iter().any(|i| {
+            !(i.read_as.starts_with("not recognised")
+                || i.read_as.starts_with("not read")
+                || i.read_as.starts_with("no output")
+                || i.read_as.starts_with("cluster.json")
+                || i.read_as == "bundle notes (not read)")
+        })
 }
 
 fn file_name(rel: &Path) -> String {
@@ -318,6 +319,9 @@ fn read_file_with_hosts(
     let mut reads: Vec<(u32, String)> = Vec::new();
     let mut items = 0;
     let mut problems = Vec::new();
+    // Output no importer reads (a `kubeadm init`, `kubectl describe` events, an error a tool
+    // printed) still carries the components' messages: it is scanned for known signatures.
+    let mut messages: Vec<(u32, String)> = Vec::new();
     for section in &sections {
         if let Some((_, cmd)) = &section.command {
             hosts.extend(cmd.host.clone());
@@ -332,11 +336,45 @@ fn read_file_with_hosts(
                     problems: p,
                 } = import::apply(&kind, section, file, snap);
                 items += n;
+                // A line an importer could not read may be a message (`sysctl: cannot stat
+                // /proc/sys/net/bridge/...`).
+                for pr in &p {
+                    if let Some(l) = pr
+                        .source
+                        .line
+                        .and_then(|no| section.lines.iter().find(|l| l.no == no))
+                    {
+                        messages.push((l.no, l.text.to_string()));
+                    }
+                }
                 problems.extend(p);
                 reads.push((section.first_line(), read_as));
             }
-            None => reads.push((section.first_line(), read_as)),
+            None => {
+                let before = messages.len();
+                messages.extend(
+                    section
+                        .lines
+                        .iter()
+                        .filter(|l| !l.text.trim().is_empty())
+                        .map(|l| (l.no, l.text.to_string())),
+                );
+                let read_as = if messages.len() > before && read_as.starts_with("not recognised") {
+                    format!("{read_as}; scanned for known messages")
+                } else {
+                    read_as
+                };
+                reads.push((section.first_line(), read_as));
+            }
         }
+    }
+    if !messages.is_empty() && !snap.logs.iter().any(|l| l.name == file) {
+        messages.sort_by_key(|(no, _)| *no);
+        messages.dedup_by_key(|(no, _)| *no);
+        snap.logs.push(netdoctor_model::LogFile {
+            name: file.to_string(),
+            lines: messages,
+        });
     }
     if let Some(kind) = &named {
         if items == 0 {
@@ -475,6 +513,7 @@ fn finish(snap: &mut NodeSnapshot, mut hosts: Vec<String>) {
         snap.hostname = hosts.pop();
     }
     snap.bridge_nf_present = bridge_nf_present(snap);
+    crate::flags::fill_hints(&snap.logs, &mut snap.hints);
 }
 
 /// Whether br_netfilter is active: a `net.bridge.*` key exists, or lsmod lists the module. A full

@@ -26,6 +26,8 @@ pub enum Kind {
     /// Kubernetes objects as kubectl prints them with `-o json` or `-o yaml`.
     KubeObjects,
     Log,
+    /// `cat /sys/.../BRIDGE/brif/PORT/hairpin_mode` (PORT may be a glob): (bridge, port).
+    Hairpin(String, String),
     /// `cat /proc/sys/net/ipv4/ip_forward`: a single value of this key.
     SysctlValue(String),
     /// `cat /etc/sysctl.d/k8s.conf`: a node configuration file, by its path on the node.
@@ -54,6 +56,7 @@ impl Kind {
             Kind::KubeObjects => "kubectl objects".into(),
             Kind::Log => "log".into(),
             Kind::ConfigFile(p) => format!("node file {p}"),
+            Kind::Hairpin(..) => "bridge port hairpin_mode".into(),
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct Command {
     pub all_tables: bool,
     /// The host named in the prompt (`root@host188`).
     pub host: Option<String>,
+    /// The output shows only part of what the command knows: piped through `grep`/`head`/...,
+    /// or asked for one device, chain or table (`ip addr show eth0`, `ifconfig flannel.1`).
+    pub filtered: bool,
 }
 
 /// Commands whose output we recognise as such (read or not).
@@ -140,6 +146,7 @@ pub fn recognise(line: &str) -> Option<Command> {
             kind: None,
             all_tables: false,
             host: prompt_host(&words),
+            filtered: false,
         });
     }
     for start in 0..words.len().min(8) {
@@ -209,6 +216,24 @@ fn command(words: &[&str], host: Option<String>, bare: bool) -> Option<Command> 
         .iter()
         .position(|w| w.starts_with('#') || w.starts_with('(') || *w == "|")
         .unwrap_or(words.len());
+    let piped = words
+        .get(end + 1)
+        .filter(|_| words.get(end) == Some(&"|"))
+        .is_some_and(|w| {
+            matches!(
+                *w,
+                "grep"
+                    | "egrep"
+                    | "fgrep"
+                    | "head"
+                    | "tail"
+                    | "awk"
+                    | "sed"
+                    | "cut"
+                    | "sort"
+                    | "uniq"
+            )
+        });
     let words = &words[..end];
     let name = *words.first()?;
     if !KNOWN.contains(&name) {
@@ -221,6 +246,7 @@ fn command(words: &[&str], host: Option<String>, bare: bool) -> Option<Command> 
     let (kind, all_tables) = kind_of(name, args);
     Some(Command {
         text: words.join(" "),
+        filtered: piped || one_object(name, args),
         kind,
         all_tables,
         host,
@@ -263,6 +289,34 @@ fn plausible_bare(name: &str, args: &[&str]) -> bool {
         | "ethtool" | "ss" | "uname" | "modprobe" | "tcpdump" | "ls" | "systemctl" => {
             !args.is_empty() && args.iter().all(|a| !a.ends_with(['.', ',', ':', ')']))
         }
+        _ => false,
+    }
+}
+
+/// Whether the command asks for one device (`ip addr show eth0`, `ip link show dev x`,
+/// `ifconfig flannel.1`, `bridge fdb show dev flannel.1`).
+fn one_object(name: &str, args: &[&str]) -> bool {
+    let plain: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    match name {
+        "ifconfig" => plain.iter().any(|a| !matches!(*a, "up" | "down")),
+        "ip" => {
+            let obj = plain.first().and_then(|a| ip_object(a));
+            let rest = plain.get(1..).unwrap_or(&[]);
+            match obj {
+                Some("address" | "link" | "neighbour" | "neighbor") => rest
+                    .iter()
+                    .any(|a| !matches!(*a, "show" | "list" | "ls" | "lst")),
+                Some("route") => rest
+                    .iter()
+                    .any(|a| !matches!(*a, "show" | "list" | "ls" | "table" | "all" | "main")),
+                _ => false,
+            }
+        }
+        "bridge" => args.contains(&"dev"),
         _ => false,
     }
 }
@@ -317,12 +371,19 @@ fn kind_of(name: &str, args: &[&str]) -> (Option<Kind>, bool) {
         "lsmod" => Some(Kind::Lsmod),
         "arp" => Some(Kind::Arp),
         n if n.ends_with("tables-save") => Some(Kind::IptablesSave(n.to_string())),
+        // `iptables -S` is iptables-save's syntax, one table: read as a (partial) dump.
         "iptables" | "ip6tables" | "iptables-legacy" | "iptables-nft"
             if args.iter().any(|a| {
-                matches!(*a, "-L" | "-S" | "--list" | "--list-rules")
-                    || a.starts_with("-L")
-                    || a.starts_with("-nL")
-                    || a.starts_with("-S")
+                matches!(*a, "-S" | "--list-rules")
+                    || (a.starts_with('-') && !a.starts_with("--") && a.contains('S'))
+            }) =>
+        {
+            Some(Kind::IptablesSave(name.to_string()))
+        }
+        "iptables" | "ip6tables" | "iptables-legacy" | "iptables-nft"
+            if args.iter().any(|a| {
+                matches!(*a, "-L" | "--list")
+                    || (a.starts_with('-') && !a.starts_with("--") && a.contains('L'))
             }) =>
         {
             Some(Kind::IptablesList)
@@ -379,6 +440,10 @@ fn file_kind(name: &str, args: &[&str]) -> Option<Kind> {
         return path.starts_with("/proc/sys").then_some(Kind::Sysctl);
     }
     let files = args.iter().filter(|a| !a.starts_with('-')).count();
+    // The hairpin mode of a bridge's ports: a glob is fine, the bridge is in the path.
+    if let Some((bridge, port)) = crate::hairpin::port_of(path) {
+        return (files == 1).then_some(Kind::Hairpin(bridge, port));
+    }
     if files != 1 || path.contains(['*', '?']) {
         // Several files or a glob: their contents run together, unnamed.
         return None;
@@ -434,7 +499,18 @@ mod tests {
             kind("worker/ddbb5012:/var/lib/cni/networks# ifconfig"),
             Some(Kind::Ifconfig)
         );
-        assert_eq!(kind("iptables --list-rules"), Some(Kind::IptablesList));
+        assert_eq!(
+            kind("iptables --list-rules"),
+            Some(Kind::IptablesSave("iptables".into()))
+        );
+        assert_eq!(
+            kind("# iptables -nvL FORWARD --line-numbers"),
+            Some(Kind::IptablesList)
+        );
+        assert_eq!(
+            kind("$ sudo iptables -t nat -S"),
+            Some(Kind::IptablesSave("iptables".into()))
+        );
         assert_eq!(
             kind("$ sudo iptables-save"),
             Some(Kind::IptablesSave("iptables-save".into()))

@@ -18,8 +18,68 @@ pub struct Outcome {
     pub problems: Vec<ParseProblem>,
 }
 
-/// Read `section` of `file` as `kind` into `snap`.
+/// Read `section` of `file` as `kind` into `snap`, and record when it shows only part of what
+/// it is output of.
 pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot) -> Outcome {
+    let out = read(kind, section, file, snap);
+    if out.items > 0 {
+        if let Some(reason) = partial_reason(section, file, &out) {
+            for part in parts(kind) {
+                if snap.partial(part).is_none() {
+                    snap.partial.push(netdoctor_model::NotCollected {
+                        part: part.to_string(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The parts of a snapshot a kind of output fills.
+fn parts(kind: &Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::IpAddr | Kind::Ifconfig => &["links", "addresses"],
+        Kind::IpLink => &["links"],
+        Kind::IpRoute | Kind::RouteN => &["routes"],
+        Kind::IpRule => &["policy-rules"],
+        Kind::IpNeigh | Kind::Arp => &["neighbours"],
+        Kind::BridgeFdb(_) => &["fdb"],
+        Kind::Lsmod => &["modules"],
+        Kind::Sysctl => &["sysctls"],
+        _ => &[],
+    }
+}
+
+/// Why a section shows only part of its command's output: the command asked for part of it,
+/// the paste was cut or elided, or its last line could not be read (cut at the end).
+fn partial_reason(section: &Section<'_>, file: &str, out: &Outcome) -> Option<String> {
+    if let Some((no, cmd)) = &section.command {
+        if cmd.filtered {
+            return Some(format!("{file}:{no}: `{}` shows only part of it", cmd.text));
+        }
+    }
+    if let Some(l) = section.lines.iter().find(|l| l.cut || l.marker) {
+        return Some(format!("{file}:{}: the paste was cut or elided here", l.no));
+    }
+    let last = section
+        .lines
+        .iter()
+        .rev()
+        .find(|l| !text::is_blank_or_comment(l.text))?;
+    out.problems
+        .iter()
+        .any(|p| p.source.line == Some(last.no))
+        .then(|| {
+            format!(
+                "{file}:{}: the last line could not be read (the paste was cut?)",
+                last.no
+            )
+        })
+}
+
+fn read(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot) -> Outcome {
     let lines = &section.lines;
     let first_out = lines.first().map_or(section.first_line(), |l| l.no);
     let json = || looks_like_json(&section.joined());
@@ -36,6 +96,20 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
             }
         }
         Kind::SysctlValue(key) => sysctl_value(key, section, file, snap, &mut out),
+        Kind::Hairpin(bridge, port) => {
+            let from = section
+                .command
+                .is_some()
+                .then_some((bridge.as_str(), port.as_str()));
+            let (ports, p) = crate::hairpin::parse_hairpin_lines(lines, file, from);
+            out = Outcome {
+                items: ports.len(),
+                problems: p,
+            };
+            if keep(&out) {
+                snap.bridge_ports.get_or_insert_with(Vec::new).extend(ports);
+            }
+        }
         Kind::IpAddr | Kind::IpLink => {
             let (links, addrs, p) = if json() {
                 ipjson::parse_links_json(&section.joined(), file, first_out)
@@ -157,8 +231,16 @@ fn apply_raw(
     if section.is_empty() && !matches!(kind, Kind::IptablesSave(_)) {
         return;
     }
-    let body = section.joined();
-    let first = section.lines.first().map_or(section.first_line(), |l| l.no);
+    let mut body = section.joined();
+    let mut first = section.lines.first().map_or(section.first_line(), |l| l.no);
+    // `iptables -t nat -S`: the command says which table the rules are of; the dump parser
+    // reads it from a pasted command line.
+    if let (Kind::IptablesSave(_), Some((no, cmd))) = (kind, &section.command) {
+        if cmd.text.starts_with("ip") {
+            body = format!("$ {}\n{body}", cmd.text);
+            first = *no;
+        }
+    }
     let source = Source::at(file, first);
     out.items = 1;
     match kind {

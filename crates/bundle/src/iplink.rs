@@ -69,6 +69,7 @@ pub(crate) fn parse_link_blocks(lines: &[Line<'_>], file: &str) -> LinkBlocks {
                 no: line.no,
                 text: part,
                 cut: line.cut,
+                marker: line.marker,
             };
             if i > 0 && part.trim().is_empty() {
                 continue;

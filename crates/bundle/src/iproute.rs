@@ -70,7 +70,7 @@ pub fn parse_ip_route_lines(lines: &[Line<'_>], file: &str) -> (Vec<Route>, Vec<
     let mut routes: Vec<Route> = Vec::new();
     let mut problems = Vec::new();
     for line in lines {
-        let t = line.text.trim();
+        let t = text::without_comment(line.text.trim());
         if text::skip(line, file, "ip route", &mut problems) {
             continue;
         }

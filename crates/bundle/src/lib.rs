@@ -24,6 +24,8 @@ mod bundle;
 pub mod command;
 mod error;
 pub mod fdb;
+pub mod flags;
+pub mod hairpin;
 pub mod hints;
 pub mod ifconfig;
 mod import;

@@ -41,7 +41,7 @@ pub fn parse_route_n_lines(lines: &[Line<'_>], file: &str) -> (Vec<Route>, Vec<P
     let mut problems = Vec::new();
     let mut cols = V4_DEFAULT;
     for line in lines {
-        let t = line.text.trim();
+        let t = text::without_comment(line.text.trim());
         if text::skip(line, file, "route -n", &mut problems) || t.starts_with("Kernel IP") {
             continue;
         }

@@ -127,8 +127,12 @@ fn strong_format(line: &str) -> Option<Format> {
     {
         return Some(Format::IptablesSave);
     }
-    if (first == "Chain" && t.contains("(policy")) || (first == "-P" && words.len() == 3) {
+    if first == "Chain" && (t.contains("(policy") || t.contains("references)")) {
         return Some(Format::IptablesList);
+    }
+    // `iptables -S` prints rules in iptables-save's own syntax (with `-c` counters under -v).
+    if matches!(first, "-P" | "-N" | "-A") && is_chain_name(second) {
+        return Some(Format::IptablesSave);
     }
     if first == "Module" && second == "Size" {
         return Some(Format::Lsmod);
@@ -144,6 +148,12 @@ fn strong_format(line: &str) -> Option<Format> {
         return Some(Format::Json);
     }
     None
+}
+
+/// A chain name as iptables prints it: upper case letters, digits, `-` and `_` for built-in and
+/// kube-proxy/CNI chains (user chains may be lower case too, so any non-option word counts).
+fn is_chain_name(w: &str) -> bool {
+    !w.is_empty() && !w.starts_with('-') && w.len() <= 28
 }
 
 /// What a section without a command is, from its content; `None` when nothing fits.
@@ -230,7 +240,11 @@ pub fn is_log_line(t: &str) -> bool {
 /// Try the line-oriented importers; keep the one that reads most lines, if it reads at least as
 /// many as it rejects.
 fn best_line_parser(lines: &[Line<'_>], file: &str) -> Option<Kind> {
-    let candidates: [(Kind, (usize, usize)); 6] = [
+    let candidates: [(Kind, (usize, usize)); 7] = [
+        (
+            Kind::Hairpin(String::new(), String::new()),
+            count(crate::hairpin::parse_hairpin_lines(lines, file, None)),
+        ),
         (
             Kind::IpRoute,
             count(crate::iproute::parse_ip_route_lines(lines, file)),

@@ -79,6 +79,10 @@ fn parse_assignment(t: &str) -> Result<(String, String), &'static str> {
     if key.is_empty() {
         return Err("empty key");
     }
+    // A path outside /proc/sys (`/sys/class/net/...`) is not a sysctl.
+    if key.starts_with('/') && !key.starts_with("/proc/sys/") {
+        return Err("a path outside /proc/sys is not a sysctl");
+    }
     if !key
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-/:@+".contains(c))

@@ -13,6 +13,9 @@ pub struct Line<'a> {
     /// The line was cut mid-way (a `[...` marker, or the paste ended without a newline inside a
     /// word). Its last word may be partial and has been removed from `text`.
     pub cut: bool,
+    /// The line held a truncation or elision marker (`[... truncated]`, `...`): something was
+    /// left out here.
+    pub marker: bool,
 }
 
 /// Split `text` into numbered lines. CR before LF (and a lone trailing CR) is removed. A line that
@@ -22,12 +25,13 @@ pub fn numbered(text: &str) -> Vec<Line<'_>> {
         .enumerate()
         .map(|(i, raw)| {
             let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let raw = raw.trim_end_matches('\r');
+            let raw = unmarkup(raw.trim_end_matches('\r'));
             match marker_start(raw) {
                 None => Line {
                     no,
                     text: raw,
                     cut: false,
+                    marker: matches!(raw.trim(), "..." | "…" | "[...]" | "(...)"),
                 },
                 Some(at) => {
                     let before = &raw[..at];
@@ -45,11 +49,53 @@ pub fn numbered(text: &str) -> Vec<Line<'_>> {
                         no,
                         text: kept.trim_end(),
                         cut: !before.trim().is_empty(),
+                        marker: true,
                     }
                 }
             }
         })
         .collect()
+}
+
+/// A line without what a web page or chat added around a paste: a Markdown code fence (a line
+/// of its own, or glued to the end of the last line), `**bold**` around the whole line, and the
+/// `> ` of a quoted reply.
+pub fn unmarkup(line: &str) -> &str {
+    let mut t = line;
+    let trimmed = t.trim();
+    if trimmed.starts_with("```") && !trimmed[3..].contains(' ') {
+        return "";
+    }
+    if let Some(rest) = t.trim_end().strip_suffix("```") {
+        t = rest;
+    }
+    loop {
+        let s = t.trim_start();
+        match s.strip_prefix("> ").or_else(|| (s == ">").then_some("")) {
+            Some(rest) => t = rest,
+            None => break,
+        }
+    }
+    let s = t.trim();
+    if let Some(inner) = s.strip_prefix("**").and_then(|x| x.strip_suffix("**")) {
+        if !inner.is_empty() && !inner.contains("**") {
+            return inner;
+        }
+    }
+    t
+}
+
+/// A line without a trailing shell comment a person added (`10.0.0.0/24 via x dev eth0  #<-- this
+/// one`): a `#` that starts a word, after the first word.
+pub fn without_comment(line: &str) -> &str {
+    let mut prev_space = false;
+    for (i, c) in line.char_indices() {
+        if c == '#' && prev_space && !line[..i].trim().is_empty() {
+            return line[..i].trim_end();
+        }
+        prev_space = c.is_whitespace();
+    }
+    line
 }
 
 /// Where a truncation / elision marker starts: `[...`, `[…`, `[... truncated`, `[smitted ...
@@ -202,6 +248,30 @@ mod tests {
         let lines = numbered("[root@host188 ~]# ip route\n[ 3774.709092] TRACE: raw");
         assert_eq!(lines[0].text, "[root@host188 ~]# ip route");
         assert_eq!(lines[1].text, "[ 3774.709092] TRACE: raw");
+    }
+
+    #[test]
+    fn markup_and_comments_around_pastes() {
+        assert_eq!(
+            unmarkup("**10.10.176.0/20 via 172.17.8.101 dev enp0s8**"),
+            "10.10.176.0/20 via 172.17.8.101 dev enp0s8"
+        );
+        assert_eq!(
+            unmarkup("> > default via 10.0.0.1 dev eth0"),
+            "default via 10.0.0.1 dev eth0"
+        );
+        assert_eq!(unmarkup("```bash"), "");
+        assert_eq!(
+            unmarkup("default-hierarchy=hybrid```"),
+            "default-hierarchy=hybrid"
+        );
+        assert_eq!(unmarkup("[root@host ~]# ip r"), "[root@host ~]# ip r");
+        assert_eq!(
+            without_comment("10.187.2.0/24 via 172.16.0.104 dev eth0 #<--- \u{8fd9}"),
+            "10.187.2.0/24 via 172.16.0.104 dev eth0"
+        );
+        assert_eq!(without_comment("# a comment"), "# a comment");
+        assert_eq!(without_comment("a#b c"), "a#b c");
     }
 
     #[test]

@@ -76,7 +76,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "calico/aks_kubenet_calico_node_state__excerpt.txt",
-        &["ip addr", "route -n", "iptables listing"],
+        &["ip addr", "route -n", "iptables-save"],
     ),
     (
         "calico/k8s57558_iptables-save_calico_kubeproxy_docker__fragments.txt",
@@ -174,8 +174,9 @@ fn aks_excerpt_all_parts() {
     let snap = bundle_of("calico/aks_kubenet_calico_node_state__excerpt.txt");
     assert_eq!(snap.links.as_ref().expect("links").len(), 8);
     assert_eq!(snap.routes.as_ref().expect("routes").len(), 11);
-    assert_eq!(snap.iptables_listings.len(), 1);
-    assert!(snap.iptables_listings[0].value.contains("-A cali-FORWARD"));
+    // `iptables --list-rules` is iptables-save's syntax: read as a dump of the filter table.
+    assert_eq!(snap.iptables.len(), 1);
+    assert!(snap.iptables[0].text.contains("-A cali-FORWARD"));
     assert_eq!(
         snap.hostname.as_deref(),
         Some("aks-nodepool1-12355964-vmss000000")

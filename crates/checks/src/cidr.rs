@@ -66,6 +66,10 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
                 "no addresses or routes: add `ip addr` / `ip route` (or ifconfig / route -n)",
             );
         }
+        // The cluster and service ranges can still be compared with each other.
+        if ctx.hints.service_cidr.is_some() && ctx.hints.cluster_cidr.is_some() {
+            service_overlap(ctx, out, &[]);
+        }
         return;
     }
     let hosts = host_networks(ctx);

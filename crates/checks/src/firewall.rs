@@ -13,7 +13,8 @@ use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use ipnet::IpNet;
 use netdoctor_model::{Backend, Family, Severity};
 use netdoctor_netfilter::{
-    parse_dump, Evaluation, Evaluator, Hook, HostContext, Packet, Ruleset, Verdict,
+    parse_dump, parse_listing, Evaluation, Evaluator, Hook, HostContext, ListingInfo, Packet,
+    Ruleset, Verdict,
 };
 use std::net::IpAddr;
 
@@ -22,10 +23,38 @@ struct Rules {
     backend: Backend,
     ruleset: Ruleset,
     source: String,
+    /// Read from an `iptables -L` listing: what it showed and assumed.
+    listing: Option<ListingInfo>,
+}
+
+impl Rules {
+    /// What a verdict from these rules must carry: a listing without `-v` hides interfaces,
+    /// and kube-proxy's chains that were not listed were assumed.
+    fn caveats(&self) -> (Vec<String>, bool) {
+        let Some(l) = &self.listing else {
+            return (Vec::new(), false);
+        };
+        let mut notes = Vec::new();
+        if !l.verbose {
+            notes.push(format!(
+                "{}: a listing without -v does not show the rules' interfaces, so a rule that looks unconditional may be limited to one (ask for `iptables -S` or `iptables-save`)",
+                self.source
+            ));
+        }
+        if !l.assumed.is_empty() {
+            notes.push(format!(
+                "{}: not listed, so kube-proxy's standard rules were assumed for {}",
+                self.source,
+                l.assumed.join(", ")
+            ));
+        }
+        (notes, !l.verbose)
+    }
 }
 
 fn rulesets(ctx: &Context) -> Vec<Rules> {
-    ctx.snap
+    let mut sets: Vec<Rules> = ctx
+        .snap
         .iptables
         .iter()
         .filter(|d| d.family == Family::Ipv4)
@@ -33,8 +62,23 @@ fn rulesets(ctx: &Context) -> Vec<Rules> {
             backend: d.backend,
             ruleset: parse_dump(d).0,
             source: d.source.to_string(),
+            listing: None,
         })
-        .collect()
+        .collect();
+    for l in &ctx.snap.iptables_listings {
+        let source = l.source.to_string();
+        let (ruleset, _, info) = parse_listing(&l.value, &l.source.file);
+        if ruleset.tables.iter().all(|t| t.chains.is_empty()) {
+            continue;
+        }
+        sets.push(Rules {
+            backend: Backend::Unknown,
+            ruleset,
+            source,
+            listing: Some(info),
+        });
+    }
+    sets
 }
 
 fn tool(b: Backend) -> &'static str {
@@ -113,7 +157,18 @@ fn pod_devices(ctx: &Context) -> (String, Option<String>) {
                 .iter()
                 .find(|l| l.kind.as_deref() == Some("bridge") && l.name != "docker0")
         })
-        .map_or_else(|| "cni0".to_string(), |l| l.name.clone());
+        .map_or_else(
+            || {
+                // The CNI's own pod device when the links are not known.
+                match ctx.cni().as_deref() {
+                    Some("weave") => "weave".to_string(),
+                    Some("calico") => "cali1234567890a".to_string(),
+                    Some("cilium") => "lxc1234567890a".to_string(),
+                    _ => "cni0".to_string(),
+                }
+            },
+            |l| l.name.clone(),
+        );
     let tunnel = ctx
         .links()
         .iter()
@@ -125,78 +180,123 @@ fn pod_devices(ctx: &Context) -> (String, Option<String>) {
     )
 }
 
-fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
-    let Some(cluster) = ctx.hints.cluster_cidr.as_ref().map(|c| c.value) else {
-        out.not_checked(
-            Cause::ForwardPolicyDrop.id(),
-            "the cluster CIDR is needed: pass --cluster-cidr",
-        );
-        return;
-    };
-    let known_own = ctx.hints.pod_cidr.as_ref().map(|c| c.value).or_else(|| {
-        ctx.addresses()
-            .iter()
-            .find(|a| a.ifname == "cni0" || a.ifname == "cbr0")
-            .and_then(|a| a.network())
-    });
+/// Two new connections between a pod here and a pod on another node, one each way, for a
+/// cluster CIDR; and the subnet that stands in for this node's.
+fn pod_flows(ctx: &Context, cluster: IpNet) -> Option<(Vec<(&'static str, Packet)>, IpNet)> {
+    let known_own = ctx
+        .hints
+        .pod_cidr
+        .as_ref()
+        .map(|c| c.value)
+        .filter(|o| cluster.contains(o))
+        .or_else(|| {
+            ctx.addresses()
+                .iter()
+                .find(|a| a.ifname == "cni0" || a.ifname == "cbr0")
+                .and_then(|a| a.network())
+                .filter(|o| cluster.contains(o))
+        });
     // Without this node's own subnet, the first /24 of the cluster CIDR stands in for it: the
     // FORWARD chain's verdict on pod traffic rarely depends on which pod subnet it is.
     let own = match known_own {
         Some(o) => o,
-        None => match IpNet::new(cluster.network(), cluster.prefix_len().max(24)) {
-            Ok(n) => n,
-            Err(_) => return,
-        },
+        None => IpNet::new(cluster.network(), cluster.prefix_len().max(24)).ok()?,
     };
-    // A pod here, and a pod of another node: the first subnet of the cluster CIDR (of our
-    // prefix length) that is not ours.
+    // A pod of another node: the first subnet of the cluster CIDR (of our prefix length) that
+    // is not ours.
     let remote_net = (0..1024u32).find_map(|i| {
         let size = 1u32 << (32 - u32::from(own.prefix_len()).min(32));
         let base = host_in(&cluster, i.wrapping_mul(size))?;
         let n = IpNet::new(base, own.prefix_len()).ok()?.trunc();
         (cluster.contains(&n) && n != own).then_some(n)
     });
-    let (Some(local_pod), Some(remote_pod)) =
-        (host_in(&own, 2), remote_net.and_then(|n| host_in(&n, 2)))
-    else {
-        return;
-    };
+    let local_pod = host_in(&own, 2)?;
+    let remote_pod = remote_net.and_then(|n| host_in(&n, 2))?;
     let (bridge, uplink) = pod_devices(ctx);
     let uplink = uplink.unwrap_or_else(|| "eth0".into());
-    let flows = [
-        (
-            "from a local pod to a pod on another node",
-            Packet::tcp(local_pod, remote_pod, 8080)
-                .sport(40000)
-                .in_iface(&bridge)
-                .out_iface(&uplink),
-        ),
-        (
-            "from a pod on another node to a local pod",
-            Packet::tcp(remote_pod, local_pod, 8080)
-                .sport(40000)
-                .in_iface(&uplink)
-                .out_iface(&bridge),
-        ),
-    ];
+    Some((
+        vec![
+            (
+                "from a local pod to a pod on another node",
+                Packet::tcp(local_pod, remote_pod, 8080)
+                    .sport(40000)
+                    .in_iface(&bridge)
+                    .out_iface(&uplink),
+            ),
+            (
+                "from a pod on another node to a local pod",
+                Packet::tcp(remote_pod, local_pod, 8080)
+                    .sport(40000)
+                    .in_iface(&uplink)
+                    .out_iface(&bridge),
+            ),
+        ],
+        own,
+    ))
+}
+
+/// Cluster CIDRs that stand in when the real one is not known: two far apart, so a verdict
+/// both give does not depend on the pods' addresses.
+const STAND_INS: [&str; 2] = ["10.244.0.0/16", "100.96.0.0/16"];
+
+fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
+    let known = ctx.hints.cluster_cidr.as_ref().map(|c| c.value);
+    let clusters: Vec<IpNet> = match known {
+        Some(c) => vec![c],
+        None => STAND_INS.iter().filter_map(|c| c.parse().ok()).collect(),
+    };
+    let mut flows_by_cluster = Vec::new();
+    for c in &clusters {
+        match pod_flows(ctx, *c) {
+            Some(f) => flows_by_cluster.push((*c, f)),
+            None => return,
+        }
+    }
     for set in sets {
         let eval = Evaluator::new(&set.ruleset, host);
-        for (what, pkt) in &flows {
-            let ev = eval.hook(Hook::Forward, pkt);
-            if let Some(reason) = unknown_reason(&ev).filter(|_| !ev.sometimes(Verdict::is_dropped))
-            {
-                out.not_checked(
-                    Cause::ForwardPolicyDrop.id(),
-                    format!("{}: cannot evaluate FORWARD: {reason}", set.source),
-                );
-                continue;
+        for i in 0..2 {
+            // The verdict for this direction under every cluster CIDR tried.
+            let mut results = Vec::new();
+            for (c, (flows, own)) in &flows_by_cluster {
+                let (what, pkt) = &flows[i];
+                results.push((*c, *own, *what, pkt.clone(), eval.hook(Hook::Forward, pkt)));
             }
-            if !ev.sometimes(Verdict::is_dropped) {
+            let all_dropped = results.iter().all(|r| r.4.sometimes(Verdict::is_dropped));
+            let same_decider = results
+                .iter()
+                .map(|r| decided_by(&r.4, &set.source))
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] == w[1]);
+            let (_, own, what, pkt, ev) = &results[0];
+            if !(all_dropped && same_decider) {
+                if let Some(reason) =
+                    unknown_reason(ev).filter(|_| !ev.sometimes(Verdict::is_dropped))
+                {
+                    out.not_checked(
+                        Cause::ForwardPolicyDrop.id(),
+                        format!("{}: cannot evaluate FORWARD: {reason}", set.source),
+                    );
+                } else if ev.sometimes(Verdict::is_dropped) && known.is_none() {
+                    out.not_checked(
+                        Cause::ForwardPolicyDrop.id(),
+                        format!("{}: whether FORWARD drops pod traffic depends on the pod addresses: pass --cluster-cidr", set.source),
+                    );
+                }
                 continue;
             }
             let t = tool(set.backend);
             let mut evidence = vec![];
-            if known_own.is_none() {
+            let c = match known {
+                Some(c) => c.to_string(),
+                None => {
+                    evidence.push(
+                        "the cluster CIDR is not known: the verdict is the same for pods of 10.244.0.0/16 and of 100.96.0.0/16, so it does not depend on their addresses".to_string(),
+                    );
+                    "<cluster CIDR>".to_string()
+                }
+            };
+            if known.is_some() && ctx.hints.pod_cidr.is_none() {
                 evidence.push(format!(
                     "this node's pod subnet is not known: {own} stands in for it"
                 ));
@@ -205,33 +305,67 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                 "a new TCP connection {what} ({} -> {}:8080, in {} out {}) is dropped in filter FORWARD",
                 pkt.src, remote_or(pkt), pkt.in_iface.as_deref().unwrap_or("?"), pkt.out_iface.as_deref().unwrap_or("?")
             ));
-            evidence.extend(decided_by(&ev, &set.source));
-            let c = cluster.to_string();
+            evidence.extend(decided_by(ev, &set.source));
+            let (caveats, hidden_ifaces) = set.caveats();
+            evidence.extend(caveats);
+            let absent = cni_chains_absent(ctx, &set.ruleset);
+            if let Some(cni) = &absent {
+                evidence.push(format!(
+                    "{cni} adds its own FORWARD accept rules when it runs, and none of its chains is in these rules: it is not running (or not yet), so this verdict may change when it does; look first at why it is not running"
+                ));
+            }
             out.add(finding(
                 Cause::ForwardPolicyDrop,
-                Severity::Critical,
+                if hidden_ifaces || absent.is_some() { Severity::Warning } else { Severity::Critical },
                 "The FORWARD chain drops pod traffic",
                 evidence,
                 "Pod traffic between nodes is forwarded by the node, so it crosses the filter FORWARD \
                  chain. Docker 1.13+ sets that chain's policy to DROP, and unless the CNI adds ACCEPT \
                  rules for the pod network (flannel 0.9.1+ does; older versions and some setups do not), \
-                 the packets are dropped silently: nodes ping each other, pods on different nodes \
+                 the packets are dropped silently; a host firewall's catch-all REJECT placed before the \
+                 CNI's ACCEPT rules does the same. Nodes ping each other, pods on different nodes \
                  cannot talk, NodePort may still work through kube-proxy's KUBE-FORWARD marks. Verify \
-                 with `iptables -S FORWARD` and by watching the policy's packet counter grow.",
+                 with `iptables -S FORWARD` and by watching the deciding rule's packet counter grow.",
                 vec![
                     format!("{t} -I FORWARD 1 -s {c} -j ACCEPT -m comment --comment \"netdoctor: pod network\""),
                     format!("{t} -I FORWARD 1 -d {c} -j ACCEPT -m comment --comment \"netdoctor: pod network\""),
                 ],
                 vec!["let the CNI own these rules (flannel >= 0.9.1 adds them), or persist them with your firewall's own configuration (iptables-persistent, firewalld direct rules); `iptables -P FORWARD ACCEPT` also works but opens forwarding for everything".into()],
             )
-            .with(vec![
-                command(&[t, "-I", "FORWARD", "1", "-s", &c, "-j", "ACCEPT", "-m", "comment", "--comment", "netdoctor: pod network"], "accept the pod network before the DROP"),
-                command(&[t, "-I", "FORWARD", "1", "-d", &c, "-j", "ACCEPT", "-m", "comment", "--comment", "netdoctor: pod network"], "accept the pod network before the DROP"),
-                manual("make the accept rules permanent in the node's firewall configuration, or upgrade the CNI so it adds them"),
-            ]));
+            .with(if known.is_some() {
+                vec![
+                    command(&[t, "-I", "FORWARD", "1", "-s", &c, "-j", "ACCEPT", "-m", "comment", "--comment", "netdoctor: pod network"], "accept the pod network before the DROP"),
+                    command(&[t, "-I", "FORWARD", "1", "-d", &c, "-j", "ACCEPT", "-m", "comment", "--comment", "netdoctor: pod network"], "accept the pod network before the DROP"),
+                    manual("make the accept rules permanent in the node's firewall configuration, or upgrade the CNI so it adds them"),
+                ]
+            } else {
+                vec![manual("accept the pod network (the cluster CIDR) in FORWARD before the rule that drops it, in the node's firewall configuration")]
+            }));
             break;
         }
     }
+}
+
+/// A CNI that always writes its own filter chains (accepting its pod traffic), none of which is
+/// in a complete rule set: the CNI is not running. (flannel before 0.9.1 wrote none, so flannel
+/// is not judged this way.)
+fn cni_chains_absent(ctx: &Context, rs: &Ruleset) -> Option<String> {
+    let cni = ctx.cni()?;
+    let prefix = match cni.as_str() {
+        "weave" => "WEAVE",
+        "calico" => "cali-",
+        "cilium" => "CILIUM_",
+        _ => return None,
+    };
+    let filter = rs.tables.iter().find(|t| t.name == "filter")?;
+    if !filter.committed {
+        return None;
+    }
+    let any = filter
+        .chains
+        .iter()
+        .any(|c| c.name.as_str().starts_with(prefix));
+    (!any).then_some(cni)
 }
 
 fn remote_or(p: &Packet) -> IpAddr {
@@ -272,6 +406,13 @@ fn transports(ctx: &Context) -> (Vec<(String, u8, Option<u16>)>, bool) {
             v.push(("IPIP, IP protocol 4 (Calico)".into(), 4, None));
         }
         (_, Some("wireguard")) => v.push(("WireGuard UDP 51820".into(), 17, Some(51820))),
+        // Weave Net: the control connection on TCP 6783, the data plane on UDP 6783 (sleeve)
+        // and 6784 (fast datapath VXLAN).
+        (Some("weave"), _) => {
+            v.push(("Weave TCP 6783 (control)".into(), 6, Some(6783)));
+            v.push(("Weave UDP 6783 (sleeve)".into(), 17, Some(6783)));
+            v.push(("Weave UDP 6784 (fast datapath)".into(), 17, Some(6784)));
+        }
         _ => {}
     }
     if v.is_empty() && cni.is_none() {
@@ -288,7 +429,25 @@ fn transports(ctx: &Context) -> (Vec<(String, u8, Option<u16>)>, bool) {
     (v, false)
 }
 
-/// This node's underlay address and device, and a peer address on the same network.
+/// This node's underlay address and device, and a peer address on the same network; when they
+/// are not known, two stand-ins far apart (documentation addresses, two interface names): a
+/// verdict both give does not depend on them.
+fn underlays(ctx: &Context) -> (Vec<(IpAddr, String, IpAddr)>, bool) {
+    if let Some(u) = underlay(ctx) {
+        return (vec![u], false);
+    }
+    let ip = |s: &str| s.parse::<IpAddr>().ok();
+    let stand_ins = [
+        ("192.0.2.10", "eth0", "192.0.2.20"),
+        ("198.51.100.10", "ens3", "198.51.100.20"),
+    ];
+    let v = stand_ins
+        .iter()
+        .filter_map(|(me, dev, peer)| Some((ip(me)?, dev.to_string(), ip(peer)?)))
+        .collect();
+    (v, true)
+}
+
 fn underlay(ctx: &Context) -> Option<(IpAddr, String, IpAddr)> {
     let local = ctx
         .links()
@@ -342,10 +501,11 @@ const CLOUD: &str = "A cloud security group or network ACL can drop the overlay'
 
 fn overlay(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
     let before = out.findings.len();
-    overlay_host(ctx, out, sets, host);
-    if !out.findings[before..]
-        .iter()
-        .any(|f| f.id == Cause::OverlayPortBlocked.id())
+    let judged = overlay_host(ctx, out, sets, host);
+    if judged
+        && !out.findings[before..]
+            .iter()
+            .any(|f| f.id == Cause::OverlayPortBlocked.id())
     {
         out.not_checked(
             "overlay-port-blocked (outside the node)",
@@ -354,38 +514,72 @@ fn overlay(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
     }
 }
 
-fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {
-    let Some((me, dev, peer)) = underlay(ctx) else {
-        out.not_checked(
-            Cause::OverlayPortBlocked.id(),
-            "this node's underlay address is not known (no addresses or default route)",
-        );
-        return;
-    };
+/// Whether the overlay's transports could be judged (then a drop is a finding).
+fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) -> bool {
+    let (unders, stand_in) = underlays(ctx);
     let (transports, guessed) = transports(ctx);
-    let local: Vec<IpAddr> = ctx.addresses().iter().map(|a| a.addr).collect();
-    for set in sets {
-        let eval = Evaluator::new(&set.ruleset, host);
-        for (what, proto, port) in &transports {
-            let pkt = match (proto, port) {
-                (17, Some(p)) => Packet::udp(peer, me, *p).sport(*p),
-                (6, Some(p)) => Packet::tcp(peer, me, *p).sport(40000),
-                (n, _) => Packet::other(peer, me, *n),
+    let mut judged = false;
+    // With stand-in addresses, the host holds them (so `addrtype LOCAL` can be decided).
+    let hosts: Vec<HostContext> = unders
+        .iter()
+        .map(|(me, dev, _)| {
+            if stand_in {
+                HostContext::with_addresses([(dev.as_str(), IpNet::from(*me))])
+            } else {
+                host.clone()
             }
-            .in_iface(&dev);
-            let ev = inbound(&eval, &pkt, &local);
-            if !ev.sometimes(Verdict::is_dropped) {
-                if let Some(r) = unknown_reason(&ev) {
-                    out.not_checked(
+        })
+        .collect();
+    for set in sets {
+        for (what, proto, port) in &transports {
+            let results: Vec<_> = unders
+                .iter()
+                .zip(&hosts)
+                .map(|((me, dev, peer), host)| {
+                    let eval = Evaluator::new(&set.ruleset, host);
+                    let pkt = match (proto, port) {
+                        (17, Some(p)) => Packet::udp(*peer, *me, *p).sport(*p),
+                        (6, Some(p)) => Packet::tcp(*peer, *me, *p).sport(40000),
+                        (n, _) => Packet::other(*peer, *me, *n),
+                    }
+                    .in_iface(dev);
+                    let mut local: Vec<IpAddr> = ctx.addresses().iter().map(|a| a.addr).collect();
+                    local.push(*me);
+                    inbound(&eval, &pkt, &local)
+                })
+                .collect();
+            let dropped = results.iter().all(|ev| ev.sometimes(Verdict::is_dropped));
+            let deciders: Vec<_> = results
+                .iter()
+                .map(|ev| decided_by(ev, &set.source))
+                .collect();
+            let same = deciders.windows(2).all(|w| w[0] == w[1]);
+            let ev = &results[0];
+            if !(dropped && same) {
+                match unknown_reason(ev) {
+                    Some(r) if !ev.sometimes(Verdict::is_dropped) => out.not_checked(
                         Cause::OverlayPortBlocked.id(),
                         format!("{}: {what}: {r}", set.source),
-                    );
+                    ),
+                    _ if ev.sometimes(Verdict::is_dropped) => out.not_checked(
+                        Cause::OverlayPortBlocked.id(),
+                        format!("{}: {what}: whether it is dropped depends on this node's address or interface, which is not known: add `ip addr`", set.source),
+                    ),
+                    _ => judged = true,
                 }
                 continue;
             }
+            judged = true;
+            let (me, dev, peer) = &unders[0];
             let t = tool(set.backend);
-            let mut evidence = vec![format!("{what} from another node ({peer} -> {me}, in {dev}) is dropped before it reaches the overlay")];
-            evidence.extend(decided_by(&ev, &set.source));
+            let mut evidence = vec![if stand_in {
+                format!("{what} from another node is dropped before it reaches the overlay, whatever this node's address and interface (they are not known; tried {me} on {dev} and others)")
+            } else {
+                format!("{what} from another node ({peer} -> {me}, in {dev}) is dropped before it reaches the overlay")
+            }];
+            evidence.extend(decided_by(ev, &set.source));
+            let (caveats, hidden_ifaces) = set.caveats();
+            evidence.extend(caveats);
             if guessed {
                 evidence.push("the CNI is not known, so every overlay transport was tried: pass --cni to check only the one in use".into());
             }
@@ -396,16 +590,16 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             };
             out.add(finding(
                 Cause::OverlayPortBlocked,
-                if guessed { Severity::Warning } else { Severity::Critical },
+                if guessed || hidden_ifaces { Severity::Warning } else { Severity::Critical },
                 format!("The host firewall drops the overlay's transport: {what}"),
                 evidence,
                 "Pod traffic between nodes travels inside the overlay's packets (VXLAN over UDP \
                  8472 for flannel, 4789 for Calico VXLAN, IP protocol 4 for IPIP, BGP on TCP 179 to \
-                 exchange routes, WireGuard on UDP 51820). If the receiving node's firewall drops \
-                 them, same-node pod traffic works but everything across nodes is lost completely. \
-                 Cloud security groups do the same and are invisible here: open the port there too. \
-                 Verify with `tcpdump -ni <uplink> udp port 8472` on both nodes while pinging a \
-                 remote pod.",
+                 exchange routes, WireGuard on UDP 51820, Weave on TCP/UDP 6783-6784). If the \
+                 receiving node's firewall drops them, same-node pod traffic works but everything \
+                 across nodes is lost completely. Cloud security groups do the same and are \
+                 invisible here: open the port there too. Verify with `tcpdump -ni <uplink> udp \
+                 port 8472` on both nodes while pinging a remote pod.",
                 vec![format!("{rule}   # restrict with -s <node network> if you can")],
                 vec!["open the port in the node's firewall configuration (firewalld: firewall-cmd --permanent --add-port=8472/udp; ufw allow 8472/udp) and in the cloud security group".into()],
             )
@@ -414,6 +608,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             ))]));
         }
     }
+    judged
 }
 
 fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext) {

@@ -16,13 +16,16 @@ mod cluster;
 mod conntrack;
 mod context;
 mod firewall;
+mod firewall_log;
 mod forwarding;
+mod hairpin;
 mod iptables_text;
 mod logs;
 mod mtu;
 mod outcome;
 mod persistence;
 mod rank;
+mod routes_local;
 mod rpfilter;
 pub mod signatures;
 mod steps;
@@ -45,9 +48,12 @@ const CATALOGUE: &[Check] = &[
     persistence::check,
     cidr::check,
     cluster::check,
+    routes_local::check,
     mtu::check,
     iptables_text::check,
     firewall::check,
+    firewall_log::check,
+    hairpin::check,
     logs::check,
 ];
 

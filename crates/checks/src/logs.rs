@@ -10,7 +10,7 @@ use netdoctor_model::Severity;
 use netdoctor_model::Symptom;
 use std::net::IpAddr;
 
-fn quote(name: &str, line: u32, text: &str) -> String {
+pub(crate) fn quote(name: &str, line: u32, text: &str) -> String {
     let t = text.trim();
     let t = if t.len() > 300 {
         format!("{}...", &t[..t.floor_char_boundary(300)])
@@ -29,7 +29,30 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         return;
     }
     let mut conntrack_context = Vec::new();
-    for log in &ctx.snap.logs {
+    // Rule listings carry the tools' own messages too (`Warning: iptables-legacy tables
+    // present`), at their end.
+    let listings: Vec<netdoctor_model::LogFile> = ctx
+        .snap
+        .iptables_listings
+        .iter()
+        .map(|l| netdoctor_model::LogFile {
+            name: l.source.file.clone(),
+            lines: l
+                .value
+                .lines()
+                .enumerate()
+                .filter(|(_, t)| !t.starts_with(['-', ':', '*']) && !t.contains("  --  "))
+                .map(|(i, t)| {
+                    let first = l.source.line.unwrap_or(1);
+                    (
+                        first.saturating_add(u32::try_from(i).unwrap_or(0)),
+                        t.to_string(),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    for log in ctx.snap.logs.iter().chain(&listings) {
         for hit in signatures::scan(&log.name, &log.lines) {
             apply(ctx, out, &hit);
         }
@@ -79,6 +102,9 @@ fn apply(ctx: &Context, out: &mut Outcome, hit: &Hit) {
                 )
                 .with(vec![manual("raise net.netfilter.nf_conntrack_max (twice the current value) in a sysctl.d drop-in and kube-proxy's conntrack.maxPerCore")]),
             ),
+            // A lone "legacy tables present" proves rules exist in both backends, not that
+            // kube-proxy's are split: the rules checks raise it to critical when they are.
+            Cause::IptablesBackendMismatch => raise(out, hit, ev, sig.cause, Severity::Warning),
             Cause::RpFilterLoose => out.add(
                 finding(
                     Cause::RpFilterLoose,
@@ -93,6 +119,7 @@ fn apply(ctx: &Context, out: &mut Outcome, hit: &Hit) {
             ),
             cause => raise(out, hit, ev, cause, cause.info().severity),
         },
+        Certainty::Observation => observe(ctx, out, hit, ev),
         Certainty::Symptom if sig.single_cause() => {
             let sev = sig.cause.info().severity.min(Severity::Warning);
             raise(out, hit, ev, sig.cause, sev)
@@ -108,6 +135,74 @@ fn apply(ctx: &Context, out: &mut Outcome, hit: &Hit) {
     }
 }
 
+/// An observation: judge the value the message reports.
+fn observe(_ctx: &Context, out: &mut Outcome, hit: &Hit, ev: String) {
+    if hit.signature().cause != Cause::WrongNodeIp {
+        return;
+    }
+    let iface = hit.capture("iface");
+    let ip = hit.capture("ip").or_else(|| hit.capture("gw"));
+    let prefix = hit.capture("value").and_then(|v| v.parse::<u8>().ok());
+    let why = if let Some(i) = iface.filter(|i| is_virtual(i)) {
+        Some((
+            Severity::Critical,
+            format!("{i} is a virtual interface of this node (a container bridge, a tunnel, NodeLocal DNSCache's or kube-proxy's dummy device), not the node's own network: other nodes cannot reach this node there"),
+        ))
+    } else if prefix == Some(32) && iface.is_some_and(|i| tunnel_name(i).is_none()) {
+        Some((
+            Severity::Critical,
+            format!(
+                "a /32 address on {} is a service or link-local address, not the node's network",
+                iface.unwrap_or("?")
+            ),
+        ))
+    } else if ip == Some("10.0.2.15") {
+        Some((
+            Severity::Warning,
+            "10.0.2.15 is VirtualBox's NAT address: every VM has it, so on several Vagrant/VirtualBox nodes they all announce the same address".into(),
+        ))
+    } else {
+        None
+    };
+    let Some((severity, why)) = why else {
+        return;
+    };
+    let info = Cause::WrongNodeIp.info();
+    out.add(
+        finding(
+            Cause::WrongNodeIp,
+            severity,
+            format!(
+                "{} announces {} as this node's address: {}",
+                hit.signature().component,
+                ip.unwrap_or("an address"),
+                iface.map_or("the wrong interface".to_string(), |i| format!("on {i}"))
+            ),
+            vec![ev, why],
+            info.explanation,
+            info.fix.iter().map(|f| f.to_string()).collect(),
+            vec!["set the CNI's interface explicitly so it survives restarts (flannel --iface=<the node's NIC>, Calico IP_AUTODETECTION_METHOD=interface=<NIC> or kubernetes-internal-ip)".into()],
+        )
+        .with(vec![manual(
+            "set the CNI's interface explicitly (flannel --iface, Calico IP_AUTODETECTION_METHOD) and restart its agent",
+        )]),
+    );
+}
+
+/// Interfaces that are never a node's own network.
+fn is_virtual(name: &str) -> bool {
+    is_cni_device(name)
+        || matches!(
+            name,
+            "lo" | "nodelocaldns" | "kube-ipvs0" | "kube-dummy-if" | "docker0"
+        )
+        || name.starts_with("virbr")
+}
+
+fn tunnel_name(name: &str) -> Option<()> {
+    (name.starts_with("tunl") || name.starts_with("wg") || name.contains("vxlan")).then_some(())
+}
+
 /// A finding from a message alone: the catalogue's words, the message and what it means.
 fn raise(out: &mut Outcome, hit: &Hit, ev: String, cause: Cause, severity: Severity) {
     let sig = hit.signature();
@@ -115,6 +210,7 @@ fn raise(out: &mut Outcome, hit: &Hit, ev: String, cause: Cause, severity: Sever
     let sure = match sig.certainty {
         Certainty::Decisive => "names this cause",
         Certainty::Symptom => "has this as its only known cause",
+        Certainty::Observation => "reports this",
     };
     out.add(
         finding(

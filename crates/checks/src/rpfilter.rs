@@ -24,6 +24,94 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     };
     strict(ctx, out, all);
     loose(ctx, out, all);
+    cni_devices(ctx, out, all);
+}
+
+/// Cilium's own devices (lxc*, cilium_host, cilium_net): its datapath redirects pod traffic
+/// between them, which reverse-path filtering does not expect, so Cilium needs rp_filter 0 there.
+/// systemd 245+ applies `net.ipv4.conf.*.rp_filter = 2` to every new interface.
+fn cni_devices(ctx: &Context, out: &mut Outcome, all: (u8, &Sourced<String>)) {
+    let cilium = ctx.cni().as_deref() == Some("cilium");
+    if !cilium {
+        return;
+    }
+    let Some(sysctls) = ctx.sysctls_all() else {
+        return;
+    };
+    let mut evidence = vec![format!(
+        "net.ipv4.conf.all.rp_filter = {} (runtime, {})",
+        all.1.value, all.1.source
+    )];
+    let mut devices = Vec::new();
+    for (k, v) in sysctls {
+        let Some(dev) = k
+            .strip_prefix("net.ipv4.conf.")
+            .and_then(|r| r.strip_suffix(".rp_filter"))
+        else {
+            continue;
+        };
+        if !(dev.starts_with("lxc") || dev.starts_with("cilium_")) {
+            continue;
+        }
+        let own: u8 = v.value.trim().parse().unwrap_or(0);
+        let effective = own.max(all.0);
+        if effective != 0 {
+            evidence.push(format!(
+                "{k} = {} (runtime, {}): effective rp_filter on {dev} = max(all, {dev}) = {effective}",
+                v.value, v.source
+            ));
+            devices.push(dev.to_string());
+        }
+    }
+    if devices.is_empty() {
+        return;
+    }
+    let mut runtime: Vec<String> = devices
+        .iter()
+        .map(|d| {
+            format!(
+                "sysctl -w net.ipv4.conf.{}.rp_filter=0",
+                d.replace('.', "/")
+            )
+        })
+        .collect();
+    if all.0 != 0 {
+        runtime.insert(0, "sysctl -w net.ipv4.conf.all.rp_filter=0".into());
+    }
+    // Boot files get globs, never a pod's device name (those change with every pod).
+    let mut actions = vec![
+        sysctl("net.ipv4.conf.lxc*.rp_filter", "0", false, true),
+        sysctl("net.ipv4.conf.cilium_*.rp_filter", "0", false, true),
+    ];
+    actions.extend(devices.iter().map(|d| {
+        sysctl(
+            &format!("net.ipv4.conf.{}.rp_filter", d.replace('.', "/")),
+            "0",
+            true,
+            false,
+        )
+    }));
+    if all.0 != 0 {
+        actions.push(sysctl("net.ipv4.conf.all.rp_filter", "0", true, true));
+    }
+    let info = Cause::RpFilterOnCniDevice.info();
+    out.add(
+        finding(
+            Cause::RpFilterOnCniDevice,
+            Severity::Critical,
+            format!(
+                "Reverse-path filtering is on for Cilium's devices ({}): their pod traffic is dropped",
+                devices.join(", ")
+            ),
+            evidence,
+            info.explanation,
+            runtime,
+            vec![
+                "add `net.ipv4.conf.lxc*.rp_filter = 0` and `net.ipv4.conf.cilium_*.rp_filter = 0` to a sysctl.d drop-in that sorts after systemd's 50-default.conf (globs: never name a pod's device in a boot file)".into(),
+            ],
+        )
+        .with(actions),
+    );
 }
 
 /// Interfaces on which pod or tunnelled traffic arrives.
@@ -31,7 +119,9 @@ fn receiving_interfaces(ctx: &Context) -> Vec<String> {
     let mut names: Vec<String> = ctx
         .links()
         .iter()
-        .filter(|l| tunnel_overhead(l).is_some() || l.name.starts_with("cali"))
+        // Not cali*: Calico sets rp_filter = 1 on its workload interfaces on purpose (felix
+        // routes each pod's /32 to its own cali device, so the check is symmetric there).
+        .filter(|l| tunnel_overhead(l).is_some())
         .map(|l| l.name.clone())
         .collect();
     if ctx.snap.links.is_none() {
@@ -42,7 +132,13 @@ fn receiving_interfaces(ctx: &Context) -> Vec<String> {
                     .strip_prefix("net.ipv4.conf.")
                     .and_then(|r| r.strip_suffix(".rp_filter"))
                 {
-                    if is_cni_device(i) && !matches!(i, "all" | "default") {
+                    if is_cni_device(i)
+                        && !matches!(i, "all" | "default")
+                        && !i.starts_with("cali")
+                        && !i.starts_with("lxc")
+                        && !i.starts_with("cilium_")
+                        && !i.starts_with("veth")
+                    {
                         names.push(i.to_string());
                     }
                 }

@@ -34,6 +34,9 @@ pub enum Certainty {
     Decisive,
     /// Several causes print it: it says where to look, not what is wrong.
     Symptom,
+    /// An ordinary message that reports a value (the address an agent chose); a check judges
+    /// the value, and names the cause only when it is wrong.
+    Observation,
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,6 +107,21 @@ pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
     std::io::stdout()
         .write_all(text.as_bytes())
         .context("writing the report")?;
+    // Nothing judged at all (no finding, no symptom, every step without input): say so, and do
+    // not let a script read it as a clean bill of health.
+    let nothing_judged = report.findings.is_empty()
+        && report.symptoms.is_empty()
+        && report
+            .steps
+            .iter()
+            .all(|s| s.status == netdoctor_model::StepStatus::NotChecked);
+    if nothing_judged {
+        let _ = writeln!(
+            std::io::stderr(),
+            "netdoctor: nothing to check: no input could be read as node state, and no known message was found (see `inputs` for how each file was read)"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let threshold = match args.fail_on {
         FailOn::Critical => Severity::Critical,
         FailOn::Warning => Severity::Warning,

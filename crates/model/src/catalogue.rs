@@ -178,6 +178,17 @@ const EXPLAINS: &[(Cause, &[Cause])] = &[
     ),
     (Cause::SysctlOverridden, &[Cause::SysctlNotPersistent]),
     (
+        Cause::CniPluginMissing,
+        &[Cause::CniConfigMissing, Cause::CniAgentNotRunning],
+    ),
+    (Cause::CniPluginsOutdated, &[Cause::CniConfigMissing]),
+    (Cause::ServiceCidrOverlap, &[Cause::ClusterCidrExhausted]),
+    (Cause::ClusterCidrExhausted, &[Cause::PodcidrNotAllocated]),
+    (
+        Cause::IptablesVersionSkew,
+        &[Cause::NftNativeRulesInIptablesTable],
+    ),
+    (
         Cause::StaleInterfaceAddress,
         &[Cause::PodRouteMissing, Cause::VxlanFdbMissing],
     ),

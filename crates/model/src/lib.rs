@@ -18,8 +18,8 @@ pub use finding::{
     Symptom, CHECK_SCHEMA,
 };
 pub use net::{
-    Address, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo, TABLE_LOCAL,
-    TABLE_MAIN,
+    Address, BridgePort, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo,
+    TABLE_LOCAL, TABLE_MAIN,
 };
 pub use provenance::{Source, Sourced};
 pub use snapshot::{

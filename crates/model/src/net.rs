@@ -249,6 +249,18 @@ pub struct FdbEntry {
     pub source: Source,
 }
 
+/// A port of a bridge (`/sys/class/net/BR/brif/PORT`, `bridge -d link`): what matters for pods
+/// is hairpin mode, which lets a pod reach itself through its own Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgePort {
+    pub bridge: String,
+    /// The port's name; `veth*` when a glob was printed without names.
+    pub port: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hairpin: Option<bool>,
+    pub source: Source,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

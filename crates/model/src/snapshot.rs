@@ -1,6 +1,6 @@
 //! [`NodeSnapshot`]: everything netdoctor knows about one node, from any source.
 
-use crate::{Address, FdbEntry, Link, Neighbour, Route, RoutingRule, Source, Sourced};
+use crate::{Address, BridgePort, FdbEntry, Link, Neighbour, Route, RoutingRule, Source, Sourced};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,6 +52,9 @@ pub struct NodeSnapshot {
     pub neighbours: Option<Vec<Neighbour>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fdb: Option<Vec<FdbEntry>>,
+    /// Bridge ports with their hairpin mode, when collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_ports: Option<Vec<BridgePort>>,
 
     /// Raw rule dumps, one per backend and family. The netfilter crate parses them.
     #[serde(default)]
@@ -100,6 +103,11 @@ pub struct NodeSnapshot {
     /// Parts that could not be collected, and why.
     #[serde(default)]
     pub not_collected: Vec<NotCollected>,
+    /// Parts collected only in part (a cut paste, one device, a filtered listing): what they
+    /// show is there, but what they do not show may be there too. A check never concludes
+    /// that something is missing from a partial part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<NotCollected>,
     /// Which input was read as what (for a bundle: each file).
     #[serde(default)]
     pub inputs: Vec<InputSummary>,
@@ -125,6 +133,7 @@ impl Default for NodeSnapshot {
             rules: None,
             neighbours: None,
             fdb: None,
+            bridge_ports: None,
             iptables: Vec::new(),
             nft_json: None,
             nft_text: None,
@@ -138,6 +147,7 @@ impl Default for NodeSnapshot {
             hints: ClusterHints::default(),
             cluster_objects: Vec::new(),
             not_collected: Vec::new(),
+            partial: Vec::new(),
             inputs: Vec::new(),
             problems: Vec::new(),
         }
@@ -153,6 +163,15 @@ impl NodeSnapshot {
     /// The link called `name`.
     pub fn link(&self, name: &str) -> Option<&Link> {
         self.links.as_ref()?.iter().find(|l| l.name == name)
+    }
+
+    /// Why `part` (`routes`, `links`, `addresses`, `fdb`, `neighbours`, `sysctls`, `modules`,
+    /// `rules`) is known only in part, if it is.
+    pub fn partial(&self, part: &str) -> Option<&str> {
+        self.partial
+            .iter()
+            .find(|p| p.part == part)
+            .map(|p| p.reason.as_str())
     }
 
     /// A configuration file by its path on the node.

@@ -47,6 +47,16 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// Renumber the lines (a reader that generated the text it parsed maps them back).
+    pub(crate) fn remap_lines(&mut self, map: impl Fn(u32) -> u32) {
+        if self.line > 0 {
+            self.line = map(self.line);
+        }
+        self.end_line = self.end_line.map(&map);
+    }
+}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.end_line {

@@ -51,6 +51,7 @@
 pub mod error;
 pub mod eval;
 pub mod explain;
+pub mod listing;
 mod names;
 pub mod nft;
 pub mod packet;
@@ -61,6 +62,7 @@ pub mod text;
 pub use error::{ErrorKind, ParseError};
 pub use eval::{Evaluation, Evaluator, Outcome, Verdict};
 pub use explain::Explanation;
+pub use listing::{parse_listing, ListingInfo};
 pub use nft::parse_nft_json;
 pub use packet::{CtDir, CtState, Hook, HostContext, Packet};
 pub use parse::{

@@ -192,7 +192,19 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
         }
     }
     if report.findings.is_empty() {
-        let _ = writeln!(o, "\nNo problem found in what was checked.");
+        let nothing_judged = !report.steps.is_empty()
+            && report
+                .steps
+                .iter()
+                .all(|s| s.status == StepStatus::NotChecked);
+        if nothing_judged {
+            let _ = writeln!(
+                o,
+                "\nNothing could be judged with these inputs: no finding, and no step could be checked (see below what is missing)."
+            );
+        } else {
+            let _ = writeln!(o, "\nNo problem found in what was checked.");
+        }
     }
     for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
         let group: Vec<&Finding> = report

@@ -266,6 +266,16 @@ fn one(v: &View, n: &Node, e: &Expected, out: &mut Outcome) {
     if exact_ok || !wrong.is_empty() {
         return;
     }
+    // Partial evidence proves presence, never absence.
+    if let Some(why) = v.ctx.snap.partial("routes") {
+        out.not_checked(
+            Cause::PodRouteMissing.id(),
+            format!(
+                "the routes are only part of the node's ({why}): a route not shown may be there"
+            ),
+        );
+        return;
+    }
     let mut evidence = vec![
         format!("no route `{expected}` in the main table"),
         (e.why)(n, e),

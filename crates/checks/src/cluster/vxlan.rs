@@ -38,6 +38,16 @@ fn device(v: &View, dev: &str, out: &mut Outcome) {
         return;
     }
     let (title, evidence) = match v.ctx.snap.link(dev) {
+        None if v.ctx.snap.partial("links").is_some() => {
+            out.not_checked(
+                Cause::VxlanDeviceDown.id(),
+                format!(
+                    "{dev} is not among the links shown, but they are only part of the node's ({})",
+                    v.ctx.snap.partial("links").unwrap_or_default()
+                ),
+            );
+            return;
+        }
         None => (
             format!("{dev} does not exist: this node has no VXLAN overlay"),
             format!(
@@ -97,6 +107,13 @@ fn fdb(v: &View, dev: &str, out: &mut Outcome) {
         out.not_checked(Cause::VxlanFdbMissing.id(), "no FDB: add `bridge fdb show`");
         return;
     };
+    if let Some(why) = v.ctx.snap.partial("fdb") {
+        out.not_checked(
+            Cause::VxlanFdbMissing.id(),
+            format!("the FDB is only part of the node's ({why}): an entry not shown may be there"),
+        );
+        return;
+    }
     let on_dev: Vec<_> = entries.iter().filter(|e| e.dev == dev).collect();
     // Indexed: a 1,000-node cluster has 999 entries of each kind per node.
     let mut fdb_by_mac: HashMap<String, Vec<&netdoctor_model::FdbEntry>> = HashMap::new();
@@ -107,7 +124,8 @@ fn fdb(v: &View, dev: &str, out: &mut Outcome) {
             .push(e);
     }
     let neigh_by_addr: Option<HashMap<std::net::IpAddr, &netdoctor_model::Neighbour>> =
-        v.ctx.snap.neighbours.as_ref().map(|ns| {
+        // A partial neighbour list cannot show that one is missing.
+        v.ctx.snap.neighbours.as_ref().filter(|_| v.ctx.snap.partial("neighbours").is_none()).map(|ns| {
             ns.iter()
                 .filter(|x| x.dev == dev)
                 .map(|x| (x.addr, x))

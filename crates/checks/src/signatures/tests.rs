@@ -52,7 +52,11 @@ fn no_signature_matches_ordinary_lines() {
         "-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment \"kube-system/kube-dns:dns cluster IP\" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU",
     ];
     for line in ordinary {
-        let hits = scan("x.log", &[(1, line.to_string())]);
+        // Observations match ordinary lines on purpose: their values are judged.
+        let hits: Vec<Hit> = scan("x.log", &[(1, line.to_string())])
+            .into_iter()
+            .filter(|h| h.signature().certainty != Certainty::Observation)
+            .collect();
         assert!(
             hits.is_empty(),
             "{line:?} matched {:?}",

@@ -1,5 +1,8 @@
 // The root causes. Each entry is the one place its id, step, default severity, inputs and words
-// are declared; see the module documentation of `catalogue`.
+// are declared; see the module documentation of `catalogue`. The order is the tie-break of a
+// report's ranking: between two findings of one severity that do not explain each other, the one
+// declared first comes first, so causes that hide others come before them (a blocked overlay
+// before FORWARD: no cross-node packet reaches FORWARD while the overlay is blocked).
 
 catalogue! {
     IpForwardDisabled {
@@ -102,16 +105,6 @@ catalogue! {
         explanation: "When nf_conntrack_count reaches nf_conntrack_max the kernel drops every new connection (\"nf_conntrack: table full, dropping packet\"): health checks fail, Services time out at random. Verify with `conntrack -S` or `cat /proc/sys/net/netfilter/nf_conntrack_count`.",
         fix: ["sysctl -w net.netfilter.nf_conntrack_max=<twice the current value>"],
     }
-    ForwardPolicyDrop {
-        id: "forward-policy-drop",
-        step: Rules,
-        severity: Critical,
-        needs: [Rules],
-        after_reboot: false,
-        title: "The FORWARD chain drops pod traffic",
-        explanation: "The filter FORWARD chain drops traffic between pods on different nodes (policy DROP, as Docker sets it, without an ACCEPT for the pod CIDR, or a REJECT placed before the CNI's rules). Verify with `iptables -S FORWARD` and `iptables -nvL FORWARD`.",
-        fix: ["iptables -I FORWARD -s <cluster CIDR> -j ACCEPT; iptables -I FORWARD -d <cluster CIDR> -j ACCEPT"],
-    }
     OverlayPortBlocked {
         id: "overlay-port-blocked",
         step: Rules,
@@ -121,6 +114,16 @@ catalogue! {
         title: "The host firewall drops the overlay's transport",
         explanation: "A host firewall rule drops the overlay's packets between nodes: UDP 8472/4789 (VXLAN), TCP 179 (BGP), IP protocol 4 (IPIP), UDP 51820/51821 (WireGuard). Same-node pod traffic works, cross-node traffic dies. Verify by capturing on both ends (`tcpdump -ni any udp port 8472`).",
         fix: ["allow the overlay's port from every node in the host firewall"],
+    }
+    ForwardPolicyDrop {
+        id: "forward-policy-drop",
+        step: Rules,
+        severity: Critical,
+        needs: [Rules],
+        after_reboot: false,
+        title: "The FORWARD chain drops pod traffic",
+        explanation: "The filter FORWARD chain drops traffic between pods on different nodes (policy DROP, as Docker sets it, without an ACCEPT for the pod CIDR, or a REJECT placed before the CNI's rules). Verify with `iptables -S FORWARD` and `iptables -nvL FORWARD`.",
+        fix: ["iptables -I FORWARD -s <cluster CIDR> -j ACCEPT; iptables -I FORWARD -d <cluster CIDR> -j ACCEPT"],
     }
     NodeportBlocked {
         id: "nodeport-blocked",
