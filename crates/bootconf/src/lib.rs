@@ -30,6 +30,7 @@ mod sysctl;
 
 pub use modules::{boot_modules, BootModule, MODULES_LOAD_DIRS};
 pub use sysctl::{
-    canonical_key, dropin_name, Assignment, BootSysctl, Order, SYSCTL_DIRS_PROCPS,
-    SYSCTL_DIRS_PROCPS_2018, SYSCTL_DIRS_SYSTEMD,
+    canonical_key, dropin_name, is_own_file, is_own_line, Assignment, BootSysctl, Order,
+    LEGACY_HEADER, LEGACY_INLINE, OWN_MARK, SYSCTL_DIRS_PROCPS, SYSCTL_DIRS_PROCPS_2018,
+    SYSCTL_DIRS_SYSTEMD,
 };

@@ -467,6 +467,34 @@ fn nothing_readable(
 /// A raw file (dump, listing, log): kept whole. A leading command line is blanked so the
 /// dump parses, without moving any line.
 fn read_raw(file: &str, kind: &Kind, text: &str, snap: &mut NodeSnapshot) {
+    // A file named for a dump holds what people pasted under that name: a listing is read as
+    // a listing, and one without any table or rule is not an (empty) rule set.
+    if let Kind::IptablesSave(_) = kind {
+        let lines = || text.lines().map(str::trim);
+        if lines().any(|l| l.starts_with("Chain ") && l.contains('(')) {
+            return read_raw(file, &Kind::IptablesList, text, snap);
+        }
+        let dumpish = lines().any(|l| {
+            (l.starts_with('*') && l[1..].starts_with(|c: char| c.is_ascii_lowercase()))
+                || l.starts_with("-A ")
+                || l.starts_with("-P ")
+                || l.starts_with("-N ")
+                || (l.starts_with('[') && l.contains("] -A "))
+        });
+        if !dumpish {
+            let why = "not read: no iptables-save table or rule in it";
+            snap.problems.push(netdoctor_model::ParseProblem {
+                source: Source {
+                    file: file.to_string(),
+                    line: None,
+                },
+                message: why.to_string(),
+            });
+            snap.inputs.push(input(file, why));
+            snap.logs.push(raw::log_file(file, text, 1));
+            return;
+        }
+    }
     let mut kept: Vec<&str> = text.split('\n').collect();
     if !matches!(kind, Kind::Log) {
         if let Some(first) = kept.iter().position(|l| !l.trim().is_empty()) {

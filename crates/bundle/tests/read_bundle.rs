@@ -384,3 +384,21 @@ fn cat_of_node_files_and_proc_values_in_a_paste() {
     );
     assert!(snap.bridge_nf_present.expect("lsmod").value);
 }
+
+/// issue #11: an `iptables-save.txt` with no table in it is not an empty rule set (which would
+/// let the rules step "pass"), and a listing under that name is read as a listing.
+#[test]
+fn a_dump_file_without_tables_is_not_a_rule_set() {
+    let snap = ok(&[
+        ("iptables-save.txt", "iptables-save: command not found\n"),
+        ("sysctl.txt", "net.ipv4.ip_forward = 1\n"),
+    ]);
+    assert!(snap.iptables.is_empty());
+    assert!(read_as(&snap, "iptables-save.txt").starts_with("not read"));
+    let snap = ok(&[(
+        "iptables-save.txt",
+        "Chain FORWARD (policy DROP)\ntarget     prot opt source               destination\n",
+    )]);
+    assert!(snap.iptables.is_empty());
+    assert_eq!(snap.iptables_listings.len(), 1);
+}

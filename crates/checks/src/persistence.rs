@@ -160,8 +160,34 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
         );
         return;
     }
-    if at_boot.is_none() && need.kernel_default != need.want && !runtime_wrong && runtime.is_some()
+    // /etc/sysctl.conf counts as the node's own tools read it: `sysctl --system` (procps) reads
+    // it last, and the network scripts of older distributions run `sysctl -p` on it, with or
+    // without systemd's 99-sysctl.conf link.
+    if at_boot.is_none()
+        && by_procps.is_none()
+        && need.kernel_default != need.want
+        && !runtime_wrong
+        && runtime.is_some()
     {
+        // A boot file that could not be read (not root, a FIFO) may be the one that sets it.
+        let unread: Vec<String> = ctx
+            .snap
+            .not_collected
+            .iter()
+            .filter(|n| n.part.starts_with("files:") && n.part.contains("sysctl"))
+            .map(|n| format!("{} ({})", n.part.trim_start_matches("files:"), n.reason))
+            .collect();
+        if !unread.is_empty() {
+            out.not_checked(
+                Cause::SysctlNotPersistent.id(),
+                format!(
+                    "no file read sets {}, but some could not be read: {}",
+                    need.key,
+                    unread.join("; ")
+                ),
+            );
+            return;
+        }
         let mut evidence: Vec<String> = runtime_line.into_iter().collect();
         evidence.push(format!(
             "no file in sysctl.d or /etc/sysctl.conf sets {} (files read: {}); the kernel default is {}",

@@ -667,3 +667,26 @@ fn reasoning_marks_the_failing_step() {
         ["app", "ip", "route", "rules", "kernel"]
     );
 }
+
+/// issue #11: a boot file that could not be read (run without root) may be the one that sets a
+/// key: "nothing sets it at boot" is not proven then.
+#[test]
+fn an_unreadable_boot_file_proves_nothing_is_missing() {
+    let mut s = healthy();
+    s.files_collected = true;
+    s.files.clear();
+    s.not_collected.push(netdoctor_model::NotCollected {
+        part: "files:/etc/sysctl.d/99-k8s.conf".into(),
+        reason: "Permission denied".into(),
+    });
+    let r = run(&s, &Options::default());
+    assert!(
+        !r.findings.iter().any(|f| f.id == "sysctl-not-persistent"),
+        "{:?}",
+        r.findings
+    );
+    assert!(r
+        .not_checked
+        .iter()
+        .any(|n| n.check == "sysctl-not-persistent" && n.reason.contains("99-k8s.conf")));
+}

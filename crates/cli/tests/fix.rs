@@ -213,7 +213,7 @@ fn shell_export_has_the_same_effect_as_apply() {
             "shellcheck missing: {e}"
         ),
     }
-    let run = |ns: &Netns| {
+    let run_with = |ns: &Netns, live: &str| {
         Command::new("ip")
             .args([
                 "netns",
@@ -223,9 +223,19 @@ fn shell_export_has_the_same_effect_as_apply() {
                 path.to_str().expect("utf8"),
             ])
             .env("ROOT", &root_b)
+            .env("LIVE", live)
             .output()
             .expect("run script")
     };
+    // With ROOT set, the running kernel is not touched (an image's script must never change the
+    // machine it runs on).
+    let o = run_with(&b, "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for key in ["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables"] {
+        assert_eq!(ns_sysctl(&b, key), "0", "{key} untouched with ROOT set");
+    }
+    // LIVE=1: the running kernel is the one whose root is under ROOT.
+    let run = |ns: &Netns| run_with(ns, "1");
     let o = run(&b);
     assert!(
         o.status.success(),

@@ -1,7 +1,9 @@
 //! Making the changes: each step printed before it is made; the first failure stops the run and
 //! the report says exactly what was done.
 
-use crate::plan::{Plan, Step};
+use crate::edit::apply_edit;
+use crate::plan::{FileChange, Plan, Step};
+use netdoctor_safefs::Root;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,15 +44,32 @@ pub fn proc_sys_path(key: &str) -> PathBuf {
     Path::new("/proc/sys").join(rel)
 }
 
+/// How long `apply` waits for another netdoctor that holds the lock on the same root.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The most a configuration file may hold to be edited.
+const MAX_CONFIG: u64 = 16 << 20;
+
 /// Apply `plan`: runtime changes to the running kernel (in this process's network namespace),
 /// files under `root`. `stamp` names backups (a timestamp). Progress goes to `log`.
+///
+/// Made as a transaction on the root: under a lock (a second `fix --apply` waits), each file
+/// change is made again on the file as it is then (so a change another run made is not made
+/// twice), written atomically beside a backup that never overwrites an earlier one, through
+/// symlinks to their target inside the root; nothing outside the root is touched.
 pub fn apply(
     plan: &Plan,
     root: &Path,
     stamp: &str,
     log: &mut dyn Write,
 ) -> Result<Applied, ApplyError> {
+    let root = Root::new(root);
     let mut applied = Applied::default();
+    let _lock = root.lock(LOCK_WAIT).map_err(|e| ApplyError::Step {
+        step: "lock the root".into(),
+        message: e.to_string(),
+        done: Vec::new(),
+    })?;
     for step in &plan.steps {
         let what = describe(step);
         let _ = writeln!(log, "-> {what}");
@@ -61,10 +80,18 @@ pub fn apply(
             }
             Step::Modprobe { name, .. } => run(&["modprobe".to_string(), name.clone()]),
             Step::Command { argv, .. } => run(argv),
-            Step::File(fc) => write_file(root, &fc.path, &fc.after, stamp).map(|b| {
-                if let Some(b) = b {
-                    let _ = writeln!(log, "   backup: {}", b.1.display());
-                    applied.backups.push(b);
+            Step::File(fc) => write_file(&root, fc, stamp).map(|b| match b {
+                Some((real, backup)) => {
+                    if let Some(backup) = backup {
+                        let _ = writeln!(log, "   backup: {}", backup.display());
+                        applied.backups.push((real, backup));
+                    }
+                }
+                None => {
+                    let _ = writeln!(
+                        log,
+                        "   already there (another run made it): nothing to write"
+                    );
                 }
             }),
         };
@@ -117,39 +144,24 @@ fn run(argv: &[String]) -> Result<(), String> {
     }
 }
 
-/// Write `content` to `root/path` atomically (temp file in the same directory, then rename),
-/// backing up an existing file first. Returns the backup made, if any.
+/// Make a file change on the file as it is now. `None` when there is nothing left to change;
+/// else the file written and its backup.
 fn write_file(
-    root: &Path,
-    path: &str,
-    content: &str,
+    root: &Root,
+    fc: &FileChange,
     stamp: &str,
-) -> Result<Option<(PathBuf, PathBuf)>, String> {
-    let real = root.join(path.trim_start_matches('/'));
-    let dir = real
-        .parent()
-        .ok_or_else(|| format!("{}: no parent directory", real.display()))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let mut backup = None;
-    if real.exists() {
-        let name = real
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let b = dir.join(format!(".{name}.netdoctor-{stamp}.bak"));
-        std::fs::copy(&real, &b).map_err(|e| format!("backing up {}: {e}", real.display()))?;
-        backup = Some((real.clone(), b));
+) -> Result<Option<(PathBuf, Option<PathBuf>)>, String> {
+    let current = match root.read(&fc.path, MAX_CONFIG, "a configuration file") {
+        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.to_string()),
+    };
+    let edited = apply_edit(current.as_deref(), &fc.edit);
+    if !edited.changed() {
+        return Ok(None);
     }
-    let tmp = dir.join(format!(
-        ".{}.netdoctor-tmp",
-        real.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, content).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(&real) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, &real).map_err(|e| format!("renaming into {}: {e}", real.display()))?;
-    Ok(backup)
+    let w = root
+        .write_atomic(&fc.path, edited.after.as_bytes(), stamp)
+        .map_err(|e| e.to_string())?;
+    Ok(Some((w.real, w.backup)))
 }

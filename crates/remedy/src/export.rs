@@ -2,6 +2,7 @@
 //! runs across a fleet.
 
 use crate::apply::{describe, proc_sys_path};
+use crate::edit::{Edit, NEW_FILE_HEADER};
 use crate::plan::{Plan, Step};
 use std::fmt::Write;
 
@@ -80,8 +81,107 @@ pub fn text(plan: &Plan, node: &str) -> String {
     o
 }
 
+/// The shell functions every exported script starts with.
+const SHELL_PRELUDE: &str = r##"set -eu
+ROOT="${ROOT:-}"
+stamp=$(date +%Y%m%d%H%M%S)
+MARK='# netdoctor fix:'
+
+# A node path resolved inside $ROOT the way the node resolves it: an absolute symlink starts
+# again at $ROOT and `..` stops there, so nothing outside $ROOT is ever written.
+inroot() {
+  rest=${1#/}; cur=""; hops=0
+  while [ -n "$rest" ]; do
+    comp=${rest%%/*}
+    if [ "$comp" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+    case $comp in
+      ''|.) continue ;;
+      ..) cur=${cur%/*}; continue ;;
+    esac
+    if [ -L "$ROOT$cur/$comp" ]; then
+      hops=$((hops + 1))
+      if [ "$hops" -gt 40 ]; then echo "netdoctor: too many symlinks in $1" >&2; return 1; fi
+      t=$(readlink "$ROOT$cur/$comp")
+      if [ "$t" = /dev/null ] && [ -z "$rest" ]; then echo "netdoctor: $1 is masked (a link to /dev/null): not written" >&2; return 1; fi
+      case $t in
+        /*) cur=""; rest="${t#/}${rest:+/$rest}" ;;
+        *) rest="$t${rest:+/$rest}" ;;
+      esac
+    else
+      cur="$cur/$comp"
+    fi
+  done
+  printf '%s
+' "$ROOT$cur"
+}
+
+# A copy of the file beside it that never overwrites an earlier one.
+backup() {
+  [ -f "$1" ] || return 0
+  b="$(dirname "$1")/.$(basename "$1").netdoctor-$stamp"
+  n=1; c="$b.bak"
+  while [ -e "$c" ]; do n=$((n + 1)); c="$b-$n.bak"; done
+  cp -p "$1" "$c"
+}
+
+# Whether netdoctor's marked line for the key already gives the value.
+has_line() {
+  [ -f "$1" ] && awk -v m="$MARK" -v l="$2" 'index(p, m) == 1 && $0 == l { f = 1 } { p = $0 } END { exit !f }' "$1"
+}
+
+# The file without netdoctor's own (marked) lines for a key; every other line kept.
+without_own() {
+  [ -f "$1" ] || return 0
+  awk -v m="$MARK" -v k="$2" '
+    held != "" { if (index($0, k " =") == 1 || index($0, k "=") == 1) { held = ""; next } print held; held = "" }
+    index($0, m) == 1 { held = $0; next }
+    index($0, k " =") == 1 && index($0, "# added by netdoctor") > 0 { next }
+    { print }
+    END { if (held != "") print held }' "$1"
+}
+
+# Set key = value in a file (netdoctor's marked line; other lines kept), atomically.
+set_line() {
+  f=$(inroot "$1") || return 0
+  if has_line "$f" "$3 = $4"; then return 0; fi
+  mkdir -p "$(dirname "$f")"
+  backup "$f"
+  tmp="$f.netdoctor-tmp.$$"
+  { if [ -f "$f" ]; then without_own "$f" "$3"; else printf '%s\n%s\n' "$NEW1" "$NEW2"; fi
+    printf '%s %s\n%s = %s\n' "$MARK" "$2" "$3" "$4"; } > "$tmp"
+  mv "$tmp" "$f"
+}
+
+# Add a module to a modules-load.d file unless a line already names it.
+add_module() {
+  f=$(inroot "$1") || return 0
+  if [ -f "$f" ] && grep -qE "^[[:space:]]*$3([[:space:]]|$)" "$f"; then return 0; fi
+  mkdir -p "$(dirname "$f")"
+  backup "$f"
+  tmp="$f.netdoctor-tmp.$$"
+  { if [ -f "$f" ]; then cat "$f"; else printf '%s\n%s\n' "$NEW1" "$NEW2"; fi
+    printf '%s %s\n%s\n' "$MARK" "$2" "$3"; } > "$tmp"
+  mv "$tmp" "$f"
+}
+
+# Write a value into /proc/sys.
+write_proc() {
+  printf '%s\n' "$2" > "$1"
+}
+
+# Runtime changes go to the running kernel. With $ROOT set (a mounted image) they are skipped,
+# unless LIVE=1 says the running kernel is the one whose files are under $ROOT (a pod with the
+# host's root mounted at /host).
+LIVE="${LIVE:-}"
+live() {
+  if [ -n "$ROOT" ] && [ "$LIVE" != 1 ]; then echo "netdoctor: ROOT is set: skipped on the running system: $*"; return 0; fi
+  "$@"
+}
+"##;
+
 /// A POSIX `set -eu` script with the same effect as `--apply`, safe to run twice. `ROOT` in the
-/// environment redirects file changes (a mounted image); runtime changes hit the running kernel.
+/// environment redirects file changes (a mounted image) and then leaves the running kernel
+/// alone: runtime changes are made only when `ROOT` is empty.
 pub fn shell(plan: &Plan, node: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -91,13 +191,16 @@ pub fn shell(plan: &Plan, node: &str) -> String {
     );
     let _ = writeln!(
         o,
-        "# Idempotent: a second run changes nothing. File changes go under $ROOT (default /)."
+        "# Idempotent: a second run changes nothing. File changes go under $ROOT (default /);\n# with ROOT set, the running system is not changed (LIVE=1 changes it too)."
     );
     let _ = writeln!(
         o,
-        "set -eu\nROOT=\"${{ROOT:-}}\"\nstamp=$(date +%Y%m%d%H%M%S)\n"
+        "NEW1={}\nNEW2={}",
+        sq(NEW_FILE_HEADER[0]),
+        sq(NEW_FILE_HEADER[1])
     );
-    let _ = writeln!(o, "backup() {{\n  if [ -e \"$1\" ]; then cp -p \"$1\" \"$(dirname \"$1\")/.$(basename \"$1\").netdoctor-$stamp.bak\"; fi\n}}\n");
+    o.push_str(SHELL_PRELUDE);
+    o.push('\n');
     for s in &plan.steps {
         match s {
             Step::Sysctl {
@@ -108,14 +211,14 @@ pub fn shell(plan: &Plan, node: &str) -> String {
                 let p = proc_sys_path(key);
                 let _ = writeln!(
                     o,
-                    "# [{}]\nprintf '%s\\n' {} > {}",
+                    "# [{}]\nlive write_proc {} {}",
                     findings.join(", "),
-                    sq(value),
-                    sq(&p.to_string_lossy())
+                    sq(&p.to_string_lossy()),
+                    sq(value)
                 );
             }
             Step::Modprobe { name, findings } => {
-                let _ = writeln!(o, "# [{}]\nmodprobe {}", findings.join(", "), sq(name));
+                let _ = writeln!(o, "# [{}]\nlive modprobe {}", findings.join(", "), sq(name));
             }
             Step::Command {
                 argv,
@@ -127,46 +230,32 @@ pub fn shell(plan: &Plan, node: &str) -> String {
                 let _ = writeln!(o, "{}", guarded(argv, &cmd.join(" ")));
             }
             Step::File(fc) => {
-                let own = fc.path != "/etc/sysctl.conf";
-                let _ = writeln!(
-                    o,
-                    "# [{}] {}\nf=\"$ROOT\"{}\nmkdir -p \"$(dirname \"$f\")\"",
-                    fc.findings.join(", "),
-                    fc.why,
-                    sq(&fc.path)
-                );
-                let header: Vec<String> = if fc.before.is_none() {
-                    fc.after
-                        .lines()
-                        .take_while(|l| l.starts_with('#'))
-                        .map(sq)
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                for line in &fc.added {
-                    let _ = writeln!(
-                        o,
-                        "if ! grep -qxF {} \"$f\" 2>/dev/null; then\n  backup \"$f\"",
-                        sq(line)
-                    );
-                    if !header.is_empty() {
-                        let _ = writeln!(
-                            o,
-                            "  [ -e \"$f\" ] || printf '%s\\n' {} > \"$f\"",
-                            header.join(" ")
-                        );
+                let _ = writeln!(o, "# [{}] {}", fc.findings.join(", "), fc.why);
+                let finding = fc.findings.first().cloned().unwrap_or_default();
+                match &fc.edit {
+                    Edit::Sysctl(wanted) => {
+                        for (key, value, id) in wanted {
+                            let _ = writeln!(
+                                o,
+                                "set_line {} {} {} {}",
+                                sq(&fc.path),
+                                sq(id),
+                                sq(key),
+                                sq(value)
+                            );
+                        }
                     }
-                    let key = line.split('=').next().unwrap_or("").trim();
-                    if own && line.contains('=') {
-                        // netdoctor's own drop-in: its earlier line for the key is replaced.
-                        let pat = format!("^{} *=", regex_escape(key));
-                        let _ = writeln!(o, "  {{ grep -v {} \"$f\" 2>/dev/null || true; printf '%s\\n' {}; }} > \"$f.netdoctor-tmp\"", sq(&pat), sq(line));
-                    } else {
-                        // Not netdoctor's file: every existing line is kept, the new one appended.
-                        let _ = writeln!(o, "  {{ cat \"$f\" 2>/dev/null || true; printf '%s\\n' {}; }} > \"$f.netdoctor-tmp\"", sq(line));
+                    Edit::Modules(wanted) => {
+                        for (name, _) in wanted {
+                            let _ = writeln!(
+                                o,
+                                "add_module {} {} {}",
+                                sq(&fc.path),
+                                sq(&finding),
+                                sq(name)
+                            );
+                        }
                     }
-                    let _ = writeln!(o, "  mv \"$f.netdoctor-tmp\" \"$f\"\nfi");
                 }
             }
         }
@@ -189,32 +278,21 @@ pub fn shell(plan: &Plan, node: &str) -> String {
     o
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if ".[]*^$\\".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
-/// Commands that are not idempotent by themselves get a guard, so a second run is a no-op.
+/// Commands that are not idempotent by themselves get a guard, so a second run is a no-op;
+/// every command changes the running system, so it runs only without `ROOT`.
 fn guarded(argv: &[String], cmd: &str) -> String {
     let a: Vec<&str> = argv.iter().map(String::as_str).collect();
     match a.as_slice() {
         ["ip", "addr", "del", addr, "dev", dev] => format!(
-            "if ip -o addr show dev {} 2>/dev/null | grep -qF {}; then {cmd}; fi",
+            "if {{ [ -z \"$ROOT\" ] || [ \"$LIVE\" = 1 ]; }} && ip -o addr show dev {} 2>/dev/null | grep -qF {}; then {cmd}; fi",
             sq(dev),
             sq(&format!(" {addr} "))
         ),
         ["ip", "link", "delete", dev] => format!(
-            "if ip link show {} >/dev/null 2>&1; then {cmd}; fi",
+            "if {{ [ -z \"$ROOT\" ] || [ \"$LIVE\" = 1 ]; }} && ip link show {} >/dev/null 2>&1; then {cmd}; fi",
             sq(dev)
         ),
-        _ => cmd.to_string(),
+        _ => format!("live {cmd}"),
     }
 }
 
@@ -279,7 +357,8 @@ pub fn ansible(plan: &Plan, node: &str) -> String {
                     if fc.path.starts_with("/etc/sysctl.d/") {
                         let _ = writeln!(o, "    - name: {}\n      ansible.posix.sysctl:\n        name: {}\n        value: {}\n        sysctl_file: {}\n        sysctl_set: false\n        state: present\n        reload: false", yq(&format!("[{}] {key} = {value} at boot", fc.findings.join(", "))), yq(key), yq(value), yq(&fc.path));
                     } else {
-                        let _ = writeln!(o, "    - name: {}\n      ansible.builtin.lineinfile:\n        path: {}\n        line: {}\n        backup: true", yq(&format!("[{}] {}", fc.findings.join(", "), fc.why)), yq(&fc.path), yq(line));
+                        // A file netdoctor does not own: a marked block, every other line kept.
+                        let _ = writeln!(o, "    - name: {}\n      ansible.builtin.blockinfile:\n        path: {}\n        marker: {}\n        block: {}\n        backup: true", yq(&format!("[{}] {}", fc.findings.join(", "), fc.why)), yq(&fc.path), yq(&format!("# netdoctor fix: {{mark}} {key}")), yq(&format!("{key} = {value}")));
                     }
                 }
                 if fc.path.starts_with("/etc/modules-load.d/") {

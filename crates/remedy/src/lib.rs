@@ -14,8 +14,10 @@
 //! This crate knows sysctl.d, modules-load.d and the node's tools; it does not diagnose.
 
 mod apply;
+pub mod edit;
 pub mod export;
 mod plan;
 
 pub use apply::{apply, proc_sys_path, Applied, ApplyError};
-pub use plan::{plan, FileChange, Plan, Step, DROPIN_MARK};
+pub use netdoctor_bootconf::OWN_MARK;
+pub use plan::{plan, FileChange, Plan, Step};

@@ -1,10 +1,8 @@
 //! Building the plan.
 
-use netdoctor_bootconf::{canonical_key, dropin_name, BootSysctl, Order};
+use crate::edit::{apply_edit, Edit};
+use netdoctor_bootconf::{dropin_name, BootSysctl, Order};
 use netdoctor_model::{Action, CheckReport, NodeSnapshot};
-
-/// Marks lines netdoctor wrote into a file it does not own (`/etc/sysctl.conf`).
-pub const DROPIN_MARK: &str = "# added by netdoctor";
 
 /// One change to the node, in the order it is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +37,9 @@ pub struct FileChange {
     pub added: Vec<String>,
     /// Sysctl keys (or module names) whose earlier netdoctor lines this change replaces.
     pub replaces: Vec<String>,
+    /// The change itself, made again on the file as it is when applied (under the lock), so a
+    /// concurrent run or a changed file never gets it twice.
+    pub edit: Edit,
     pub why: String,
     pub findings: Vec<String>,
 }
@@ -159,107 +160,64 @@ fn push_sysctl(steps: &mut Vec<Step>, key: &str, value: &str, id: &str) {
 }
 
 /// The drop-in that wins at boot, and, where `sysctl --system` would still read a wrong value
-/// from `/etc/sysctl.conf` last, an appended line there (existing lines kept).
+/// from `/etc/sysctl.conf` last, a marked line there (existing lines kept).
 fn sysctl_files(p: &mut Plan, snap: &NodeSnapshot, wanted: &[(String, String, String)]) {
     let path = format!("/etc/sysctl.d/{}", dropin_name(&snap.files));
     let before = snap.file(&path).map(|f| f.content.clone());
-    let mut lines: Vec<String> = before
-        .as_deref()
-        .unwrap_or("")
-        .lines()
-        .map(String::from)
-        .collect();
-    let mut added = Vec::new();
-    let mut replaces = Vec::new();
-    for (key, value, _) in wanted {
-        let line = format!("{key} = {value}");
-        let ck = canonical_key(key);
-        let same_key = |l: &String| {
-            l.split_once('=')
-                .is_some_and(|(k, _)| canonical_key(k.trim()) == ck)
-        };
-        if lines
-            .iter()
-            .any(|l| same_key(l) && l.split_once('=').is_some_and(|(_, v)| v.trim() == value))
-        {
-            continue;
-        }
-        if lines.iter().any(same_key) {
-            // The drop-in is netdoctor's own file: its earlier line for this key is replaced.
-            lines.retain(|l| !same_key(l));
-            replaces.push(key.clone());
-        }
-        lines.push(line.clone());
-        added.push(line);
-    }
+    let edit = Edit::Sysctl(wanted.to_vec());
+    let edited = apply_edit(before.as_deref(), &edit);
     let findings: Vec<String> = wanted
         .iter()
         .map(|(_, _, id)| id.clone())
         .fold(Vec::new(), dedup);
-    if !added.is_empty() {
-        if before.is_none() {
-            lines.insert(
-                0,
-                "# Written by netdoctor fix: Kubernetes networking needs these at boot.".into(),
-            );
-            lines.insert(1, "# The name sorts after every other sysctl.d file on this node, so these values win.".into());
-        }
-        p.steps.push(Step::File(FileChange {
-            path: path.clone(),
-            before,
-            after: lines.join("\n") + "\n",
-            added,
-            replaces,
-            why: "make the values win at boot (systemd-sysctl and sysctl --system)".into(),
-            findings: findings.clone(),
-        }));
-    }
-    // procps `sysctl --system` reads /etc/sysctl.conf after every drop-in.
-    let Some(conf) = snap.file("/etc/sysctl.conf") else {
-        return;
-    };
     let mut with_dropin = snap.files.clone();
-    if let Some(Step::File(fc)) = p
-        .steps
-        .iter()
-        .rev()
-        .find(|s| matches!(s, Step::File(f) if f.path == path))
-    {
+    if edited.changed() {
         with_dropin.retain(|f| f.path != path);
         with_dropin.push(netdoctor_model::ConfigFile {
             path: path.clone(),
             symlink_target: None,
-            content: fc.after.clone(),
+            content: edited.after.clone(),
             source: netdoctor_model::Source::live(path.clone()),
         });
+        p.steps.push(Step::File(FileChange {
+            path: path.clone(),
+            before,
+            after: edited.after,
+            added: edited.added,
+            replaces: edited.replaced,
+            edit,
+            why: "make the values win at boot (systemd-sysctl and sysctl --system)".into(),
+            findings: findings.clone(),
+        }));
     }
+    // procps `sysctl --system` reads /etc/sysctl.conf after every drop-in (and the network
+    // scripts of older distributions read it alone).
+    let Some(conf) = snap.file("/etc/sysctl.conf") else {
+        return;
+    };
     let procps = BootSysctl::evaluate(&with_dropin, Order::Procps);
-    let mut append = Vec::new();
-    for (key, value, _) in wanted {
-        if procps
-            .value(key)
-            .is_some_and(|a| a.file == "/etc/sysctl.conf" && a.value != *value)
-        {
-            append.push(format!(
-                "{key} = {value}   {DROPIN_MARK}: sysctl --system reads this file last"
-            ));
-        }
+    let append: Vec<(String, String, String)> = wanted
+        .iter()
+        .filter(|(key, value, _)| {
+            procps
+                .value(key)
+                .is_some_and(|a| a.file == "/etc/sysctl.conf" && a.value != *value)
+        })
+        .cloned()
+        .collect();
+    if append.is_empty() {
+        return;
     }
-    if !append.is_empty() {
-        let mut after = conf.content.clone();
-        if !after.is_empty() && !after.ends_with('\n') {
-            after.push('\n');
-        }
-        for l in &append {
-            after.push_str(l);
-            after.push('\n');
-        }
+    let edit = Edit::Sysctl(append);
+    let edited = apply_edit(Some(&conf.content), &edit);
+    if edited.changed() {
         p.steps.push(Step::File(FileChange {
             path: "/etc/sysctl.conf".into(),
             before: Some(conf.content.clone()),
-            after,
-            added: append,
-            replaces: vec![],
+            after: edited.after,
+            added: edited.added,
+            replaces: edited.replaced,
+            edit,
             why: "`sysctl --system` reads /etc/sysctl.conf last; a later line wins (every existing line is kept)".into(),
             findings,
         }));
@@ -275,39 +233,26 @@ fn dedup(mut v: Vec<String>, x: String) -> Vec<String> {
 
 fn modules_file(p: &mut Plan, snap: &NodeSnapshot, wanted: &[(String, String)]) {
     let path = "/etc/modules-load.d/netdoctor.conf".to_string();
-    let before = snap.file(&path).map(|f| f.content.clone());
-    let mut lines: Vec<String> = before
-        .as_deref()
-        .unwrap_or("")
-        .lines()
-        .map(String::from)
-        .collect();
-    let mut added = Vec::new();
-    for (name, _) in wanted {
-        if lines
-            .iter()
-            .any(|l| l.split_whitespace().next() == Some(name))
-        {
-            continue;
-        }
-        lines.push(name.clone());
-        added.push(name.clone());
-    }
-    if added.is_empty() {
+    // A module any modules-load.d file (or /etc/modules) already lists is loaded at boot.
+    let listed = |name: &str| netdoctor_bootconf::boot_modules(&snap.files).contains_key(name);
+    let wanted: Vec<(String, String)> =
+        wanted.iter().filter(|(n, _)| !listed(n)).cloned().collect();
+    if wanted.is_empty() {
         return;
     }
-    if before.is_none() {
-        lines.insert(
-            0,
-            "# Written by netdoctor fix: modules Kubernetes networking needs at boot.".into(),
-        );
+    let before = snap.file(&path).map(|f| f.content.clone());
+    let edit = Edit::Modules(wanted.clone());
+    let edited = apply_edit(before.as_deref(), &edit);
+    if !edited.changed() {
+        return;
     }
     p.steps.push(Step::File(FileChange {
         path,
         before,
-        after: lines.join("\n") + "\n",
-        added,
+        after: edited.after,
+        added: edited.added,
         replaces: vec![],
+        edit,
         why: "load the modules at every boot, before systemd-sysctl applies their settings".into(),
         findings: wanted
             .iter()

@@ -294,28 +294,85 @@ fn glob_match(pattern: &str, key: &str) -> bool {
     go(pattern.as_bytes(), key.as_bytes())
 }
 
-/// A file name for a drop-in in `/etc/sysctl.d` that sorts after every sysctl file the node
-/// has (so it wins under every order), reusing netdoctor's own earlier drop-in.
-pub fn dropin_name(files: &[ConfigFile]) -> String {
-    let bases: Vec<&str> = files
-        .iter()
-        .filter_map(|f| f.path.rsplit_once('/'))
-        .filter(|(dir, _)| SYSCTL_DIRS_PROCPS.contains(dir))
-        .map(|(_, b)| b)
-        .collect();
-    if let Some(own) = bases.iter().filter(|b| b.contains("netdoctor")).max() {
-        if bases.iter().all(|b| b <= own) {
-            return (*own).to_string();
+/// The comment line netdoctor writes before every line it adds to a configuration file. A line
+/// is netdoctor's when the line before it starts with this, whatever the file is called.
+pub const OWN_MARK: &str = "# netdoctor fix:";
+
+/// What earlier netdoctor versions wrote: a header on their drop-in, and a trailing comment on
+/// lines appended to `/etc/sysctl.conf` (which made the value unreadable at boot).
+pub const LEGACY_HEADER: &str = "# Written by netdoctor fix";
+pub const LEGACY_INLINE: &str = "# added by netdoctor";
+
+/// Whether line `i` of `lines` is a value line netdoctor wrote (marked, or an old version's).
+pub fn is_own_line(lines: &[&str], i: usize) -> bool {
+    let l = lines[i];
+    if l.contains(LEGACY_INLINE) {
+        return true;
+    }
+    i > 0 && lines[i - 1].trim_start().starts_with(OWN_MARK)
+}
+
+/// Whether a whole file is netdoctor's: every line that sets something is netdoctor's (an old
+/// version's drop-in, under its header, counts).
+pub fn is_own_file(content: &str) -> bool {
+    let lines: Vec<&str> = content.lines().collect();
+    let legacy = lines.first().is_some_and(|l| l.starts_with(LEGACY_HEADER));
+    let mut any = false;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        any = true;
+        if !(legacy || is_own_line(&lines, i)) {
+            return false;
         }
     }
-    let mut name = String::from("99-netdoctor.conf");
-    while bases
+    any || legacy
+}
+
+/// A file name for a drop-in in `/etc/sysctl.d` that sorts after every sysctl file the node
+/// has (so it wins under every order). netdoctor's own earlier drop-in (by content, never by
+/// name) is reused when it still sorts last; a user's file of any name is never taken over.
+pub fn dropin_name(files: &[ConfigFile]) -> String {
+    let sysctl: Vec<(&str, &ConfigFile)> = files
         .iter()
-        .any(|b| !b.contains("netdoctor") && *b >= name.as_str())
+        .filter_map(|f| f.path.rsplit_once('/').map(|(d, b)| (d, b, f)))
+        .filter(|(dir, _, _)| SYSCTL_DIRS_PROCPS.contains(dir))
+        .map(|(_, b, f)| (b, f))
+        .collect();
+    // netdoctor's own drop-ins are those in /etc/sysctl.d (the only place it writes one);
+    // every other file, whoever wrote it, must be beaten.
+    // (A symlink to such a file is netdoctor's too: it wrote the file through the link.)
+    let own = |f: &ConfigFile| f.path.starts_with("/etc/sysctl.d/") && is_own_file(&f.content);
+    let max_other = sysctl
+        .iter()
+        .filter(|(_, f)| !own(f))
+        .map(|(b, _)| *b)
+        .max();
+    let beats = |name: &str| max_other.is_none_or(|m| name > m);
+    if let Some((b, _)) = sysctl
+        .iter()
+        .filter(|(_, f)| own(f))
+        .max_by_key(|(b, _)| *b)
     {
-        name.insert(0, 'z');
+        if beats(b) {
+            return (*b).to_string();
+        }
     }
-    name
+    let taken = |name: &str| sysctl.iter().any(|(b, f)| *b == name && !own(f));
+    for candidate in ["99-netdoctor.conf", "z99-netdoctor.conf"] {
+        if beats(candidate) && !taken(candidate) {
+            return candidate.to_string();
+        }
+    }
+    // Names that sort after `z` (`~old.conf`, non-ASCII): '~' sorts after '.', so the largest
+    // name's stem followed by `~` sorts after it.
+    let max = max_other.unwrap_or("99-netdoctor.conf");
+    format!(
+        "{}~netdoctor.conf",
+        max.strip_suffix(".conf").unwrap_or(max)
+    )
 }
 
 #[cfg(test)]

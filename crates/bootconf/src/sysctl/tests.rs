@@ -212,11 +212,42 @@ fn dropin_sorts_after_everything_and_is_reused() {
         "{name}"
     );
     let mut more = files.to_vec();
-    more.push(file(&format!("/etc/sysctl.d/{name}"), ""));
-    assert_eq!(dropin_name(&more), name);
+    more.push(file(
+        &format!("/etc/sysctl.d/{name}"),
+        "# netdoctor fix: ip-forward-disabled\nnet.ipv4.ip_forward = 1\n",
+    ));
+    assert_eq!(dropin_name(&more), name, "netdoctor's own file is reused");
     assert_eq!(
         dropin_name(&[file("/etc/sysctl.d/k8s.conf", "")]),
         "z99-netdoctor.conf"
     );
     assert_eq!(dropin_name(&[]), "99-netdoctor.conf");
+}
+
+/// issue #11: names that sort after `z` made the name search loop for ever.
+#[test]
+fn dropin_names_after_z_and_non_ascii_terminate() {
+    for odd in [
+        "~old.conf",
+        "zzzz.conf",
+        "\u{00e9}t\u{00e9}.conf",
+        "\u{7fff}.conf",
+    ] {
+        let files = [file(&format!("/etc/sysctl.d/{odd}"), "a = 1\n")];
+        let name = dropin_name(&files);
+        assert!(name.as_str() > odd, "{name} <= {odd}");
+        assert!(name.ends_with(".conf"), "{name}");
+    }
+}
+
+/// A user's file called 99-netdoctor.conf is the user's: never reused, never taken over.
+#[test]
+fn a_users_file_is_never_netdoctors_by_its_name() {
+    let files = [file(
+        "/etc/sysctl.d/99-netdoctor.conf",
+        "net.core.somaxconn = 1024\nvm.swappiness = 10\n",
+    )];
+    let name = dropin_name(&files);
+    assert_ne!(name, "99-netdoctor.conf");
+    assert!(name.as_str() > "99-netdoctor.conf");
 }
