@@ -542,6 +542,7 @@ fn finish(snap: &mut NodeSnapshot, mut hosts: Vec<String>) {
     }
     snap.bridge_nf_present = bridge_nf_present(snap);
     crate::flags::fill_hints(&snap.logs, &mut snap.hints);
+    crate::forms::facts::fill(snap);
 }
 
 /// Whether br_netfilter is active: a `net.bridge.*` key exists, or lsmod lists the module. A full

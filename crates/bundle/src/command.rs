@@ -25,6 +25,26 @@ pub enum Kind {
     NftJson,
     /// Kubernetes objects as kubectl prints them with `-o json` or `-o yaml`.
     KubeObjects,
+    /// `kubectl get nodes|pods|svc|ep [-o wide]` tables.
+    KubectlTable,
+    /// `kubectl describe node`.
+    KubectlDescribeNode,
+    /// `ipvsadm -Ln`.
+    Ipvsadm,
+    /// `ipset list`.
+    Ipset,
+    /// `ip tunnel show`.
+    IpTunnel,
+    /// `brctl show`, `bridge link`.
+    Bridge,
+    /// `ethtool -k DEV`: the device when the command names it.
+    Ethtool(Option<String>),
+    /// `netstat -i`.
+    LinkStats,
+    /// `calicoctl node status`.
+    CalicoStatus,
+    /// `calicoctl get ippool [-o wide]`.
+    CalicoPools,
     Log,
     /// `cat /sys/.../BRIDGE/brif/PORT/hairpin_mode` (PORT may be a glob): (bridge, port).
     Hairpin(String, String),
@@ -54,6 +74,16 @@ impl Kind {
             Kind::NftText => "nft list ruleset".into(),
             Kind::NftJson => "nft -j list ruleset".into(),
             Kind::KubeObjects => "kubectl objects".into(),
+            Kind::KubectlTable => "kubectl get (table)".into(),
+            Kind::KubectlDescribeNode => "kubectl describe node".into(),
+            Kind::Ipvsadm => "ipvsadm -Ln".into(),
+            Kind::Ipset => "ipset list".into(),
+            Kind::IpTunnel => "ip tunnel show".into(),
+            Kind::Bridge => "brctl show / bridge link".into(),
+            Kind::Ethtool(_) => "ethtool -k".into(),
+            Kind::LinkStats => "netstat -i".into(),
+            Kind::CalicoStatus => "calicoctl node status".into(),
+            Kind::CalicoPools => "calicoctl get ippool".into(),
             Kind::Log => "log".into(),
             Kind::ConfigFile(p) => format!("node file {p}"),
             Kind::Hairpin(..) => "bridge port hairpin_mode".into(),
@@ -395,10 +425,67 @@ fn kind_of(name: &str, args: &[&str]) -> (Option<Kind>, bool) {
         }),
         "dmesg" | "journalctl" => Some(Kind::Log),
         "kubectl" | "docker" | "crictl" if has("logs") => Some(Kind::Log),
+        "kubectl" => kubectl_kind(args),
+        "ipvsadm"
+            if args
+                .iter()
+                .any(|a| a.starts_with('-') && a.to_ascii_lowercase().contains('l')) =>
+        {
+            Some(Kind::Ipvsadm)
+        }
+        "ipset" if has("list") || has("-L") || has("save") => Some(Kind::Ipset),
+        "brctl" if has("show") => Some(Kind::Bridge),
+        "bridge" if has("link") => Some(Kind::Bridge),
+        "ethtool" if has("-k") || has("--show-features") || has("--show-offload") => {
+            Some(Kind::Ethtool(
+                args.iter()
+                    .rev()
+                    .find(|a| !a.starts_with('-'))
+                    .map(|d| d.to_string()),
+            ))
+        }
+        "netstat" if args.iter().any(|a| a.starts_with('-') && a.contains('i')) => {
+            Some(Kind::LinkStats)
+        }
+        "calicoctl" if has("status") => Some(Kind::CalicoStatus),
+        "calicoctl" if has("get") && args.iter().any(|a| a.starts_with("ippool")) => {
+            Some(Kind::CalicoPools)
+        }
         "cat" | "tail" | "head" | "less" | "grep" => file_kind(name, args),
         _ => None,
     };
     (kind, false)
+}
+
+/// What a kubectl command prints: objects (`-o json|yaml`), a table, or a node description.
+fn kubectl_kind(args: &[&str]) -> Option<Kind> {
+    let output = args
+        .iter()
+        .position(|a| *a == "-o" || *a == "--output")
+        .and_then(|i| args.get(i + 1).copied())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("-o").or(a.strip_prefix("--output=")))
+        });
+    let is = |w: &[&str]| args.iter().any(|a| w.iter().any(|x| a.starts_with(x)));
+    if matches!(output, Some("json" | "yaml")) {
+        return Some(Kind::KubeObjects);
+    }
+    if args.first() == Some(&"describe") || args.contains(&"describe") {
+        return is(&["node", "no"]).then_some(Kind::KubectlDescribeNode);
+    }
+    (args.contains(&"get")
+        && is(&[
+            "node",
+            "no",
+            "pod",
+            "po",
+            "svc",
+            "service",
+            "ep",
+            "endpoints",
+        ]))
+    .then_some(Kind::KubectlTable)
 }
 
 fn ip_kind(args: &[&str]) -> (Option<Kind>, bool) {
@@ -427,6 +514,7 @@ fn ip_kind(args: &[&str]) -> (Option<Kind>, bool) {
         "route" => Some(Kind::IpRoute),
         "rule" => Some(Kind::IpRule),
         "neighbour" | "neighbor" => Some(Kind::IpNeigh),
+        "tunnel" => Some(Kind::IpTunnel),
         _ => None,
     };
     let all = rest.windows(2).any(|w| w == ["table", "all"]);
@@ -482,7 +570,7 @@ mod tests {
         assert_eq!(kind("# ip link"), Some(Kind::IpLink));
         assert_eq!(kind("#route -n"), Some(Kind::RouteN));
         assert_eq!(kind("route -nv"), Some(Kind::RouteN));
-        assert_eq!(kind("bash# ip tunl show tunl0"), None);
+        assert_eq!(kind("bash# ip tunl show tunl0"), Some(Kind::IpTunnel));
         assert!(recognise("bash# ip tunl show tunl0").is_some());
         assert_eq!(kind("/ # ping 10.244.1.5"), None);
         assert!(recognise("/ # ping 10.244.1.5").is_some());

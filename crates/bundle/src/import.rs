@@ -41,6 +41,8 @@ pub fn apply(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnap
 fn parts(kind: &Kind) -> &'static [&'static str] {
     match kind {
         Kind::IpAddr | Kind::Ifconfig => &["links", "addresses"],
+        Kind::Bridge => &["bridge-ports"],
+        Kind::Ipvsadm => &["ipvs"],
         Kind::IpLink => &["links"],
         Kind::IpRoute | Kind::RouteN => &["routes"],
         Kind::IpRule => &["policy-rules"],
@@ -111,6 +113,9 @@ fn read(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot)
             }
         }
         Kind::IpAddr | Kind::IpLink => {
+            // `ip -s link` counters ride along in the same blocks.
+            snap.link_stats
+                .extend(crate::forms::net::parse_link_stats_lines(lines, file));
             let (links, addrs, p) = if json() {
                 ipjson::parse_links_json(&section.joined(), file, first_out)
             } else {
@@ -210,6 +215,128 @@ fn read(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot)
                 merge::modules(snap, m);
             }
         }
+        Kind::KubectlTable | Kind::KubectlDescribeNode => {
+            let (objs, p) = if *kind == Kind::KubectlTable {
+                crate::forms::kubectl::parse_table_lines(lines, file)
+            } else {
+                crate::forms::kubectl::parse_describe_node_lines(lines, file)
+            };
+            out = Outcome {
+                items: objs.len(),
+                problems: p,
+            };
+            if !objs.is_empty() {
+                let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objs});
+                snap.cluster_objects
+                    .push(Sourced::new(list.to_string(), Source::at(file, first_out)));
+            }
+        }
+        Kind::Ipvsadm => {
+            let (svcs, p) = crate::forms::net::parse_ipvsadm_lines(lines, file);
+            out = Outcome {
+                items: svcs.len(),
+                problems: p,
+            };
+            if keep(&out) {
+                snap.ipvs.get_or_insert_with(Vec::new).extend(svcs);
+            }
+        }
+        Kind::Ipset => {
+            let (sets, p) = crate::forms::net::parse_ipset_lines(lines, file);
+            out = Outcome {
+                items: sets.len(),
+                problems: p,
+            };
+            if keep(&out) {
+                snap.ipsets.get_or_insert_with(Vec::new).extend(sets);
+            }
+        }
+        Kind::IpTunnel => {
+            let (links, p) = crate::forms::net::parse_ip_tunnel_lines(lines, file);
+            out = Outcome {
+                items: links.len(),
+                problems: p,
+            };
+            if keep(&out) {
+                merge::links(snap, links);
+            }
+        }
+        Kind::Bridge => {
+            let (ports, p) = crate::forms::net::parse_bridge_lines(lines, file);
+            out = Outcome {
+                items: ports.len(),
+                problems: p,
+            };
+            if keep(&out) {
+                snap.bridge_ports.get_or_insert_with(Vec::new).extend(ports);
+            }
+        }
+        Kind::Ethtool(dev) => {
+            let (offloads, p) = crate::forms::net::parse_ethtool_lines(lines, file, dev.as_deref());
+            out = Outcome {
+                items: offloads.len(),
+                problems: p,
+            };
+            snap.offloads.extend(offloads);
+        }
+        Kind::LinkStats => {
+            let stats = crate::forms::net::parse_link_stats_lines(lines, file);
+            out.items = stats.len();
+            snap.link_stats.extend(stats);
+        }
+        Kind::CalicoStatus => {
+            let (st, p) = crate::forms::calico::parse_node_status_lines(lines, file);
+            out = Outcome {
+                items: st.peers.len() + usize::from(st.running.is_some()),
+                problems: p,
+            };
+            if keep(&out) {
+                snap.bgp_peers.get_or_insert_with(Vec::new).extend(st.peers);
+                if let Some((false, src)) = st.running {
+                    // "Calico process is not running": kept as a message line for the
+                    // signatures (it names cni-agent-not-running).
+                    let line = section.lines.iter().find(|l| Some(l.no) == src.line);
+                    if let Some(l) = line {
+                        snap.logs.push(LogFile {
+                            name: file.to_string(),
+                            lines: vec![(l.no, l.text.to_string())],
+                        });
+                    }
+                }
+                if snap.hints.cni.is_none() {
+                    snap.hints.cni =
+                        Some(Sourced::new("calico".into(), Source::at(file, first_out)));
+                }
+            }
+        }
+        Kind::CalicoPools => {
+            let (pools, p) = crate::forms::calico::parse_ippool_lines(lines, file);
+            out = Outcome {
+                items: pools.len(),
+                problems: p,
+            };
+            // The pool is the cluster CIDR; its mode the backend.
+            if let Some(pool) = pools
+                .iter()
+                .find(|p| !p.disabled && p.cidr.addr().is_ipv4())
+            {
+                if snap.hints.cluster_cidr.is_none() {
+                    snap.hints.cluster_cidr = Some(Sourced::new(pool.cidr, pool.source.clone()));
+                }
+                let backend = match (pool.ipip.as_deref(), pool.vxlan.as_deref()) {
+                    (Some("Always" | "CrossSubnet"), _) => Some("ipip"),
+                    (_, Some("Always" | "CrossSubnet")) => Some("vxlan"),
+                    (Some("Never"), Some("Never")) => Some("bgp"),
+                    _ => None,
+                };
+                if let (None, Some(b)) = (&snap.hints.backend, backend) {
+                    snap.hints.backend = Some(Sourced::new(b.into(), pool.source.clone()));
+                }
+                if snap.hints.cni.is_none() {
+                    snap.hints.cni = Some(Sourced::new("calico".into(), pool.source.clone()));
+                }
+            }
+        }
         raw_kind => apply_raw(raw_kind, section, file, snap, &mut out),
     }
     out
@@ -255,6 +382,16 @@ fn apply_raw(
         Kind::IptablesList => snap.iptables_listings.push(Sourced::new(body, source)),
         Kind::NftText => snap.nft_text = Some(Sourced::new(body, source)),
         Kind::NftJson => snap.nft_json = Some(Sourced::new(body, source)),
+        Kind::KubeObjects if !body.trim_start().starts_with(['{', '[']) => {
+            // YAML: a whole object is kept as it is; a Node's fragment (`status: addresses:`
+            // pasted alone) becomes a Node named by its Hostname address.
+            match yaml_fragment(&body) {
+                Some(node) => snap
+                    .cluster_objects
+                    .push(Sourced::new(node.to_string(), source)),
+                None => snap.cluster_objects.push(Sourced::new(body, source)),
+            }
+        }
         Kind::KubeObjects => {
             // A cut JSON paste is read up to its last complete member; YAML is kept as it is.
             let body = match crate::ipjson::complete_json(&body) {
@@ -316,4 +453,37 @@ fn sysctl_value(
         ));
     }
     merge::sysctls(snap, m);
+}
+
+/// A Node's YAML fragment (no `kind`, but `status.addresses`), dedented and made a Node.
+fn yaml_fragment(body: &str) -> Option<serde_json::Value> {
+    let indent = body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())?;
+    let dedented: String = body
+        .lines()
+        .map(|l| {
+            l.get(indent.min(l.len() - l.trim_start().len())..)
+                .unwrap_or("")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let v: serde_json::Value = serde_saphyr::from_str(&dedented).ok()?;
+    if v.get("kind").is_some() {
+        return None;
+    }
+    let status = v.get("status")?;
+    let addresses = status.get("addresses")?.as_array()?;
+    let name = addresses
+        .iter()
+        .find(|a| a.get("type").and_then(|t| t.as_str()) == Some("Hostname"))
+        .and_then(|a| a.get("address").and_then(|x| x.as_str()))
+        .unwrap_or("(unnamed node)");
+    Some(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "annotations": {"netdoctor.io/partial": "a YAML fragment of the Node"}},
+        "status": status,
+    }))
 }

@@ -25,6 +25,7 @@ pub mod command;
 mod error;
 pub mod fdb;
 pub mod flags;
+pub mod forms;
 pub mod hairpin;
 pub mod hints;
 pub mod ifconfig;

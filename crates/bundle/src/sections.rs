@@ -96,6 +96,15 @@ enum Format {
     Arp,
     Nft,
     Json,
+    Ipvsadm,
+    Ipset,
+    Bridge,
+    Ethtool,
+    LinkStats,
+    CalicoStatus,
+    KubectlTable,
+    KubectlDescribeNode,
+    Yaml,
 }
 
 fn strong_format(line: &str) -> Option<Format> {
@@ -143,6 +152,47 @@ fn strong_format(line: &str) -> Option<Format> {
     if first == "table" && t.ends_with('{') {
         return Some(Format::Nft);
     }
+    if t.starts_with("IP Virtual Server version") || t.starts_with("Prot LocalAddress:Port") {
+        return Some(Format::Ipvsadm);
+    }
+    // `Name: KUBE-CLUSTER-IP` (ipset) vs `Name:               node1` (kubectl describe).
+    if first == "Name:" && words.len() == 2 && t.starts_with("Name: ") && !t.starts_with("Name:  ")
+    {
+        return Some(Format::Ipset);
+    }
+    if t.starts_with("bridge name") && t.contains("bridge id") {
+        return Some(Format::Bridge);
+    }
+    if first == "Features" && second == "for" {
+        return Some(Format::Ethtool);
+    }
+    if first == "Iface" && (second == "MTU" || second == "Met") {
+        return Some(Format::LinkStats);
+    }
+    if t.starts_with("Calico process is")
+        || t.contains("calico-node container is")
+        || t == "IPv4 BGP status"
+    {
+        return Some(Format::CalicoStatus);
+    }
+    if crate::forms::kubectl::table_of(t).is_some() {
+        return Some(Format::KubectlTable);
+    }
+    if first == "Name:" && words.len() == 2 && t.starts_with("Name:  ") {
+        return Some(Format::KubectlDescribeNode);
+    }
+    if !line.starts_with(char::is_whitespace)
+        && (t.starts_with("apiVersion: ")
+            || t == "kind: Node"
+            || t == "kind: List"
+            || t.starts_with("kind: Node"))
+    {
+        return Some(Format::Yaml);
+    }
+    // A fragment of a Node's YAML (`status:` / `addresses:` pasted alone, indented).
+    if matches!(t.trim_start(), "status:" | "metadata:") {
+        return Some(Format::Yaml);
+    }
     // Only an unmistakable JSON start: `[0:0] -A ...` (iptables-save -c) also starts with `[`.
     if matches!(t, "[" | "{") || ["[{", "{\"", "[\"", "[]"].iter().any(|p| t.starts_with(p)) {
         return Some(Format::Json);
@@ -174,6 +224,15 @@ pub fn sniff(lines: &[Line<'_>], file: &str) -> Option<Kind> {
             Format::Arp => Kind::Arp,
             Format::Nft => Kind::NftText,
             Format::Json => return sniff_json(lines),
+            Format::Ipvsadm => Kind::Ipvsadm,
+            Format::Ipset => Kind::Ipset,
+            Format::Bridge => Kind::Bridge,
+            Format::Ethtool => Kind::Ethtool(None),
+            Format::LinkStats => Kind::LinkStats,
+            Format::CalicoStatus => Kind::CalicoStatus,
+            Format::KubectlTable => Kind::KubectlTable,
+            Format::KubectlDescribeNode => Kind::KubectlDescribeNode,
+            Format::Yaml => Kind::KubeObjects,
         });
     }
     first?;

@@ -82,6 +82,15 @@ pub fn unmarkup(line: &str) -> &str {
             return inner;
         }
     }
+    // `_italic_` around a whole line, and a stray backtick of inline code before a prompt.
+    if let Some(inner) = s.strip_prefix('_').and_then(|x| x.strip_suffix('_')) {
+        if !inner.is_empty() && !inner.contains('_') {
+            return inner;
+        }
+    }
+    if let Some(rest) = s.strip_prefix('`').filter(|r| !r.contains('`')) {
+        return rest;
+    }
     t
 }
 

@@ -22,6 +22,7 @@ mod hairpin;
 mod iptables_text;
 mod logs;
 mod mtu;
+mod observed;
 mod outcome;
 mod persistence;
 mod rank;
@@ -29,6 +30,7 @@ mod routes_local;
 mod rpfilter;
 pub mod signatures;
 mod steps;
+mod versions;
 
 pub use cluster::run_cluster;
 pub use context::{Context, Options};
@@ -55,6 +57,8 @@ const CATALOGUE: &[Check] = &[
     firewall_log::check,
     hairpin::check,
     logs::check,
+    observed::check,
+    versions::check,
 ];
 
 /// Run every check on `snapshot`, with `options` taking precedence over what the snapshot says

@@ -96,6 +96,12 @@ pub struct Node {
     pub calico: Option<CalicoInfo>,
     /// The Ready condition.
     pub ready: Option<bool>,
+    /// Read from kubectl's text output (`get -o wide`, `describe`), which leaves fields out:
+    /// what is absent (a pod CIDR, an address) is unknown, not missing. Says what it was read
+    /// from.
+    pub partial: Option<String>,
+    /// The object says it registered no InternalIP (`INTERNAL-IP <none>`).
+    pub no_internal_ip: bool,
 }
 
 impl Node {
@@ -244,6 +250,11 @@ pub(crate) fn read_node(v: &Value, source: &str, problems: &mut Vec<Problem>) ->
             });
         }
     }
+    n.partial = n.annotations.remove("netdoctor.io/partial");
+    n.no_internal_ip = v
+        .pointer("/status/netdoctorNoInternalIP")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     n.ready = v
         .pointer("/status/conditions")
         .and_then(Value::as_array)

@@ -7,12 +7,16 @@
 //! evidence is partial: `None` means "not collected", an empty list means "collected, and empty".
 
 mod catalogue;
+mod evidence;
 mod finding;
 mod net;
 mod provenance;
 mod snapshot;
 
 pub use catalogue::{Cause, CauseInfo, Input, Step, CAUSES};
+pub use evidence::{
+    BgpPeer, ConntrackStats, IpSet, IpvsReal, IpvsService, LinkStats, Offload, ProbeResult,
+};
 pub use finding::{
     Action, CheckReport, Finding, Fix, InputRead, NotChecked, ReasoningStep, Severity, StepStatus,
     Symptom, CHECK_SCHEMA,

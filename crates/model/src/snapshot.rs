@@ -1,6 +1,9 @@
 //! [`NodeSnapshot`]: everything netdoctor knows about one node, from any source.
 
-use crate::{Address, BridgePort, FdbEntry, Link, Neighbour, Route, RoutingRule, Source, Sourced};
+use crate::{
+    Address, BgpPeer, BridgePort, ConntrackStats, FdbEntry, IpSet, IpvsService, Link, LinkStats,
+    Neighbour, Offload, ProbeResult, Route, RoutingRule, Source, Sourced,
+};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -77,6 +80,31 @@ pub struct NodeSnapshot {
     /// `iptables --version` output, e.g. `iptables v1.8.9 (nf_tables)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iptables_version: Option<Sourced<String>>,
+    /// Versions of the kernel and the tools, by component (`kernel`, `iptables`, `kubelet`,
+    /// `kube-proxy`, `kubectl`, `docker`, `containerd`, `flannel`, `calico`, `systemd`, ...):
+    /// the version as printed (`v1.8.4`, `5.4.0-42-generic`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<String, Sourced<String>>,
+    /// `conntrack -S`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack_stats: Option<ConntrackStats>,
+    /// Device counters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_stats: Vec<LinkStats>,
+    /// Device offload features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offloads: Vec<Offload>,
+    /// IPVS services (kube-proxy's ipvs mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvs: Option<Vec<IpvsService>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipsets: Option<Vec<IpSet>>,
+    /// The CNI's BGP peers and their state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_peers: Option<Vec<BgpPeer>>,
+    /// Probes someone ran and pasted (ping, curl, nslookup/dig, nc, iperf3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeResult>,
 
     /// Node configuration files: sysctl.conf and sysctl.d, modules-load.d, CNI config,
     /// `/run/flannel/subnet.env`, `/etc/docker/daemon.json`. Paths are as on the node (absolute).
@@ -141,6 +169,14 @@ impl Default for NodeSnapshot {
             conntrack: None,
             conntrack_tool: None,
             iptables_version: None,
+            versions: BTreeMap::new(),
+            conntrack_stats: None,
+            link_stats: Vec::new(),
+            offloads: Vec::new(),
+            ipvs: None,
+            ipsets: None,
+            bgp_peers: None,
+            probes: Vec::new(),
             files: Vec::new(),
             files_collected: false,
             logs: Vec::new(),

@@ -180,6 +180,16 @@ fn not_allocated(v: &View, out: &mut Outcome) {
     if v.is_calico() || !v.me.pod_cidrs.is_empty() {
         return;
     }
+    if let Some(from) = &v.me.partial {
+        out.not_checked(
+            Cause::PodcidrNotAllocated.id(),
+            format!(
+                "Node {} was read from {from}, which need not show its pod CIDR",
+                v.me.name
+            ),
+        );
+        return;
+    }
     out.add(
         finding(
             Cause::PodcidrNotAllocated,
@@ -346,5 +356,75 @@ pub fn pod_cidr_overlap(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
         .with(vec![manual(
             "re-join one of the overlapping nodes so it gets a free pod subnet",
         )]),
+    );
+}
+
+/// Across the cluster's nodes: an InternalIP several nodes share (every Vagrant VM has
+/// VirtualBox's NAT address 10.0.2.15), and nodes that registered no InternalIP while others
+/// did. The API server reaches a kubelet, and many CNIs another node, at its InternalIP.
+pub fn node_addresses(cluster: &Cluster, out: &mut Outcome) {
+    let mut by_ip: std::collections::BTreeMap<std::net::IpAddr, Vec<&netdoctor_kube::Node>> =
+        std::collections::BTreeMap::new();
+    for n in &cluster.nodes {
+        if let Some(ip) = n.internal_ip() {
+            by_ip.entry(ip).or_default().push(n);
+        }
+    }
+    let mut evidence = Vec::new();
+    let mut critical = false;
+    for (ip, nodes) in &by_ip {
+        if nodes.len() > 1 {
+            critical = true;
+            evidence.push(format!(
+                "InternalIP {ip} is the address of {} nodes: {} [{}]",
+                nodes.len(),
+                nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                nodes[0].source
+            ));
+        } else if ip.to_string() == "10.0.2.15" {
+            evidence.push(format!(
+                "Node {} has InternalIP 10.0.2.15, VirtualBox's NAT address that every VM has [{}]",
+                nodes[0].name, nodes[0].source
+            ));
+        }
+    }
+    let with_ip = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.internal_ip().is_some())
+        .count();
+    for n in cluster.nodes.iter().filter(|n| n.no_internal_ip) {
+        if with_ip > 0 {
+            evidence.push(format!(
+                "Node {} registered no InternalIP while {with_ip} other node(s) did [{}]",
+                n.name, n.source
+            ));
+        }
+    }
+    if evidence.is_empty() {
+        return;
+    }
+    let info = Cause::WrongNodeIp.info();
+    out.add(
+        finding(
+            Cause::WrongNodeIp,
+            if critical { Severity::Critical } else { Severity::Warning },
+            "Nodes registered addresses other nodes cannot tell apart or reach",
+            evidence,
+            format!(
+                "{} The API server connects to a kubelet (logs, exec, port-forward) at its \
+                 InternalIP, and kube-proxy and several CNIs use it as the node's address: a \
+                 shared or missing one sends that traffic to the wrong node, or nowhere. Set \
+                 the kubelet's --node-ip to the node's own address on the node network.",
+                info.explanation
+            ),
+            vec!["kubectl get nodes -o wide   # compare INTERNAL-IP across nodes".into()],
+            vec!["set --node-ip=<the node's address on the node network> in the kubelet's configuration (KUBELET_EXTRA_ARGS or kubeadm's nodeRegistration.kubeletExtraArgs) and restart the kubelet".into()],
+        )
+        .with(vec![manual("give every kubelet --node-ip with the node's own address on the node network, then restart it")]),
     );
 }

@@ -50,6 +50,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     };
     services::check(ctx, cluster, out);
     devices::pod_cidr_overlap(ctx, cluster, out);
+    devices::node_addresses(cluster, out);
     let Some(me) = ctx.kube_node() else {
         for id in PER_NODE.iter().chain(&[Cause::VxlanDeviceDown.id()]) {
             out.not_checked(
