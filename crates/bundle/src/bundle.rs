@@ -7,6 +7,7 @@ use crate::sections::{self, Section};
 use crate::{hints, node_dirs, raw, text};
 use netdoctor_model::{InputSummary, NodeSnapshot, Source, Sourced};
 use netdoctor_safefs::{read_regular, FsError};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not evidence anyone pasted.
@@ -14,7 +15,7 @@ const MAX_FILE: u64 = 64 << 20;
 /// All the files of a bundle together.
 const MAX_TOTAL: u64 = 512 << 20;
 /// Files in one bundle (a directory with more is not a bundle someone put together).
-const MAX_FILES: usize = 10_000;
+pub(crate) const MAX_FILES: usize = 10_000;
 
 /// What a file's name says it is.
 pub fn kind_by_name(name: &str) -> Option<Kind> {
@@ -80,10 +81,12 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
     let mut hosts = Vec::new();
     let mut budget = Budget::default();
     let mut files = Vec::new();
-    list_files(dir, dir, 0, &mut files, &mut snap).map_err(|e| BundleError::Io {
+    let mut skipped = 0;
+    list_files(dir, dir, 0, &mut files, &mut skipped, &mut snap).map_err(|e| BundleError::Io {
         path: dir.to_path_buf(),
         source: e,
     })?;
+    report_too_many(&mut snap, ".", skipped);
     if files.iter().any(|f| f == Path::new("cluster.json")) {
         if let Some(text) = read_text(dir, Path::new("cluster.json"), &mut snap, &mut budget) {
             let (h, p) = hints::parse_cluster_json(&text, "cluster.json");
@@ -157,13 +160,69 @@ struct Budget {
     bytes: u64,
 }
 
+/// What an entry of a bundle is, as far as reading it goes.
+pub(crate) enum Entry {
+    Dir,
+    File,
+    /// Not read, and why (a FIFO, a link out of the bundle, ...).
+    Skip(String),
+}
+
+/// Classify `path`, an entry under the bundle `base`. A symlink is followed only to a regular
+/// file inside the bundle: a link to `/etc/shadow` in a customer's bundle must not put the
+/// reader's own files into a report, and a link to a directory could loop.
+pub(crate) fn classify(base: &Path, path: &Path) -> Entry {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Entry::Skip(format!("cannot be opened: {e}")),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        let (Ok(real), Ok(home)) = (std::fs::canonicalize(path), std::fs::canonicalize(base))
+        else {
+            return Entry::Skip(format!("a link to {target} that leads nowhere"));
+        };
+        if !real.starts_with(&home) {
+            return Entry::Skip(format!(
+                "a link to {target}, outside the bundle; not followed"
+            ));
+        }
+        match std::fs::metadata(&real) {
+            Ok(m) if m.is_dir() => {
+                return Entry::Skip(format!("a link to the directory {target}; not followed"))
+            }
+            Ok(m) => m,
+            Err(e) => return Entry::Skip(format!("cannot be opened: {e}")),
+        }
+    } else {
+        meta
+    };
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        Entry::Dir
+    } else if ft.is_file() {
+        Entry::File
+    } else if ft.is_fifo() {
+        Entry::Skip("is a FIFO, not a regular file".into())
+    } else if ft.is_socket() {
+        Entry::Skip("is a socket, not a regular file".into())
+    } else {
+        Entry::Skip("is a device, not a regular file".into())
+    }
+}
+
 /// Regular files under `dir`, relative to `base`; `root/` and `kube/` are read on their own.
-/// Anything else (a FIFO, a socket, a device, a dangling link) is reported and not read.
+/// Anything else (a FIFO, a socket, a device, a dangling link, a link out of the bundle) is
+/// reported and not read.
 fn list_files(
     base: &Path,
     dir: &Path,
     depth: u32,
     out: &mut Vec<PathBuf>,
+    skipped: &mut usize,
     snap: &mut NodeSnapshot,
 ) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
@@ -175,42 +234,37 @@ fn list_files(
             continue;
         }
         let shown = rel.to_string_lossy().into_owned();
-        // Follow a symlink to see what it is; a FIFO or device is never opened.
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
+        match classify(base, &path) {
+            Entry::Dir => {
                 if depth < 4 {
-                    list_files(base, &path, depth + 1, out, snap)?;
+                    list_files(base, &path, depth + 1, out, skipped, snap)?;
                 } else {
                     not_read(snap, &shown, "nested more than 4 directories deep");
                 }
             }
-            Ok(m) if m.is_file() => {
-                if out.len() >= MAX_FILES {
-                    not_read(
-                        snap,
-                        &shown,
-                        &format!("the bundle has more than {MAX_FILES} files"),
-                    );
-                } else {
+            Entry::File => {
+                if out.len() < MAX_FILES {
                     out.push(rel);
+                } else {
+                    *skipped += 1;
                 }
             }
-            Ok(m) => {
-                use std::os::unix::fs::FileTypeExt;
-                let ft = m.file_type();
-                let kind = if ft.is_fifo() {
-                    "a FIFO"
-                } else if ft.is_socket() {
-                    "a socket"
-                } else {
-                    "a device"
-                };
-                not_read(snap, &shown, &format!("is {kind}, not a regular file"));
-            }
-            Err(e) => not_read(snap, &shown, &format!("cannot be opened: {e}")),
+            Entry::Skip(why) => not_read(snap, &shown, &why),
         }
     }
     Ok(())
+}
+
+/// One problem for the files left unread because the bundle has more than [`MAX_FILES`]
+/// (rather than one per file).
+pub(crate) fn report_too_many(snap: &mut NodeSnapshot, where_: &str, skipped: usize) {
+    if skipped > 0 {
+        not_read(
+            snap,
+            where_,
+            &format!("{skipped} more files, beyond the {MAX_FILES} a bundle is read up to"),
+        );
+    }
 }
 
 /// Record a file that was not read, in `inputs` and `problems`.
@@ -338,13 +392,17 @@ fn read_file_with_hosts(
                 items += n;
                 // A line an importer could not read may be a message (`sysctl: cannot stat
                 // /proc/sys/net/bridge/...`).
-                for pr in &p {
-                    if let Some(l) = pr
-                        .source
-                        .line
-                        .and_then(|no| section.lines.iter().find(|l| l.no == no))
-                    {
-                        messages.push((l.no, l.text.to_string()));
+                if !p.is_empty() {
+                    let by_no: HashMap<u32, &str> =
+                        section.lines.iter().map(|l| (l.no, l.text)).collect();
+                    for pr in &p {
+                        if let Some((no, text)) = pr
+                            .source
+                            .line
+                            .and_then(|no| by_no.get(&no).map(|t| (no, *t)))
+                        {
+                            messages.push((no, text.to_string()));
+                        }
                     }
                 }
                 problems.extend(p);
@@ -390,8 +448,29 @@ fn read_file_with_hosts(
             }
         }
     }
+    cap_problems(file, &mut problems);
     snap.problems.extend(problems);
     record_inputs(file, reads, snap);
+}
+
+/// Problems listed per file; beyond them one line counts the rest. A million unreadable lines
+/// are one fact about a file, not a million (the report stays readable, the memory bounded).
+const MAX_PROBLEMS_PER_FILE: usize = 100;
+
+fn cap_problems(file: &str, problems: &mut Vec<netdoctor_model::ParseProblem>) {
+    if problems.len() <= MAX_PROBLEMS_PER_FILE {
+        return;
+    }
+    let rest = problems.len() - MAX_PROBLEMS_PER_FILE;
+    let first = problems[MAX_PROBLEMS_PER_FILE].source.line.unwrap_or(0);
+    problems.truncate(MAX_PROBLEMS_PER_FILE);
+    problems.push(text::problem(
+        file,
+        first,
+        format!(
+            "{rest} more problems in this file, not listed one by one (the next is at this line)"
+        ),
+    ));
 }
 
 /// Which importer reads a section, and how to name it in `inputs`. `None`: nothing to record

@@ -127,7 +127,11 @@ fn cut_to_complete(text: &str) -> Option<String> {
 /// Parse JSON text whose first line is line `first_line` of `file`. Errors become one problem.
 pub(crate) fn parse_json(text: &str, file: &str, first_line: u32) -> Result<Value, ParseProblem> {
     serde_json::from_str(text).map_err(|e| {
-        let line = first_line.saturating_add(u32::try_from(e.line()).unwrap_or(1).max(1) - 1);
+        // An error at the end of text that ends with a newline is reported on the line after
+        // it: keep it on the last line the input has.
+        let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
+        let at = u32::try_from(e.line()).unwrap_or(1).clamp(1, last);
+        let line = first_line.saturating_add(at - 1);
         text::problem(
             file,
             line,

@@ -2,15 +2,23 @@
 //! gave: `ip addr` and `ifconfig` both list links, `ip route` and `route -n` both list routes.
 
 use netdoctor_model::{Address, FdbEntry, Link, Modules, Neighbour, NodeSnapshot, Route, Source};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 /// Add links, merging with a link of the same name: fields still unknown are filled in.
 pub fn links(snap: &mut NodeSnapshot, new: Vec<Link>) {
     let all = snap.links.get_or_insert_with(Vec::new);
+    let mut by_name: HashMap<String, usize> = HashMap::with_capacity(all.len());
+    for (i, l) in all.iter().enumerate() {
+        by_name.entry(l.name.clone()).or_insert(i);
+    }
     for link in new {
-        match all.iter_mut().find(|l| l.name == link.name) {
-            Some(old) => fill_link(old, link),
-            None => all.push(link),
+        match by_name.get(&link.name) {
+            Some(&i) => fill_link(&mut all[i], link),
+            None => {
+                by_name.insert(link.name.clone(), all.len());
+                all.push(link);
+            }
         }
     }
 }
@@ -30,35 +38,70 @@ fn fill_link(old: &mut Link, new: Link) {
     old.vxlan = old.vxlan.take().or(new.vxlan);
 }
 
-/// Add addresses not already known (same interface, address and prefix).
-pub fn addresses(snap: &mut NodeSnapshot, new: Vec<Address>) {
-    let all = snap.addresses.get_or_insert_with(Vec::new);
-    for a in new {
-        let dup = all
-            .iter()
-            .any(|o| o.ifname == a.ifname && o.addr == a.addr && o.prefix_len == a.prefix_len);
-        if !dup {
-            all.push(a);
+/// Keep the items of `new` whose key no item of `all` (or an earlier item of `new`) has.
+/// One pass with a hash set: a dump of a million entries merges in linear time.
+fn add_unique<T, K: Hash + Eq>(all: &mut Vec<T>, new: Vec<T>, key: impl Fn(&T) -> K) {
+    let mut seen: HashSet<K> = all.iter().map(&key).collect();
+    for item in new {
+        if seen.insert(key(&item)) {
+            all.push(item);
         }
     }
 }
 
+/// Add addresses not already known (same interface, address and prefix).
+pub fn addresses(snap: &mut NodeSnapshot, new: Vec<Address>) {
+    let all = snap.addresses.get_or_insert_with(Vec::new);
+    add_unique(all, new, |a| (a.ifname.clone(), a.addr, a.prefix_len));
+}
+
+/// What two routes must share to be one route seen by two files, hashed: the index holds
+/// 8 bytes per key instead of a copy of each device name.
+fn route_key(r: &Route) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (
+        r.table,
+        r.kind,
+        r.dst,
+        r.dev.as_deref(),
+        r.metric.unwrap_or(0),
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
+fn same_key(a: &Route, b: &Route) -> bool {
+    a.table == b.table
+        && a.kind == b.kind
+        && a.dst == b.dst
+        && a.dev == b.dev
+        && a.metric.unwrap_or(0) == b.metric.unwrap_or(0)
+}
+
 /// Add routes. A route another file already gave (same table, type, destination, device and
 /// metric, compatible gateway) is merged, not repeated; routes of one file are all kept.
+///
+/// Routes are found by key in a hash map. A bucket keeps one route per (file, gateway): a
+/// later route of the same file and gateway could only ever merge where the first one
+/// does, so a file repeating one route 60,000 times stays linear.
 pub fn routes(snap: &mut NodeSnapshot, new: Vec<Route>) {
     let all = snap.routes.get_or_insert_with(Vec::new);
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::with_capacity(all.len() + new.len());
+    for i in 0..all.len() {
+        remember(&mut index, all, i);
+    }
     for r in new {
-        let same = all.iter_mut().find(|o| {
-            o.source.file != r.source.file
-                && o.table == r.table
-                && o.kind == r.kind
-                && o.dst == r.dst
-                && o.dev == r.dev
-                && o.metric.unwrap_or(0) == r.metric.unwrap_or(0)
-                && (o.gateway.is_none() || r.gateway.is_none() || o.gateway == r.gateway)
+        let same = index.get(&route_key(&r)).and_then(|bucket| {
+            bucket.iter().copied().find(|&i| {
+                let o = &all[i];
+                same_key(o, &r)
+                    && o.source.file != r.source.file
+                    && (o.gateway.is_none() || r.gateway.is_none() || o.gateway == r.gateway)
+            })
         });
         match same {
-            Some(o) => {
+            Some(i) => {
+                let o = &mut all[i];
                 o.gateway = o.gateway.or(r.gateway);
                 o.prefsrc = o.prefsrc.or(r.prefsrc);
                 o.scope = o.scope.take().or(r.scope);
@@ -66,32 +109,36 @@ pub fn routes(snap: &mut NodeSnapshot, new: Vec<Route>) {
                 o.mtu = o.mtu.or(r.mtu);
                 o.onlink |= r.onlink;
             }
-            None => all.push(r),
+            None => {
+                all.push(r);
+                remember(&mut index, all, all.len() - 1);
+            }
         }
+    }
+}
+
+fn remember(index: &mut HashMap<u64, Vec<usize>>, all: &[Route], i: usize) {
+    let r = &all[i];
+    let bucket = index.entry(route_key(r)).or_default();
+    let shadowed = bucket.iter().any(|&j| {
+        let o = &all[j];
+        same_key(o, r) && o.source.file == r.source.file && o.gateway == r.gateway
+    });
+    if !shadowed {
+        bucket.push(i);
     }
 }
 
 /// Add neighbours not already known (same address and device).
 pub fn neighbours(snap: &mut NodeSnapshot, new: Vec<Neighbour>) {
     let all = snap.neighbours.get_or_insert_with(Vec::new);
-    for n in new {
-        if !all.iter().any(|o| o.addr == n.addr && o.dev == n.dev) {
-            all.push(n);
-        }
-    }
+    add_unique(all, new, |n| (n.addr, n.dev.clone()));
 }
 
 /// Add FDB entries not already known.
 pub fn fdb(snap: &mut NodeSnapshot, new: Vec<FdbEntry>) {
     let all = snap.fdb.get_or_insert_with(Vec::new);
-    for e in new {
-        let dup = all
-            .iter()
-            .any(|o| o.mac == e.mac && o.dev == e.dev && o.dst == e.dst && o.vlan == e.vlan);
-        if !dup {
-            all.push(e);
-        }
-    }
+    add_unique(all, new, |e| (e.mac.clone(), e.dev.clone(), e.dst, e.vlan));
 }
 
 /// Add sysctl values; a key another file already gave keeps its first value.

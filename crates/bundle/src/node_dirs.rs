@@ -23,9 +23,12 @@ pub fn read_root(dir: &Path, snap: &mut NodeSnapshot) {
             line: None,
         };
     }
-    let read: Vec<String> = files.iter().map(|f| format!("root{}", f.path)).collect();
+    let read: std::collections::HashSet<String> =
+        files.iter().map(|f| format!("root{}", f.path)).collect();
     let mut all = Vec::new();
-    walk(&root, dir, 0, &mut all, snap);
+    let mut skipped = 0;
+    walk(&root, dir, 0, &mut all, &mut skipped, snap);
+    crate::bundle::report_too_many(snap, "root", skipped);
     for rel in all {
         let shown = rel.to_string_lossy().into_owned();
         let read_as = if read.contains(&shown) {
@@ -64,7 +67,9 @@ pub fn read_kube(dir: &Path, snap: &mut NodeSnapshot) {
         return;
     }
     let mut all = Vec::new();
-    walk(&kube, dir, 0, &mut all, snap);
+    let mut skipped = 0;
+    walk(&kube, dir, 0, &mut all, &mut skipped, snap);
+    crate::bundle::report_too_many(snap, "kube", skipped);
     for rel in all {
         let shown = rel.to_string_lossy().into_owned();
         let yaml = shown.ends_with(".yaml") || shown.ends_with(".yml");
@@ -136,7 +141,14 @@ pub fn read_kube(dir: &Path, snap: &mut NodeSnapshot) {
 
 /// Regular files (and symlinks to them) under `dir`, relative to `base`, sorted. Anything else
 /// is reported and not read.
-fn walk(dir: &Path, base: &Path, depth: u32, out: &mut Vec<PathBuf>, snap: &mut NodeSnapshot) {
+fn walk(
+    dir: &Path,
+    base: &Path,
+    depth: u32,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut usize,
+    snap: &mut NodeSnapshot,
+) {
     let shown = |p: &Path| {
         p.strip_prefix(base)
             .unwrap_or(p)
@@ -161,25 +173,29 @@ fn walk(dir: &Path, base: &Path, depth: u32, out: &mut Vec<PathBuf>, snap: &mut 
     };
     for entry in entries {
         let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
+        match crate::bundle::classify(base, &path) {
+            crate::bundle::Entry::Dir => {
                 if depth < 8 {
-                    walk(&path, base, depth + 1, out, snap);
+                    walk(&path, base, depth + 1, out, skipped, snap);
                 }
             }
-            Ok(m) if m.is_file() => {
-                out.push(path.strip_prefix(base).unwrap_or(&path).to_path_buf())
+            crate::bundle::Entry::File => {
+                if out.len() < crate::bundle::MAX_FILES {
+                    out.push(path.strip_prefix(base).unwrap_or(&path).to_path_buf());
+                } else {
+                    *skipped += 1;
+                }
             }
             // A FIFO, socket or device under root/ is reported by the node-file reader when it
             // is one netdoctor reads; under kube/ it is reported here.
-            Ok(_) | Err(_) => {
+            crate::bundle::Entry::Skip(why) => {
                 if path.starts_with(base.join("kube")) {
                     snap.problems.push(netdoctor_model::ParseProblem {
                         source: Source {
                             file: shown(&path),
                             line: None,
                         },
-                        message: "not read: not a regular file".into(),
+                        message: format!("not read: {why}"),
                     });
                 } else {
                     out.push(path.strip_prefix(base).unwrap_or(&path).to_path_buf());

@@ -110,11 +110,27 @@ pub fn without_comment(line: &str) -> &str {
 /// Where a truncation / elision marker starts: `[...`, `[…`, `[... truncated`, `[smitted ...
 /// truncated]`, `[... elided ...]`.
 fn marker_start(line: &str) -> Option<usize> {
+    // A marker is short (`[... 200 lines truncated ...]`): only the first MARKER_WINDOW bytes
+    // after a `[` are looked at, and the next `]` is found once and reused, so a line of a
+    // million `[` costs a million small looks, not a million scans to the end of the line.
+    const MARKER_WINDOW: usize = 120;
+    let bytes = line.as_bytes();
+    let mut close: Option<usize> = None;
+    let mut close_searched_from = 0;
     let mut from = 0;
-    while let Some(rel) = line[from..].find('[') {
+    while let Some(rel) = memchr_byte(b'[', &bytes[from..]) {
         let at = from + rel;
-        let rest = &line[at + 1..];
-        let inner = rest.split(']').next().unwrap_or(rest);
+        let rest_start = at + 1;
+        if close.is_none_or(|c| c < rest_start) && close_searched_from <= rest_start {
+            close = memchr_byte(b']', &bytes[rest_start..]).map(|p| rest_start + p);
+            close_searched_from = close.map_or(bytes.len() + 1, |c| c + 1);
+        }
+        let mut end = close.unwrap_or(bytes.len()).min(rest_start + MARKER_WINDOW);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        let rest = &line[rest_start..];
+        let inner = &line[rest_start..end];
         if rest.starts_with("...")
             || rest.starts_with('…')
             || inner.contains("truncated")
@@ -123,9 +139,13 @@ fn marker_start(line: &str) -> Option<usize> {
         {
             return Some(at);
         }
-        from = at + 1;
+        from = rest_start;
     }
     None
+}
+
+fn memchr_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
 }
 
 /// Blank, or a comment that no importer reads (`#` or `;` first).
@@ -152,11 +172,18 @@ pub fn skip(line: &Line<'_>, file: &str, what: &str, problems: &mut Vec<ParsePro
 
 /// A problem at `file:no`.
 pub fn problem(file: &str, no: u32, message: impl Into<String>) -> ParseProblem {
+    let mut message = message.into();
+    if message.len() > MAX_MESSAGE {
+        message = shorten(&message, MAX_MESSAGE);
+    }
     ParseProblem {
         source: Source::at(file, no),
-        message: message.into(),
+        message,
     }
 }
+
+/// Longest problem message kept (characters): quoted input beyond it says nothing more.
+const MAX_MESSAGE: usize = 400;
 
 /// The problem to report for a line that could not be read, mentioning a cut when there was one.
 pub fn unreadable(file: &str, line: &Line<'_>, what: &str, why: &str) -> ParseProblem {

@@ -32,13 +32,14 @@ fn host_networks(ctx: &Context) -> Vec<(IpNet, String)> {
         }
     }
     let cluster = ctx.hints.cluster_cidr.as_ref().map(|c| c.value);
+    let mut seen: std::collections::HashSet<IpNet> = nets.iter().map(|(n, _)| *n).collect();
     for r in ctx.routes().iter().filter(|r| is_host_route(r)) {
         // A pod subnet routed via another node's address (flannel host-gw, Calico BGP) is
         // the CNI's own route, not a host network.
         if r.gateway.is_some() && cluster.is_some_and(|c| c.contains(&r.dst)) {
             continue;
         }
-        if !nets.iter().any(|(n, _)| *n == r.dst) {
+        if seen.insert(r.dst) {
             nets.push((
                 r.dst,
                 format!(

@@ -11,10 +11,11 @@ use netdoctor_model::Cause;
 use crate::context::{tunnel_overhead, Context};
 use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use ipnet::IpNet;
+use netdoctor_model::Finding;
 use netdoctor_model::{Backend, Family, Severity};
 use netdoctor_netfilter::{
-    parse_dump, parse_listing, Evaluation, Evaluator, Hook, HostContext, ListingInfo, Packet,
-    Ruleset, Verdict,
+    parse_dump, parse_listing, parse_nft_json, parse_nft_text, ErrorKind, Evaluation, Evaluator,
+    Hook, HostContext, ListingInfo, Packet, Ruleset, TableFamily, Verdict,
 };
 use std::net::IpAddr;
 
@@ -25,16 +26,23 @@ struct Rules {
     source: String,
     /// Read from an `iptables -L` listing: what it showed and assumed.
     listing: Option<ListingInfo>,
+    /// Read from nftables (`nft list ruleset`, text or JSON): fixes are nft commands.
+    nft: bool,
+    /// Why these rules may be incomplete (a cut listing, a chain pasted without its table).
+    partial: Option<String>,
 }
 
 impl Rules {
     /// What a verdict from these rules must carry: a listing without `-v` hides interfaces,
     /// and kube-proxy's chains that were not listed were assumed.
     fn caveats(&self) -> (Vec<String>, bool) {
-        let Some(l) = &self.listing else {
-            return (Vec::new(), false);
-        };
         let mut notes = Vec::new();
+        if let Some(p) = &self.partial {
+            notes.push(format!("{}: {p}", self.source));
+        }
+        let Some(l) = &self.listing else {
+            return (notes, false);
+        };
         if !l.verbose {
             notes.push(format!(
                 "{}: a listing without -v does not show the rules' interfaces, so a rule that looks unconditional may be limited to one (ask for `iptables -S` or `iptables-save`)",
@@ -63,6 +71,8 @@ fn rulesets(ctx: &Context) -> Vec<Rules> {
             ruleset: parse_dump(d).0,
             source: d.source.to_string(),
             listing: None,
+            nft: false,
+            partial: None,
         })
         .collect();
     for l in &ctx.snap.iptables_listings {
@@ -76,9 +86,131 @@ fn rulesets(ctx: &Context) -> Vec<Rules> {
             ruleset,
             source,
             listing: Some(info),
+            nft: false,
+            partial: None,
         });
     }
+    sets.extend(nft_rulesets(ctx));
     sets
+}
+
+/// The nftables rule set (`nft -j list ruleset`, or its text). When an iptables-nft dump is
+/// there too, the tables iptables-nft owns (`ip filter`, `ip nat`, ...) are the same rules
+/// seen twice, and only the native nft tables (firewalld, kube-proxy's nftables mode, a
+/// host firewall) are kept from it.
+fn nft_rulesets(ctx: &Context) -> Option<Rules> {
+    let (mut ruleset, errors, source) = if let Some(j) = &ctx.snap.nft_json {
+        let (rs, errors) = parse_nft_json(&j.value, &j.source.file);
+        (rs, errors, j.source.to_string())
+    } else {
+        let t = ctx.snap.nft_text.as_ref()?;
+        let (mut rs, mut errors) = parse_nft_text(&t.value, &t.source.file);
+        // Lines of a pasted section are numbered from where it starts in its file.
+        let first = t.source.line.unwrap_or(1).saturating_sub(1);
+        for tb in &mut rs.tables {
+            for c in &mut tb.chains {
+                for r in &mut c.rules {
+                    r.line += first;
+                }
+            }
+        }
+        for e in &mut errors {
+            e.line += first;
+        }
+        (rs, errors, t.source.file.clone())
+    };
+    let iptables_nft = ctx
+        .snap
+        .iptables
+        .iter()
+        .any(|d| d.backend == Backend::Nft && d.family == Family::Ipv4);
+    if iptables_nft {
+        ruleset.tables.retain(|t| {
+            !(t.family == TableFamily::Ip
+                && matches!(
+                    t.name.as_str(),
+                    "filter" | "nat" | "mangle" | "raw" | "security"
+                ))
+        });
+    }
+    ruleset.tables.retain(|t| t.family != TableFamily::Ip6);
+    if ruleset.tables.iter().all(|t| t.chains.is_empty()) {
+        return None;
+    }
+    let partial = errors
+        .iter()
+        .find(|e| {
+            e.kind == ErrorKind::Truncated
+                || (e.kind == ErrorKind::Assumption && e.message.contains("assumed"))
+        })
+        .map(|e| {
+            format!(
+                "{} (line {}): rules after it are not known",
+                e.message, e.line
+            )
+        });
+    Some(Rules {
+        backend: Backend::Nft,
+        ruleset,
+        source,
+        listing: None,
+        nft: true,
+        partial,
+    })
+}
+
+/// For rules read from nftables, the runtime fix as `nft insert rule` commands in the chain
+/// that dropped the packet (iptables commands would add rules to other tables, which a
+/// packet must also pass). `rules` are nft rule bodies (`ip saddr 10.244.0.0/16 accept`).
+fn nft_fix(mut f: Finding, set: &Rules, ev: &Evaluation, rules: &[String]) -> Finding {
+    if !set.nft {
+        return f;
+    }
+    let Some((table, chain)) = drop_chain(ev) else {
+        return f;
+    };
+    let family = set
+        .ruleset
+        .tables
+        .iter()
+        .find(|t| t.name == table)
+        .map_or("inet", |t| match t.family {
+            TableFamily::Ip => "ip",
+            TableFamily::Ip6 => "ip6",
+            TableFamily::Inet => "inet",
+            TableFamily::Other => "inet",
+        });
+    f.fix.runtime = rules
+        .iter()
+        .map(|r| format!("nft insert rule {family} {table} {chain} {r}"))
+        .collect();
+    f.fix.persistent = vec![format!(
+        "add the same rules to chain {chain} of table {family} {table} in the configuration that creates it (/etc/nftables.conf, or the firewall that owns the table: firewalld's trusted zone for the pod interfaces)"
+    )];
+    f.actions = f
+        .fix
+        .runtime
+        .iter()
+        .map(|c| {
+            let words: Vec<&str> = c.split_whitespace().collect();
+            command(&words, "accept before the drop in the nft chain that drops")
+        })
+        .collect();
+    f
+}
+
+/// The table and chain whose rule or policy dropped the packet.
+fn drop_chain(ev: &Evaluation) -> Option<(String, String)> {
+    let o = ev.outcomes.iter().find(|o| o.verdict.is_dropped())?;
+    if let Some(r) = o.deciding_rule() {
+        return Some((r.table.to_string(), r.chain.to_string()));
+    }
+    o.trace.iter().rev().find_map(|s| match &s.action {
+        netdoctor_netfilter::eval::Action::Policy { .. } => {
+            Some((s.table.to_string(), s.chain.to_string()))
+        }
+        _ => None,
+    })
 }
 
 fn tool(b: Backend) -> &'static str {
@@ -314,7 +446,11 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                     "{cni} adds its own FORWARD accept rules when it runs, and none of its chains is in these rules: it is not running (or not yet), so this verdict may change when it does; look first at why it is not running"
                 ));
             }
-            out.add(finding(
+            let nft_rules = [
+                format!("ip saddr {c} accept"),
+                format!("ip daddr {c} accept"),
+            ];
+            out.add(nft_fix(finding(
                 Cause::ForwardPolicyDrop,
                 if hidden_ifaces || absent.is_some() { Severity::Warning } else { Severity::Critical },
                 "The FORWARD chain drops pod traffic",
@@ -340,7 +476,7 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                 ]
             } else {
                 vec![manual("accept the pod network (the cluster CIDR) in FORWARD before the rule that drops it, in the node's firewall configuration")]
-            }));
+            }), set, ev, &nft_rules));
             break;
         }
     }
@@ -588,7 +724,12 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
                 (6, Some(p)) => format!("{t} -I INPUT 1 -p tcp --dport {p} -j ACCEPT"),
                 (n, _) => format!("{t} -I INPUT 1 -p {n} -j ACCEPT"),
             };
-            out.add(finding(
+            let nft_rule = match (proto, port) {
+                (17, Some(p)) => format!("udp dport {p} accept"),
+                (6, Some(p)) => format!("tcp dport {p} accept"),
+                (n, _) => format!("meta l4proto {n} accept"),
+            };
+            out.add(nft_fix(finding(
                 Cause::OverlayPortBlocked,
                 if guessed || hidden_ifaces { Severity::Warning } else { Severity::Critical },
                 format!("The host firewall drops the overlay's transport: {what}"),
@@ -605,7 +746,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             )
             .with(vec![manual(format!(
                 "allow {what} between the nodes in the host firewall's configuration and in any cloud security group ({rule})"
-            ))]));
+            ))]), set, ev, &[nft_rule]));
         }
     }
     judged
@@ -666,7 +807,8 @@ fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext
             )];
             evidence.extend(decided_by(&ev, &set.source));
             let t = tool(set.backend);
-            out.add(finding(
+            let nft_rule = format!("{proto} dport 30000-32767 accept");
+            out.add(nft_fix(finding(
                 Cause::NodeportBlocked,
                 Severity::Warning,
                 "The host firewall drops NodePort traffic",
@@ -679,7 +821,7 @@ fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext
                 vec![format!("{t} -I INPUT 1 -p {proto} --dport 30000:32767 -j ACCEPT")],
                 vec!["open the NodePort range in the node's firewall configuration".into()],
             )
-            .with(vec![manual("open the NodePort range (30000-32767) in the node's firewall configuration")]));
+            .with(vec![manual("open the NodePort range (30000-32767) in the node's firewall configuration")]), set, &ev, &[nft_rule]));
         }
     }
 }

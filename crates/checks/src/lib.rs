@@ -69,6 +69,7 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
     for check in CATALOGUE {
         check(&ctx, &mut out);
     }
+    out.note_omitted();
     // A finding beats "could not check" for the same id (the cluster view can find what a
     // single-node check lacked data for).
     let found: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();

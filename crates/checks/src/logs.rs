@@ -8,6 +8,7 @@ use crate::outcome::{finding, manual, sysctl, Outcome, WithActions};
 use crate::signatures::{self, Certainty, Hit};
 use netdoctor_model::Severity;
 use netdoctor_model::Symptom;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub(crate) fn quote(name: &str, line: u32, text: &str) -> String {
@@ -18,6 +19,17 @@ pub(crate) fn quote(name: &str, line: u32, text: &str) -> String {
         t.to_string()
     };
     format!("{name}:{line}: {t}")
+}
+
+/// Distinct captures of one signature applied per log; further ones are counted.
+const MAX_DISTINCT: usize = 5;
+
+#[derive(Default)]
+struct Repeats {
+    captures: Vec<Vec<(String, String)>>,
+    more: usize,
+    last: u32,
+    example: Option<Hit>,
 }
 
 pub fn check(ctx: &Context, out: &mut Outcome) {
@@ -53,7 +65,33 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         })
         .collect();
     for log in ctx.snap.logs.iter().chain(&listings) {
+        // A message repeated (a component retrying every second) is one piece of evidence:
+        // each signature is applied for its first few distinct captures, the rest counted.
+        let mut seen: HashMap<usize, Repeats> = HashMap::new();
         for hit in signatures::scan(&log.name, &log.lines) {
+            let r = seen.entry(hit.index).or_default();
+            let fresh = !r.captures.contains(&hit.captures);
+            if fresh && r.captures.len() < MAX_DISTINCT {
+                r.captures.push(hit.captures.clone());
+                apply(ctx, out, &hit);
+            } else {
+                r.more += 1;
+                r.last = hit.line;
+                r.example.get_or_insert(hit);
+            }
+        }
+        let mut repeated: Vec<(usize, Repeats)> =
+            seen.into_iter().filter(|(_, r)| r.more > 0).collect();
+        repeated.sort_by_key(|(i, _)| *i);
+        for (_, r) in repeated {
+            let Some(mut hit) = r.example else { continue };
+            if hit.signature().certainty == Certainty::Symptom && !hit.signature().single_cause() {
+                continue;
+            }
+            hit.text = format!(
+                "the same message {} more times, up to line {}",
+                r.more, r.last
+            );
             apply(ctx, out, &hit);
         }
         // Not a fault, but context for one: the limit kube-proxy set.

@@ -8,13 +8,24 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     pub not_checked: Vec<NotChecked>,
     pub symptoms: Vec<Symptom>,
+    /// Evidence lines not kept per finding id (beyond [`MAX_EVIDENCE`]), counted for a note.
+    omitted: std::collections::HashMap<String, usize>,
 }
+
+/// Evidence lines kept per finding: enough to see the pattern and check it; a log repeating
+/// one message 20,000 times adds a count, not 20,000 lines.
+pub const MAX_EVIDENCE: usize = 40;
 
 impl Outcome {
     /// Add a finding; if one with the same id exists, merge: the higher severity and title win,
     /// evidence and fix lines are appended without duplicates.
     pub fn add(&mut self, f: Finding) {
         let Some(existing) = self.findings.iter_mut().find(|e| e.id == f.id) else {
+            let mut f = f;
+            if f.evidence.len() > MAX_EVIDENCE {
+                *self.omitted.entry(f.id.clone()).or_default() += f.evidence.len() - MAX_EVIDENCE;
+                f.evidence.truncate(MAX_EVIDENCE);
+            }
             self.findings.push(f);
             return;
         };
@@ -23,7 +34,14 @@ impl Outcome {
             existing.title = f.title;
             existing.explanation = f.explanation;
         }
-        merge(&mut existing.evidence, f.evidence);
+        let room = MAX_EVIDENCE.saturating_sub(existing.evidence.len());
+        let mut evidence = f.evidence;
+        evidence.retain(|l| !existing.evidence.contains(l));
+        if evidence.len() > room {
+            *self.omitted.entry(f.id.clone()).or_default() += evidence.len() - room;
+            evidence.truncate(room);
+        }
+        merge(&mut existing.evidence, evidence);
         merge(&mut existing.fix.runtime, f.fix.runtime);
         merge(&mut existing.fix.persistent, f.fix.persistent);
         merge(&mut existing.actions, f.actions);
@@ -52,6 +70,17 @@ impl Outcome {
             .any(|x| x.evidence == s.evidence && x.signature == s.signature)
         {
             self.symptoms.push(s);
+        }
+    }
+
+    /// Say, in each finding that had evidence left out, how much.
+    pub fn note_omitted(&mut self) {
+        for f in &mut self.findings {
+            if let Some(n) = self.omitted.get(&f.id) {
+                f.evidence.push(format!(
+                    "... and {n} more lines of evidence like the above (not listed)"
+                ));
+            }
         }
     }
 

@@ -10,7 +10,9 @@
 
 use crate::context::{is_cni_device, tunnel_overhead, Context};
 use crate::outcome::{finding, manual, Outcome, WithActions};
+use ipnet::IpNet;
 use netdoctor_model::{Cause, Route, Severity, TABLE_MAIN};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 fn text(r: &Route) -> String {
@@ -26,25 +28,30 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     if routes.is_empty() {
         return;
     }
-    let own: Vec<IpAddr> = ctx
+    let own: HashSet<IpAddr> = ctx
         .addresses()
         .iter()
         .map(|a| a.addr)
         .chain(routes.iter().filter_map(|r| r.prefsrc))
         .collect();
+    // Connected routes on a pod bridge, by destination: found in one look per route.
+    let mut connected: HashMap<IpNet, &Route> = HashMap::new();
+    for c in &routes {
+        let on_bridge = c.gateway.is_none()
+            && c.dev
+                .as_deref()
+                .is_some_and(|d| is_cni_device(d) && tunnel_name(d).is_none());
+        if on_bridge {
+            connected.entry(c.dst).or_insert(c);
+        }
+    }
     let mut evidence = Vec::new();
     for r in &routes {
         let Some(gw) = r.gateway else {
             continue;
         };
         // The node's own pod subnet, connected on its bridge, routed away as well.
-        if let Some(local) = routes.iter().find(|c| {
-            c.dst == r.dst
-                && c.gateway.is_none()
-                && c.dev
-                    .as_deref()
-                    .is_some_and(|d| is_cni_device(d) && tunnel_name(d).is_none())
-        }) {
+        if let Some(local) = connected.get(&r.dst) {
             evidence.push(format!(
                 "{} is this node's own pod subnet ({}), yet it is also routed via {gw}: {}",
                 r.dst,

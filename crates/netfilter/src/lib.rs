@@ -63,7 +63,7 @@ pub use error::{ErrorKind, ParseError};
 pub use eval::{Evaluation, Evaluator, Outcome, Verdict};
 pub use explain::Explanation;
 pub use listing::{parse_listing, ListingInfo};
-pub use nft::parse_nft_json;
+pub use nft::{looks_like_nft_text, parse_nft_json, parse_nft_text};
 pub use packet::{CtDir, CtState, Hook, HostContext, Packet};
 pub use parse::{
     parse_dump, parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads,

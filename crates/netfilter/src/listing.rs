@@ -86,7 +86,8 @@ pub fn parse_listing(text: &str, file: &str) -> (Ruleset, Vec<ParseError>, Listi
         }
     }
     if table.is_some() {
-        let last = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+        // The last line that has text (a trailing newline opens no line).
+        let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
         gen.end_table(&mut info, table.as_deref(), last);
     }
     let (mut rs, mut errors) = parse_iptables_save(&gen.text, file);

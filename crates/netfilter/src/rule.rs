@@ -42,6 +42,15 @@ pub enum Origin {
     #[default]
     IptablesSave,
     NftJson,
+    /// `nft list ruleset` text, read through the same translation as the JSON.
+    NftText,
+}
+
+impl Origin {
+    /// Read from nftables (JSON or text): base chains are found by their hooks.
+    pub fn is_nft(self) -> bool {
+        matches!(self, Origin::NftJson | Origin::NftText)
+    }
 }
 
 /// The address family a table applies to.

@@ -293,7 +293,7 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
     if !report.inputs.is_empty() {
         let _ = writeln!(o, "\n{}", p.bold("Inputs"));
         for i in &report.inputs {
-            let _ = writeln!(o, "  - {} read as {}", i.source, i.read_as);
+            let _ = writeln!(o, "  - {} {}", i.source, read_as_words(&i.read_as));
         }
     }
     if !report.input_problems.is_empty() {
@@ -387,10 +387,19 @@ pub fn markdown(report: &CheckReport) -> String {
     if !report.inputs.is_empty() {
         let _ = writeln!(o, "### Inputs\n");
         for i in &report.inputs {
-            let _ = writeln!(o, "- `{}` read as {}", i.source, i.read_as);
+            let _ = writeln!(o, "- `{}` {}", i.source, read_as_words(&i.read_as));
         }
     }
     o
+}
+
+/// "read as ip route", or the reason a file was not read as it stands ("not read: a FIFO").
+fn read_as_words(read_as: &str) -> String {
+    if read_as.starts_with("not read") || read_as.starts_with("no output") {
+        format!("- {read_as}")
+    } else {
+        format!("read as {read_as}")
+    }
 }
 
 #[cfg(test)]

@@ -71,11 +71,19 @@ pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsEr
 
 /// Read a file the user named (`-` is stdin): FIFOs, process substitution and devices are read
 /// like files, but never more than `limit` bytes.
+///
+/// A named FIFO is opened without blocking, so one that nobody writes to (a `mkfifo` left
+/// behind) reads as empty at once instead of waiting for ever; a pipe with a writer
+/// (`<(iptables-save)`) is then read to its end as usual.
 pub fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsError> {
     if path.as_os_str() == "-" {
         return read_limited(std::io::stdin().lock(), limit, Path::new("stdin"), what);
     }
-    let file = File::open(path).map_err(|e| FsError::io(path, "open", e))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| FsError::io(path, "open", e))?;
     let meta = file.metadata().map_err(|e| FsError::io(path, "stat", e))?;
     if meta.is_dir() {
         return Err(FsError::NotRegular {
@@ -83,6 +91,12 @@ pub fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsErro
             kind: "directory",
         });
     }
+    // Blocking reads from here on: a pipe whose writer is slow is waited for, as `cat` would.
+    nix::fcntl::fcntl(
+        &file,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(|e| FsError::io(path, "fcntl", std::io::Error::from(e)))?;
     read_limited(file, limit, path, what)
 }
 
@@ -124,6 +138,42 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("sysctl.txt"), "{err}");
+    }
+
+    #[test]
+    fn a_named_fifo_without_a_writer_reads_empty_at_once_and_with_one_reads_its_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("dump");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let start = Instant::now();
+        let got = read_input(&fifo, MiB, "a dump").expect("empty");
+        assert!(got.is_empty());
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // A writer that is already there (process substitution) is read to its end.
+        let mut writer = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec 3>{}; sleep 0.3; echo line1 >&3; sleep 0.3; echo line2 >&3",
+                fifo.display()
+            ))
+            .spawn()
+            .expect("writer");
+        // Wait until the writer holds the FIFO open (its open blocks until we open ours, so
+        // retry: an early read sees no writer and is empty).
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            got = read_input(&fifo, MiB, "a dump").expect("read");
+            if !got.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = writer.wait();
+        assert_eq!(String::from_utf8_lossy(&got), "line1\nline2\n");
     }
 
     #[test]

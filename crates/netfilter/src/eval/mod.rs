@@ -172,12 +172,12 @@ impl<'a> Evaluator<'a> {
 
     fn stages(&self, hook: Hook, ipv6: bool) -> Vec<StageOrMissing> {
         let mut out: Vec<(i32, StageOrMissing)> = Vec::new();
-        let complete = self.rs.generated_by.is_some() || self.rs.origin == Origin::NftJson;
+        let complete = self.rs.generated_by.is_some() || self.rs.origin.is_nft();
         for (ti, t) in self.rs.tables.iter().enumerate() {
             if !t.family.sees(ipv6) {
                 continue;
             }
-            if self.rs.origin == Origin::NftJson {
+            if self.rs.origin.is_nft() {
                 for (ci, c) in t.chains.iter().enumerate() {
                     if let Some(b) = c.base.filter(|b| b.hook == hook) {
                         out.push((
@@ -506,9 +506,7 @@ impl<'a> Evaluator<'a> {
         let base = &table.chains[st.chain];
         let policy = match base.policy {
             Some(pol) => pol,
-            None if self.rs.generated_by.is_some() || self.rs.origin == Origin::NftJson => {
-                Policy::Accept
-            }
+            None if self.rs.generated_by.is_some() || self.rs.origin.is_nft() => Policy::Accept,
             None => {
                 return Some(Verdict::Unknown {
                     at: None,

@@ -19,7 +19,10 @@ use std::net::IpAddr;
 
 mod matches;
 mod render;
+mod text;
 mod vmap;
+
+pub use text::{looks_like_nft_text, parse_nft_text};
 
 use matches::translate_match;
 
@@ -28,22 +31,31 @@ pub use vmap::{ElemValue, KeyField, Vmap, VmapVerdict};
 
 /// Parse `nft -j list ruleset` output.
 pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let rs = Ruleset {
+                source: file.to_string(),
+                origin: Origin::NftJson,
+                ..Ruleset::default()
+            };
+            let mut pe = ParseError::new(file, 0, ErrorKind::NotADump, format!("not JSON: {e}"));
+            pe.line = u32::try_from(e.line()).unwrap_or(0);
+            return (rs, vec![pe]);
+        }
+    };
+    parse_nft_doc(&doc, file, Origin::NftJson)
+}
+
+/// The rule set of a libnftables JSON document (`{"nftables": [...]}`).
+fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<ParseError>) {
     let mut rs = Ruleset {
         source: file.to_string(),
-        origin: Origin::NftJson,
+        origin,
         ..Ruleset::default()
     };
     let mut errors = Vec::new();
     let err = |msg: String| ParseError::new(file, 0, ErrorKind::Malformed, msg);
-    let doc: Value = match serde_json::from_str(text) {
-        Ok(d) => d,
-        Err(e) => {
-            let mut pe = err(format!("not JSON: {e}"));
-            pe.line = u32::try_from(e.line()).unwrap_or(0);
-            pe.kind = ErrorKind::NotADump;
-            return (rs, vec![pe]);
-        }
-    };
     let Some(items) = doc.get("nftables").and_then(Value::as_array) else {
         return (
             rs,

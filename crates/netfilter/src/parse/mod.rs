@@ -18,6 +18,11 @@ use std::sync::Arc;
 
 pub use lex::{split as split_args, Token};
 
+/// Longest line read as a rule. A rule with every match iptables has and a 256-byte comment
+/// is a few KiB; a longer line is not one rule, and splitting it into a million tokens would
+/// cost twenty times its size in memory.
+pub(crate) const MAX_LINE: usize = 64 << 10;
+
 /// Parse an `iptables-save` dump. `file` names the input in errors (`file:line: message`).
 ///
 /// Never fails as a whole: lines that cannot be read are returned as errors and everything
@@ -276,6 +281,20 @@ impl<'a> Parser<'a> {
     /// Read line `n`. `pre` is the line already read by [`pre::read_append`] (on another
     /// thread), if it was.
     fn line(&mut self, n: u32, line: &'a str, pre: Option<Pre<'a>>) {
+        if line.len() > MAX_LINE {
+            self.flush_pending();
+            self.errors.push(ParseError::new(
+                &self.file,
+                n,
+                ErrorKind::Malformed,
+                format!(
+                    "line of {} bytes not read: longer than any rule (at most {} KiB); a paste that lost its line breaks?",
+                    line.len(),
+                    MAX_LINE >> 10
+                ),
+            ));
+            return;
+        }
         let t = line.trim();
         // Fast path: the rule lines that make up nearly all of a large dump.
         if let (Some(ti), None, None) = (self.current, &self.junk, &self.listing) {

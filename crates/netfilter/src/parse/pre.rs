@@ -250,8 +250,7 @@ fn read_chunk<'a>(src: &Arc<String>, chunk: &'a str) -> Vec<(&'a str, Option<Pre
     for raw in chunk.lines() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let t = line.trim();
-        let pre = t
-            .starts_with("-A ")
+        let pre = (t.starts_with("-A ") && line.len() <= super::MAX_LINE)
             .then(|| read_append(src, t, &mut tokens, &mut args));
         out.push((line, pre));
     }

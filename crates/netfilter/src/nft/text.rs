@@ -1,0 +1,850 @@
+//! Reading `nft list ruleset` text (and `nft list table|chain`, and the pieces people paste)
+//! into the same rule set as the JSON reader: each line becomes the libnftables JSON object
+//! `nft -j` would have printed for it, and the JSON translation does the rest. A rule's `line`
+//! is its line in the text.
+//!
+//! Selectors and statements netdoctor models (addresses, ports, protocols, interfaces,
+//! conntrack state, verdicts, NAT, marks, counters, logs, comments) are read; anything else in
+//! a rule becomes an opaque match, so the rule evaluates to *unknown* instead of being
+//! misread. A chain pasted without its table is put in an assumed `inet` table, and a
+//! listing cut before its closing braces is read as far as it goes; both are reported.
+
+use super::{parse_nft_doc, Origin};
+use crate::error::{ErrorKind, ParseError};
+use crate::rule::Ruleset;
+use serde_json::{json, Map, Value};
+
+/// Parse `nft list ruleset` text.
+pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
+    let mut r = Reader {
+        file,
+        items: Vec::new(),
+        errors: Vec::new(),
+        table: None,
+        chain: None,
+        skip_depth: 0,
+        set: None,
+        assumed: false,
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        r.line(no, raw);
+    }
+    if let Some(set) = r.set.take() {
+        r.items.push(json!({ set.kind.clone(): set.value }));
+    }
+    if r.table.is_some() || r.chain.is_some() {
+        let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
+        r.errors.push(ParseError::new(
+            file,
+            last,
+            ErrorKind::Truncated,
+            "the listing ends inside a table or chain (cut?): what came before is read",
+        ));
+    }
+    let doc = json!({ "nftables": r.items });
+    let (rs, mut errors) = parse_nft_doc(&doc, file, Origin::NftText);
+    r.errors.append(&mut errors);
+    r.errors.sort_by_key(|e| e.line);
+    (rs, r.errors)
+}
+
+/// Whether `text` looks like `nft list` output: a `table FAMILY NAME {` line, or a chain
+/// with a `type ... hook ...` line.
+pub fn looks_like_nft_text(text: &str) -> bool {
+    text.lines().take(400).any(|l| {
+        let t = l.trim();
+        ((t.starts_with("table ") || t.starts_with("chain ")) && t.ends_with('{'))
+            || (t.starts_with("type ") && t.contains(" hook ") && t.contains("priority"))
+    })
+}
+
+struct Table {
+    family: String,
+    name: String,
+}
+
+struct SetDef {
+    kind: String,
+    value: Map<String, Value>,
+    /// Collecting `elements = { ... }` across lines.
+    elements: Option<String>,
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    items: Vec<Value>,
+    errors: Vec<ParseError>,
+    table: Option<Table>,
+    chain: Option<String>,
+    /// Inside a block netdoctor does not read (flowtable, ct helper, ...): its brace depth.
+    skip_depth: u32,
+    set: Option<SetDef>,
+    /// A table was assumed for a chain pasted without one.
+    assumed: bool,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, no: u32, kind: ErrorKind, msg: impl Into<String>) {
+        self.errors.push(ParseError::new(self.file, no, kind, msg));
+    }
+
+    fn line(&mut self, no: u32, raw: &str) {
+        // `# handle 12` (nft -a) and other trailing comments; quotes are respected.
+        let t = strip_comment(raw).trim();
+        if t.is_empty() {
+            return;
+        }
+        if self.skip_depth > 0 {
+            self.skip_depth += t.matches('{').count() as u32;
+            self.skip_depth = self
+                .skip_depth
+                .saturating_sub(t.matches('}').count() as u32);
+            return;
+        }
+        if self.set.is_some() {
+            self.set_line(t);
+            return;
+        }
+        let words: Vec<&str> = t.split_whitespace().collect();
+        match words.as_slice() {
+            ["}"] => {
+                if self.chain.take().is_none() && self.table.take().is_none() {
+                    self.error(no, ErrorKind::Malformed, "a `}` closes nothing");
+                }
+            }
+            ["table", fam, name, "{"] | ["table", fam, name, "{", "}"] => {
+                self.table = Some(Table {
+                    family: fam.to_string(),
+                    name: name.to_string(),
+                });
+                self.chain = None;
+                self.items
+                    .push(json!({"table": {"family": fam, "name": name, "handle": no}}));
+                if words.len() == 5 {
+                    self.table = None;
+                }
+            }
+            ["table", name, "{"] => {
+                // The default family is ip.
+                self.table = Some(Table {
+                    family: "ip".into(),
+                    name: name.to_string(),
+                });
+                self.items
+                    .push(json!({"table": {"family": "ip", "name": name, "handle": no}}));
+            }
+            ["chain", name, "{"] | ["chain", name, "{", "}"] => {
+                let name = name.trim_matches('"').to_string();
+                self.ensure_table(no);
+                let (fam, table) = self.table_names();
+                self.items.push(json!({"chain": {
+                    "family": fam, "table": table, "name": name, "handle": no
+                }}));
+                if words.len() == 3 {
+                    self.chain = Some(name);
+                }
+            }
+            ["set" | "map", name, "{", ..] => {
+                self.ensure_table(no);
+                let (fam, table) = self.table_names();
+                let mut value = Map::new();
+                value.insert("family".into(), json!(fam));
+                value.insert("table".into(), json!(table));
+                value.insert("name".into(), json!(name));
+                let mut def = SetDef {
+                    kind: words[0].to_string(),
+                    value,
+                    elements: None,
+                };
+                let rest = t.split_once('{').map_or("", |(_, r)| r);
+                let closed = set_body(&mut def, rest);
+                if closed {
+                    self.items.push(json!({ def.kind.clone(): def.value }));
+                } else {
+                    self.set = Some(def);
+                }
+            }
+            [kw, ..] if BLOCKS.contains(kw) && t.ends_with('{') => {
+                self.skip_depth = 1;
+            }
+            ["type", ..] if t.contains(" hook ") => self.chain_type(no, t),
+            ["policy", p] => self.chain_policy(no, p.trim_end_matches(';')),
+            ["flags", ..] | ["devices", ..] if self.chain.is_some() => {}
+            // A chain's or table's own comment: nft prints a rule's comment after its
+            // statements, so a line that starts with one belongs to the block.
+            ["comment", ..] if self.chain.is_some() || self.table.is_some() => {}
+            _ => {
+                if self.chain.is_none() {
+                    self.error(
+                        no,
+                        ErrorKind::NotADump,
+                        format!("not nft syntax outside a chain: {}", shorten(t)),
+                    );
+                    return;
+                }
+                self.rule(no, t);
+            }
+        }
+    }
+
+    fn ensure_table(&mut self, no: u32) {
+        if self.table.is_none() {
+            self.table = Some(Table {
+                family: "inet".into(),
+                name: "pasted".into(),
+            });
+            self.items
+                .push(json!({"table": {"family": "inet", "name": "pasted", "handle": no}}));
+            if !self.assumed {
+                self.assumed = true;
+                self.error(
+                    no,
+                    ErrorKind::Assumption,
+                    "a chain without its `table` line: read into an assumed table inet pasted",
+                );
+            }
+        }
+    }
+
+    fn table_names(&self) -> (String, String) {
+        self.table
+            .as_ref()
+            .map_or(("inet".into(), "pasted".into()), |t| {
+                (t.family.clone(), t.name.clone())
+            })
+    }
+
+    /// `type filter hook forward priority filter; policy drop;`
+    fn chain_type(&mut self, no: u32, t: &str) {
+        let Some(chain) = self.chain.clone() else {
+            self.error(no, ErrorKind::Malformed, "a chain type outside a chain");
+            return;
+        };
+        let (fam, _) = self.table_names();
+        let mut kind = "filter";
+        let mut hook = None;
+        let mut prio: Option<i64> = None;
+        let mut policy = None;
+        for part in t.split(';') {
+            let w: Vec<&str> = part.split_whitespace().collect();
+            let mut i = 0;
+            while i < w.len() {
+                match w[i] {
+                    "type" if i + 1 < w.len() => {
+                        kind = match w[i + 1] {
+                            "nat" => "nat",
+                            "route" => "route",
+                            _ => "filter",
+                        };
+                        i += 2;
+                    }
+                    "hook" if i + 1 < w.len() => {
+                        hook = Some(w[i + 1].to_string());
+                        i += 2;
+                    }
+                    "priority" => {
+                        prio = priority(&w[i + 1..], &fam);
+                        i = w.len();
+                    }
+                    "policy" if i + 1 < w.len() => {
+                        policy = Some(w[i + 1].to_string());
+                        i += 2;
+                    }
+                    _ => i += 1,
+                }
+            }
+        }
+        let Some(hook) = hook else { return };
+        let Some(prio) = prio else {
+            self.error(
+                no,
+                ErrorKind::Malformed,
+                format!("chain {chain}: priority not understood: {}", shorten(t)),
+            );
+            return;
+        };
+        if let Some(c) = self.last_chain_mut(&chain) {
+            c.insert("type".into(), json!(kind));
+            c.insert("hook".into(), json!(hook));
+            c.insert("prio".into(), json!(prio));
+            if let Some(p) = policy {
+                c.insert("policy".into(), json!(p));
+            }
+        }
+    }
+
+    fn chain_policy(&mut self, _no: u32, p: &str) {
+        if let Some(chain) = self.chain.clone() {
+            if let Some(c) = self.last_chain_mut(&chain) {
+                c.insert("policy".into(), json!(p));
+            }
+        }
+    }
+
+    fn last_chain_mut(&mut self, name: &str) -> Option<&mut Map<String, Value>> {
+        self.items.iter_mut().rev().find_map(|it| {
+            let c = it.get_mut("chain")?.as_object_mut()?;
+            (c.get("name").and_then(Value::as_str) == Some(name)).then_some(c)
+        })
+    }
+
+    fn set_line(&mut self, t: &str) {
+        let Some(mut def) = self.set.take() else {
+            return;
+        };
+        if set_body(&mut def, t) {
+            self.items.push(json!({ def.kind.clone(): def.value }));
+        } else {
+            self.set = Some(def);
+        }
+    }
+
+    fn rule(&mut self, no: u32, t: &str) {
+        let Some(chain) = self.chain.clone() else {
+            return;
+        };
+        let (fam, table) = self.table_names();
+        let (exprs, comment, unread) = rule_exprs(t);
+        let mut rule = json!({
+            "family": fam, "table": table, "chain": chain, "handle": no, "expr": exprs
+        });
+        if let Some(c) = comment {
+            rule["comment"] = json!(c);
+        }
+        self.items.push(json!({ "rule": rule }));
+        if let Some(u) = unread {
+            self.error(
+                no,
+                ErrorKind::Assumption,
+                format!("`{u}` is not modelled: the rule's effect is unknown where it matters"),
+            );
+        }
+    }
+}
+
+/// Blocks of a table that hold no rules netdoctor evaluates.
+const BLOCKS: &[&str] = &[
+    "flowtable",
+    "ct",
+    "counter",
+    "quota",
+    "limit",
+    "secmark",
+    "synproxy",
+];
+
+/// The body of a set or map (after its `{`): `type`, `flags`, `elements = { ... }`. True when
+/// the definition's closing brace was reached.
+fn set_body(def: &mut SetDef, text: &str) -> bool {
+    let mut rest = text.trim();
+    if let Some(e) = def.elements.as_mut() {
+        // Continuing `elements = { a, b,` on a further line.
+        match rest.split_once('}') {
+            Some((inside, after)) => {
+                e.push(' ');
+                e.push_str(inside);
+                let elems = e.clone();
+                def.elements = None;
+                def.value
+                    .insert("elem".into(), Value::Array(elements(&elems)));
+                rest = after.trim();
+            }
+            None => {
+                e.push(' ');
+                e.push_str(rest);
+                return false;
+            }
+        }
+    }
+    for stmt in rest.split(';') {
+        let s = stmt.trim();
+        if let Some(after) = s.strip_prefix("elements") {
+            let body = after.trim_start().trim_start_matches('=').trim_start();
+            let body = body.strip_prefix('{').unwrap_or(body);
+            match body.split_once('}') {
+                Some((inside, _)) => {
+                    def.value
+                        .insert("elem".into(), Value::Array(elements(inside)));
+                }
+                None => {
+                    def.elements = Some(body.to_string());
+                    return false;
+                }
+            }
+        } else if let Some(ty) = s.strip_prefix("type ") {
+            def.value.insert("type".into(), json!(ty.trim()));
+        }
+    }
+    // The set ends with a `}` of its own (after any `elements = { }`).
+    let braces_open = rest.matches('{').count();
+    let braces_close = rest.matches('}').count();
+    braces_close > braces_open || rest == "}" || rest.ends_with("}") && braces_open == 0
+}
+
+/// `a, b, 10.0.0.0/8, 1-5` as JSON elements.
+fn elements(s: &str) -> Vec<Value> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            // Map elements (`10.0.0.1 : jump X`): keep the key.
+            let key = e.split(" : ").next().unwrap_or(e).trim();
+            value(key)
+        })
+        .collect()
+}
+
+/// `# ...` outside quotes removed.
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn shorten(t: &str) -> String {
+    if t.len() > 120 {
+        format!("{}…", &t[..t.floor_char_boundary(120)])
+    } else {
+        t.to_string()
+    }
+}
+
+/// `priority filter`, `priority -100`, `priority dstnat - 10`.
+fn priority(words: &[&str], family: &str) -> Option<i64> {
+    let joined = words.join(" ");
+    let joined = joined.trim_end_matches(';').trim();
+    let (base, delta) = match joined.split_once(['+', '-']) {
+        Some((b, d)) if !b.trim().is_empty() => {
+            let sign = if joined[b.len()..].starts_with('-') {
+                -1
+            } else {
+                1
+            };
+            (b.trim(), sign * d.trim().parse::<i64>().ok()?)
+        }
+        _ => (joined, 0),
+    };
+    if let Ok(n) = base.parse::<i64>() {
+        return Some(n + delta);
+    }
+    // nft(8), "CHAINS": standard priority names and values (bridge differs).
+    let v = match (base, family) {
+        ("raw", _) => -300,
+        ("mangle", _) => -150,
+        ("dstnat", "bridge") => -300,
+        ("dstnat", _) => -100,
+        ("filter", "bridge") => -200,
+        ("filter", _) => 0,
+        ("security", _) => 50,
+        ("srcnat", "bridge") => 300,
+        ("srcnat", _) => 100,
+        ("out", _) => 100,
+        _ => return None,
+    };
+    Some(v + delta)
+}
+
+/// Tokens of a rule: words, `"quoted strings"`, and `{ ... }` groups as one token.
+fn tokens(t: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    let mut quoted = false;
+    for c in t.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            '{' if !quoted => {
+                depth += 1;
+                cur.push(c);
+            }
+            '}' if !quoted => {
+                depth -= 1;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted && depth == 0 => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Well-known service names nft prints for ports (`/etc/services`).
+fn service_port(name: &str) -> Option<u64> {
+    Some(match name {
+        "ssh" => 22,
+        "domain" => 53,
+        "http" => 80,
+        "https" => 443,
+        "bgp" => 179,
+        "otv" => 8472,
+        "vxlan" => 4789,
+        "ntp" => 123,
+        "bootps" => 67,
+        "bootpc" => 68,
+        "kerberos" => 88,
+        "ldap" => 389,
+        "etcd-client" | "etcd" => 2379,
+        "etcd-server" => 2380,
+        _ => return None,
+    })
+}
+
+/// One value: a number, a prefix, a range, a set `{ ... }`, a named set `@x`, a string.
+fn value(tok: &str) -> Value {
+    let tok = tok.trim().trim_end_matches(',');
+    if let Some(inner) = tok.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        return json!({ "set": elements(inner) });
+    }
+    if tok.starts_with('@') {
+        return json!(tok);
+    }
+    if let Some(s) = tok.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        return json!(s);
+    }
+    if let Ok(n) = tok.parse::<u64>() {
+        return json!(n);
+    }
+    if let Some(p) = service_port(tok) {
+        return json!(p);
+    }
+    if let Some((a, l)) = tok.split_once('/') {
+        if let Ok(l) = l.parse::<u64>() {
+            return json!({"prefix": {"addr": a, "len": l}});
+        }
+    }
+    if let Some((a, b)) = tok.split_once('-') {
+        if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+            return json!({"range": [a, b]});
+        }
+        if a.parse::<std::net::IpAddr>().is_ok() && b.parse::<std::net::IpAddr>().is_ok() {
+            return json!({"range": [a, b]});
+        }
+    }
+    if tok.contains(',') {
+        return Value::Array(tok.split(',').map(|p| json!(p.trim())).collect());
+    }
+    json!(tok)
+}
+
+fn is_op(t: &str) -> bool {
+    matches!(t, "==" | "!=" | "<" | ">" | "<=" | ">=" | "eq" | "ne")
+}
+
+/// A rule's expressions in libnftables JSON, its comment, and the first piece not modelled.
+fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
+    let toks = tokens(t);
+    let mut exprs = Vec::new();
+    let mut comment = None;
+    let mut unread: Option<String> = None;
+    let mut i = 0;
+    let tok = |i: usize| toks.get(i).map(String::as_str).unwrap_or("");
+    // A match: selector `left`, then an optional operator, then a value.
+    let push_match = |exprs: &mut Vec<Value>, left: Value, i: &mut usize| {
+        let mut op = "==";
+        if is_op(tok(*i)) {
+            op = match tok(*i) {
+                "eq" => "==",
+                "ne" => "!=",
+                o => o,
+            };
+            *i += 1;
+        }
+        let right = value(tok(*i));
+        *i += 1;
+        let op = if op == "==" && (right.is_array() || right.get("set").is_some()) {
+            "in"
+        } else {
+            op
+        };
+        exprs.push(json!({"match": {"op": op, "left": left, "right": right}}));
+    };
+    while i < toks.len() {
+        let w = tok(i);
+        match w {
+            "ip" | "ip6" if matches!(tok(i + 1), "saddr" | "daddr" | "protocol" | "nexthdr") => {
+                let field = tok(i + 1).to_string();
+                i += 2;
+                if field == "protocol" || field == "nexthdr" {
+                    push_match(&mut exprs, json!({"meta": {"key": "l4proto"}}), &mut i);
+                } else {
+                    push_match(
+                        &mut exprs,
+                        json!({"payload": {"protocol": w, "field": field}}),
+                        &mut i,
+                    );
+                }
+            }
+            "tcp" | "udp" | "th" | "sctp" if matches!(tok(i + 1), "dport" | "sport") => {
+                let field = tok(i + 1).to_string();
+                i += 2;
+                // `tcp dport` implies the protocol, as the JSON nft prints does.
+                push_match(
+                    &mut exprs,
+                    json!({"payload": {"protocol": w, "field": field}}),
+                    &mut i,
+                );
+            }
+            "meta"
+                if matches!(tok(i + 1), "l4proto" | "iifname" | "oifname" | "mark")
+                    && tok(i + 2) != "set" =>
+            {
+                let key = tok(i + 1).to_string();
+                i += 2;
+                push_match(&mut exprs, json!({"meta": {"key": key}}), &mut i);
+            }
+            "iifname" | "oifname" | "l4proto" => {
+                i += 1;
+                push_match(&mut exprs, json!({"meta": {"key": w}}), &mut i);
+            }
+            "mark" if tok(i + 1) != "set" => {
+                i += 1;
+                push_match(&mut exprs, json!({"meta": {"key": "mark"}}), &mut i);
+            }
+            "ct" if matches!(tok(i + 1), "state" | "status" | "direction") => {
+                let key = tok(i + 1).to_string();
+                i += 2;
+                push_match(&mut exprs, json!({"ct": {"key": key}}), &mut i);
+            }
+            "counter" => {
+                i += 1;
+                let mut c = Map::new();
+                while matches!(tok(i), "packets" | "bytes") {
+                    c.insert(tok(i).into(), value(tok(i + 1)));
+                    i += 2;
+                }
+                exprs.push(json!({ "counter": c }));
+            }
+            "accept" | "drop" | "return" | "continue" | "notrack" => {
+                exprs.push(json!({ w: null }));
+                i += 1;
+            }
+            "jump" | "goto" => {
+                exprs.push(json!({ w: {"target": tok(i + 1).trim_matches('"')} }));
+                i += 2;
+            }
+            "reject" => {
+                i += 1;
+                let mut r = Map::new();
+                if tok(i) == "with" {
+                    let ty = tok(i + 1);
+                    if ty == "tcp" && tok(i + 2) == "reset" {
+                        r.insert("type".into(), json!("tcp reset"));
+                        i += 3;
+                    } else {
+                        r.insert("type".into(), json!(ty));
+                        let mut j = i + 2;
+                        if tok(j) == "type" {
+                            j += 1;
+                        }
+                        r.insert("expr".into(), json!(tok(j)));
+                        i = j + 1;
+                    }
+                }
+                exprs.push(
+                    json!({ "reject": if r.is_empty() { Value::Null } else { Value::Object(r) } }),
+                );
+            }
+            "masquerade" | "redirect" => {
+                i += 1;
+                let mut m = Map::new();
+                let mut flags = Vec::new();
+                loop {
+                    match tok(i) {
+                        "random" | "fully-random" | "persistent" => {
+                            flags.push(json!(tok(i)));
+                            i += 1;
+                        }
+                        "to" => {
+                            let p = tok(i + 1).trim_start_matches(':');
+                            m.insert("port".into(), value(p));
+                            i += 2;
+                        }
+                        _ => break,
+                    }
+                }
+                if !flags.is_empty() {
+                    m.insert("flags".into(), Value::Array(flags));
+                }
+                exprs.push(json!({ w: if m.is_empty() { Value::Null } else { Value::Object(m) } }));
+            }
+            "snat" | "dnat" => {
+                // `dnat to 10.0.0.1:80`, `dnat ip to ...`, `snat to 1.2.3.4`.
+                let mut j = i + 1;
+                if matches!(tok(j), "ip" | "ip6") {
+                    j += 1;
+                }
+                if tok(j) != "to" {
+                    unread.get_or_insert_with(|| toks[i..].join(" "));
+                    exprs.push(json!({"match": {"op": "==", "left": {"text": toks[i..].join(" ")}, "right": ""}}));
+                    break;
+                }
+                let target = tok(j + 1);
+                let (addr, port) = split_addr_port(target);
+                let mut n = Map::new();
+                if !addr.is_empty() {
+                    n.insert("addr".into(), nat_addr(addr));
+                }
+                if let Some(p) = port {
+                    n.insert("port".into(), value(p));
+                }
+                exprs.push(json!({ w: n }));
+                i = j + 2;
+            }
+            "log" => {
+                i += 1;
+                let mut l = Map::new();
+                while matches!(tok(i), "prefix" | "level" | "flags" | "group" | "snaplen") {
+                    l.insert(tok(i).into(), value(tok(i + 1)));
+                    i += 2;
+                }
+                exprs.push(json!({ "log": l }));
+            }
+            "comment" => {
+                comment = Some(tok(i + 1).trim_matches('"').to_string());
+                i += 2;
+            }
+            "meta" | "ct" if tok(i + 2) == "set" && tok(i + 1) == "mark" => {
+                let key = if w == "meta" {
+                    json!({"meta": {"key": "mark"}})
+                } else {
+                    json!({"ct": {"key": "mark"}})
+                };
+                let v = mark_value(&toks, i + 3);
+                exprs.push(json!({"mangle": {"key": key, "value": v.0}}));
+                i = v.1;
+            }
+            "mark" if tok(i + 1) == "set" => {
+                let v = mark_value(&toks, i + 2);
+                exprs.push(json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": v.0}}));
+                i = v.1;
+            }
+            "limit" | "quota" => {
+                // Up to the next statement: the rate's words.
+                let start = i;
+                i += 1;
+                while i < toks.len() && !is_statement(tok(i)) {
+                    i += 1;
+                }
+                exprs.push(json!({ w: toks[start..i].join(" ") }));
+            }
+            "xt" => {
+                // iptables-nft compat: `xt match "comment"`, `xt target "MASQUERADE"`.
+                let ty = tok(i + 1);
+                let name = tok(i + 2).trim_matches('"');
+                exprs.push(json!({"xt": {"type": ty, "name": name}}));
+                i += 3;
+            }
+            _ => {
+                // Not modelled: an opaque match up to the next statement, so the rule is
+                // never read as more (or less) than it is.
+                let start = i;
+                i += 1;
+                while i < toks.len() && !is_statement(tok(i)) && !is_selector(tok(i)) {
+                    i += 1;
+                }
+                let piece = toks[start..i].join(" ");
+                unread.get_or_insert_with(|| piece.clone());
+                exprs.push(json!({"match": {"op": "==", "left": {"text": piece}, "right": ""}}));
+            }
+        }
+    }
+    (exprs, comment, unread)
+}
+
+fn is_statement(t: &str) -> bool {
+    matches!(
+        t,
+        "counter"
+            | "accept"
+            | "drop"
+            | "return"
+            | "continue"
+            | "jump"
+            | "goto"
+            | "reject"
+            | "masquerade"
+            | "redirect"
+            | "snat"
+            | "dnat"
+            | "log"
+            | "comment"
+            | "notrack"
+    )
+}
+
+fn is_selector(t: &str) -> bool {
+    matches!(
+        t,
+        "ip" | "ip6" | "tcp" | "udp" | "th" | "meta" | "iifname" | "oifname" | "ct" | "mark"
+    )
+}
+
+/// `mark set 0x4000`, `meta mark set meta mark | 0x4000`, `meta mark set ct mark`.
+fn mark_value(toks: &[String], at: usize) -> (Value, usize) {
+    let t = |i: usize| toks.get(i).map(String::as_str).unwrap_or("");
+    if t(at) == "ct" && t(at + 1) == "mark" {
+        return (json!({"ct": {"key": "mark"}}), at + 2);
+    }
+    if (t(at) == "meta" && t(at + 1) == "mark") || t(at) == "mark" {
+        let next = if t(at) == "meta" { at + 2 } else { at + 1 };
+        let op = t(next);
+        if matches!(op, "|" | "&" | "^" | "or" | "and" | "xor") {
+            let op = match op {
+                "or" => "|",
+                "and" => "&",
+                "xor" => "^",
+                o => o,
+            };
+            let n = parse_num(t(next + 1));
+            return (json!({ op: [{"meta": {"key": "mark"}}, n] }), next + 2);
+        }
+        return (json!({"meta": {"key": "mark"}}), next);
+    }
+    (parse_num(t(at)), at + 1)
+}
+
+fn parse_num(s: &str) -> Value {
+    let n = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    };
+    n.map_or_else(|| json!(s), |n| json!(n))
+}
+
+/// `10.0.0.1:80`, `[fd00::1]:80`, `10.0.0.1`, `:80`.
+fn split_addr_port(s: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((a, p)) = rest.split_once("]:") {
+            return (a, Some(p));
+        }
+        return (rest.trim_end_matches(']'), None);
+    }
+    match s.rsplit_once(':') {
+        Some((a, p)) if !a.contains(':') => (a, Some(p)),
+        _ => (s, None),
+    }
+}
+
+fn nat_addr(a: &str) -> Value {
+    match a.split_once('-') {
+        Some((lo, hi)) => json!({"range": [lo, hi]}),
+        None => json!(a),
+    }
+}
