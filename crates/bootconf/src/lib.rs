@@ -3,7 +3,7 @@
 //! Which value a sysctl key gets at boot is a pure function of the node's configuration files:
 //! directory precedence, same-name override, lexical order of basenames, globs and `-key`
 //! exclusions. [`BootSysctl::evaluate`] implements the orders documented in
-//! `shared/fixtures/realworld/sysctl/PRECEDENCE_RULES.md` (systemd-sysctl; procps `sysctl
+//! `tests/fixtures/realworld/sysctl/PRECEDENCE_RULES.md` (systemd-sysctl; procps `sysctl
 //! --system`, current and 2018). [`boot_modules`] does the same for modules-load.d(5).
 //! [`dropin_name`] picks a drop-in file name that wins over every file a node has.
 //!

@@ -58,7 +58,7 @@ fn rank(kind: Option<&Kind>) -> u8 {
     }
 }
 
-/// Read an evidence bundle (see `shared/spec/evidence-bundle.md`). Nothing in it stops the
+/// Read an evidence bundle (see `docs/evidence-bundle.md`). Nothing in it stops the
 /// reading: a file that cannot be read (a FIFO, too large, invalid JSON, nothing readable in it)
 /// and lines that cannot be parsed become `snapshot.problems`, and everything else is still read.
 /// Errors: the directory is missing or cannot be listed, or nothing at all could be read from it.

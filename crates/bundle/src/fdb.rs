@@ -119,7 +119,7 @@ mod tests {
 
     const REAL: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/realworld/flannel/"
+        "/../../tests/fixtures/realworld/flannel/"
     );
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/");
+const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/");
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")

@@ -20,7 +20,7 @@ mod tests {
 
     const REAL: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/realworld/"
+        "/../../tests/fixtures/realworld/"
     );
 
     fn ip(s: &str) -> IpAddr {

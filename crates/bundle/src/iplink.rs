@@ -303,7 +303,7 @@ mod tests {
 
     const REAL: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/realworld/"
+        "/../../tests/fixtures/realworld/"
     );
 
     fn fixture(name: &str) -> String {

@@ -1,6 +1,6 @@
 //! Evidence bundles: a directory of what a customer pasted (`route -n`, `ifconfig -a`,
 //! `sysctl -a`, half an `iptables-save`, three log lines) becomes a [`NodeSnapshot`], the same
-//! model a live node gives. See `shared/spec/evidence-bundle.md`.
+//! model a live node gives. See `docs/evidence-bundle.md`.
 //!
 //! Each importer module is a pure function from text (and the file name to quote in provenance)
 //! to model values plus the lines it could not read, numbered as in the original file:

@@ -2,7 +2,7 @@ use super::*;
 
 const REAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/"
+    "/../../tests/fixtures/realworld/"
 );
 
 fn fixture(name: &str) -> String {

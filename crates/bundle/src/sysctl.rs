@@ -159,7 +159,7 @@ mod tests {
 
     const FIXTURES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/realworld/sysctl/"
+        "/../../tests/fixtures/realworld/sysctl/"
     );
 
     fn fixture(name: &str) -> String {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 const REAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/"
+    "/../../tests/fixtures/realworld/"
 );
 
 fn bundle_of(rel: &str) -> NodeSnapshot {

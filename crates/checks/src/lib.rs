@@ -4,7 +4,7 @@
 //! the cluster) that adds [`Finding`]s or says why it could not run ([`NotChecked`]). Checks do
 //! no I/O and never ask where the data came from, so they run the same on a live node, a saved
 //! snapshot and a pasted evidence bundle. Finding ids are the contract's
-//! (`shared/spec/cli-contract.md`): one id per root cause, whatever evidence revealed it, so a
+//! (`docs/cli-contract.md`): one id per root cause, whatever evidence revealed it, so a
 //! sysctl value and a log line that show the same cause merge into one finding.
 //!
 //! This crate knows Kubernetes networking (which interfaces pods use, what flannel and Calico

@@ -9,7 +9,7 @@ use netdoctor_model::{
 
 const SYSCTL_FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/sysctl/"
+    "/../../tests/fixtures/realworld/sysctl/"
 );
 
 fn fixture(name: &str) -> String {

@@ -1,4 +1,4 @@
-//! The development cases from shared/fixtures/cases-dev, as evidence bundles under tests/cases,
+//! The development cases from tests/fixtures/cases-dev, as evidence bundles under tests/cases,
 //! diagnosed end to end by the binary. Each test is named after the incident it comes from.
 
 use serde_json::Value;

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 const OVERALL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules"
+    "/../../tests/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules"
 );
 
 #[test]

@@ -12,7 +12,7 @@ use support::{lab_available, Netns};
 
 const SYSCTL_FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/sysctl/"
+    "/../../tests/fixtures/realworld/sysctl/"
 );
 
 /// Every file under `root` (relative path -> bytes), to prove what changed and what did not.

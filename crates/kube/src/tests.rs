@@ -3,7 +3,7 @@ use std::net::IpAddr;
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld"
+    "/../../tests/fixtures/realworld"
 );
 
 fn ip(s: &str) -> IpAddr {

@@ -6,7 +6,7 @@ use crate::flows::FlowKind::*;
 use std::net::Ipv4Addr;
 
 /// CentOS 7's `/usr/lib/sysctl.d/00-system.conf`, content only (the fixture
-/// `shared/fixtures/realworld/sysctl/centos7_usr_lib_sysctl.d_00-system.conf` quotes it with its
+/// `tests/fixtures/realworld/sysctl/centos7_usr_lib_sysctl.d_00-system.conf` quotes it with its
 /// source; a unit test keeps the two equal).
 pub const CENTOS7_00_SYSTEM_CONF: &str = include_str!("../data/centos7-00-system.conf");
 
@@ -38,7 +38,7 @@ pub struct FaultSpec {
     pub node: usize,
     /// The flows that real packets show broken while it is in place.
     pub breaks: &'static [FlowKind],
-    /// The finding id (`shared/spec/cli-contract.md`) a check of the node must report.
+    /// The finding id (`docs/cli-contract.md`) a check of the node must report.
     pub finding: &'static str,
     /// One line for people.
     pub summary: &'static str,
@@ -287,7 +287,7 @@ mod tests {
     fn centos_file_matches_the_fixture_content() {
         let fixture = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/realworld/sysctl/centos7_usr_lib_sysctl.d_00-system.conf"
+            "/../../tests/fixtures/realworld/sysctl/centos7_usr_lib_sysctl.d_00-system.conf"
         ))
         .expect("fixture");
         let marker = "# ---- file content (verbatim) ----\n";

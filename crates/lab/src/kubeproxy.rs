@@ -2,7 +2,7 @@
 //! one `iptables-restore` document.
 //!
 //! Chain shapes follow kube-proxy v1.30's output (see
-//! `shared/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules`) plus the jumps from
+//! `tests/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules`) plus the jumps from
 //! the built-in chains that kube-proxy ensures separately. The `nfacct` counters are left out:
 //! they need accounting objects that kube-proxy creates and the lab does not.
 

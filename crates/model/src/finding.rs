@@ -1,5 +1,5 @@
 //! What a diagnosis says: the `netdoctor.check/v1` JSON contract
-//! (`shared/spec/cli-contract.md`).
+//! (`docs/cli-contract.md`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -74,7 +74,7 @@ fn threads_give_the_result_of_one_thread() {
 #[test]
 fn real_dumps_read_on_threads_as_on_one() {
     let dir = format!(
-        "{}/../../../shared/fixtures/realworld/iptables",
+        "{}/../../tests/fixtures/realworld/iptables",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -1,5 +1,5 @@
 //! Rendering a [`CheckReport`] for people (text, markdown) and for programs (JSON, per the
-//! contract in `shared/spec/cli-contract.md`).
+//! contract in `docs/cli-contract.md`).
 //!
 //! Renderers are pure: they return a `String`. Whether to use colour is the caller's decision
 //! (the CLI uses it only on a terminal, and never when `NO_COLOR` is set).

@@ -1,5 +1,5 @@
 //! kube-proxy's real rules (the `TestOverallIPTablesRules` golden output from
-//! kubernetes/kubernetes, in `shared/fixtures/realworld/iptables/`) on a hand-built node whose
+//! kubernetes/kubernetes, in `tests/fixtures/realworld/iptables/`) on a hand-built node whose
 //! bridge holds the fixture's endpoints: the ClusterIP choices, the reply's un-DNAT and a
 //! service without endpoints.
 
@@ -9,7 +9,7 @@ use netdoctor_sim::{trace, Cluster, Proto, TraceRequest, TraceVerdict};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules"
+    "/../../tests/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules"
 );
 
 /// The fixture is what kube-proxy restores into its own chains; the jumps from the built-in

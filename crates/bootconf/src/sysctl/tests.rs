@@ -2,7 +2,7 @@ use super::*;
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/sysctl/"
+    "/../../tests/fixtures/realworld/sysctl/"
 );
 
 fn fixture(name: &str) -> String {

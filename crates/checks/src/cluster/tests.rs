@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 const REALWORLD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/realworld/"
+    "/../../tests/fixtures/realworld/"
 );
 
 pub(super) fn fixture(name: &str) -> String {

@@ -6,7 +6,7 @@ use netdoctor_netfilter::{parse_iptables_save, ParseError, Ruleset};
 /// The realworld iptables fixture `name`.
 pub fn fixture(name: &str) -> String {
     let path = format!(
-        "{}/../../../shared/fixtures/realworld/iptables/{name}",
+        "{}/../../tests/fixtures/realworld/iptables/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
