@@ -64,5 +64,6 @@ pub const NODE_FILE_PREFIXES: &[&str] = &[
     "/lib/modules-load.d/",
     "/etc/cni/net.d/",
     "/run/flannel/subnet.env",
+    "/run/flannel/docker",
     "/etc/docker/daemon.json",
 ];

@@ -15,6 +15,7 @@ mod cidr;
 mod cluster;
 mod conntrack;
 mod context;
+mod contradictions;
 mod firewall;
 mod firewall_log;
 mod forwarding;
@@ -59,6 +60,7 @@ const CATALOGUE: &[Check] = &[
     logs::check,
     observed::check,
     versions::check,
+    contradictions::check,
 ];
 
 /// Run every check on `snapshot`, with `options` taking precedence over what the snapshot says

@@ -17,6 +17,7 @@ pub const SINGLE_FILES: &[&str] = &[
     "/etc/sysctl.conf",
     "/etc/modules",
     "/run/flannel/subnet.env",
+    "/run/flannel/docker",
     "/etc/docker/daemon.json",
     "/etc/os-release",
 ];
