@@ -26,6 +26,11 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
     )?;
     let text = String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    if text.trim().is_empty() {
+        anyhow::bail!(
+            "{name}: empty, nothing to explain (a FIFO that nobody writes to reads as empty)"
+        );
+    }
     let (ruleset, errors) = parse_iptables_save(&text, &name);
     if ruleset.tables.is_empty() {
         let first = errors.first().map(|e| format!(": {e}")).unwrap_or_default();

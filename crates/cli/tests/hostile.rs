@@ -447,7 +447,11 @@ fn explain_does_not_wait_on_a_fifo_or_read_dev_zero() {
         .success());
     let out = netdoctor(&["explain", "iptables", fifo.to_str().expect("path")]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("fifo"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("fifo") && out.stderr.contains("empty"),
+        "{}",
+        out.stderr
+    );
     let out = netdoctor(&["explain", "iptables", "/dev/zero"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("/dev/zero"), "{}", out.stderr);

@@ -33,6 +33,11 @@ pub struct Ruleset {
     pub legacy_tables_present: bool,
     /// Which syntax the rule set came from.
     pub origin: Origin,
+    /// Why the rule set is known to be incomplete (a listing cut before its end, a chain
+    /// pasted without the rest): base chains not shown may exist, so a packet that passes
+    /// every chain shown has an unknown fate, not an accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
 }
 
 /// Where a [`Ruleset`] came from.

@@ -220,6 +220,16 @@ impl<'a> Evaluator<'a> {
                 )),
             }
         }
+        if let (true, Some(cut)) = (self.rs.origin.is_nft(), &self.rs.cut) {
+            // What was not shown comes last: a drop seen before it is proven, an accept is not.
+            out.push((
+                i32::MAX,
+                StageOrMissing::Missing {
+                    table: "(not shown)".into(),
+                    reason: format!("{cut}: chains on this hook that were not shown are unknown"),
+                },
+            ));
+        }
         out.sort_by_key(|(p, _)| *p);
         out.into_iter().map(|(_, s)| s).collect()
     }

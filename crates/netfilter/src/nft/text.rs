@@ -33,17 +33,38 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
     if let Some(set) = r.set.take() {
         r.items.push(json!({ set.kind.clone(): set.value }));
     }
+    let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
+    let open_chain = r.chain.clone().map(|c| (r.table_names(), c));
+    let mut cut = None;
     if r.table.is_some() || r.chain.is_some() {
-        let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
         r.errors.push(ParseError::new(
             file,
             last,
             ErrorKind::Truncated,
             "the listing ends inside a table or chain (cut?): what came before is read",
         ));
+        cut = Some(format!("{file} is cut at line {last}"));
+    } else if r.assumed {
+        cut = Some(format!(
+            "{file} holds chains without their table: a fragment"
+        ));
     }
     let doc = json!({ "nftables": r.items });
-    let (rs, mut errors) = parse_nft_doc(&doc, file, Origin::NftText);
+    let (mut rs, mut errors) = parse_nft_doc(&doc, file, Origin::NftText);
+    rs.cut = cut;
+    // The chain the cut fell in: a packet reaching its end meets rules nobody saw.
+    if let Some(((fam, table), chain)) = open_chain {
+        let fam = super::family(&fam);
+        if let Some(c) = rs
+            .tables
+            .iter_mut()
+            .find(|t| t.name == table && t.family == fam)
+            .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain.as_str()))
+        {
+            let at = c.rules.len();
+            c.unreadable.push((at, last));
+        }
+    }
     r.errors.append(&mut errors);
     r.errors.sort_by_key(|e| e.line);
     (rs, r.errors)
