@@ -36,7 +36,12 @@ pub enum Command {
         Without --from or --snapshot it reads the network namespace netdoctor runs in, and the \
         configuration files under --root.\n\n\
         Exit status: 0 no finding at or above --fail-on, 1 there are, 2 netdoctor could not run \
-        (bad arguments, unreadable input)."
+        (bad arguments, unreadable input).",
+        after_help = "Examples:\n  \
+        netdoctor check                                   # this node, live (as root)\n  \
+        netdoctor check --from ./bundle --cluster-cidr 10.244.0.0/16\n  \
+        netdoctor check --snapshot node1.json.zst --kube-objects ./kube -o json\n  \
+        netdoctor check --list                            # every root cause netdoctor knows"
     )]
     Check(CheckArgs),
     /// Save this node's network state as a snapshot (JSON; a `.zst` name compresses it).
@@ -176,6 +181,10 @@ pub struct ClusterFlags {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
+    /// Print the catalogue of root causes (id, reasoning step, severity, the evidence each
+    /// needs, title) and exit. With `-o json`, as JSON.
+    #[arg(long)]
+    pub list: bool,
     /// Diagnose from an evidence bundle: a directory of pasted outputs (sysctl.txt,
     /// ip-route.txt, route-n.txt, ifconfig.txt, iptables-save.txt, dmesg.txt, root/, ...).
     #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]

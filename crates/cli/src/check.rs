@@ -86,6 +86,10 @@ pub fn load(args: &CheckArgs) -> Result<NodeSnapshot> {
 }
 
 pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
+    if args.list {
+        print_catalogue(args.output)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let snapshot = load(args)?;
     let mut opts = options(&args.cluster);
     opts.cluster = load_cluster(&args.cluster, Some(&snapshot))?;
@@ -166,4 +170,61 @@ pub fn run_collect(args: &CollectArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check --list`: the catalogue of root causes.
+fn print_catalogue(format: OutputFormat) -> Result<()> {
+    use std::io::Write;
+    let causes = netdoctor_model::CAUSES;
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            let list: Vec<serde_json::Value> = causes
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id,
+                        "step": c.step.as_str(),
+                        "severity": c.severity,
+                        "needs": c.needs.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+                        "after_reboot": c.after_reboot,
+                        "title": c.title,
+                        "explanation": c.explanation,
+                        "fix": c.fix,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        _ => {
+            writeln!(
+                out,
+                "{} root causes, in the order of the reasoning (app -> ip -> route -> rules -> kernel)\n",
+                causes.len()
+            )?;
+            for step in netdoctor_model::Step::ALL {
+                writeln!(out, "{}: {}", step.as_str(), step.question())?;
+                for c in causes.iter().filter(|c| c.step == step) {
+                    let needs: Vec<&str> = c.needs.iter().map(|n| n.as_str()).collect();
+                    writeln!(
+                        out,
+                        "  {:<36} {:<8} {}{}\n  {:<36} needs: {}",
+                        c.id,
+                        format!("{:?}", c.severity).to_lowercase(),
+                        c.title,
+                        if c.after_reboot {
+                            " (shows after a reboot)"
+                        } else {
+                            ""
+                        },
+                        "",
+                        needs.join(", ")
+                    )?;
+                }
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -12,14 +12,7 @@ use std::time::Instant;
 const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
 
 fn lab_available() -> bool {
-    if netdoctor_lab::effective_uid() == Some(0) {
-        return true;
-    }
-    if std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1") {
-        panic!("NETDOCTOR_REQUIRE_LAB=1 but not root: the lab needs root");
-    }
-    eprintln!("skipping the trace differential test: not root (set NETDOCTOR_REQUIRE_LAB=1 to make this fail)");
-    false
+    netdoctor_testkit::lab_available("the trace differential test", &["ip"])
 }
 
 fn collect(lab: &Lab, i: usize, dir: &Path) -> PathBuf {

@@ -28,21 +28,7 @@ fn inner_collect_into_file() {
 }
 
 fn lab_available() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    if root && ip {
-        return true;
-    }
-    let why = if root { "no `ip` command" } else { "not root" };
-    if std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1") {
-        panic!("NETDOCTOR_REQUIRE_LAB=1 but the namespace lab cannot run: {why}");
-    }
-    eprintln!("skipped: {why} (set NETDOCTOR_REQUIRE_LAB=1 to make this a failure)");
-    false
+    netdoctor_testkit::lab_available("live_netns", &["ip"])
 }
 
 /// A namespace that is deleted, with everything in it, when the test ends or panics.

@@ -8,14 +8,7 @@ use std::cell::RefCell;
 use std::process::Command;
 
 fn lab_available() -> bool {
-    if netdoctor_lab::effective_uid() == Some(0) {
-        return true;
-    }
-    if std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1") {
-        panic!("NETDOCTOR_REQUIRE_LAB=1 but not root: the lab needs root");
-    }
-    eprintln!("skipping: not root (set NETDOCTOR_REQUIRE_LAB=1 to make this fail)");
-    false
+    netdoctor_testkit::lab_available("demo", &["ip"])
 }
 
 #[test]

@@ -151,46 +151,9 @@ fn udp_client(addr: &str, ms: &str) {
 // ---------------------------------------------------------------------------------------------
 // The lab.
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Whether the lab can run; `false` means skip (or panic when the lab is required).
 fn lab_available(tools: &[&str]) -> bool {
-    let require = std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1");
-    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
-    let why = if !is_root() {
-        Some("not root".to_string())
-    } else if !missing.is_empty() {
-        Some(format!("missing tools: {missing:?}"))
-    } else {
-        None
-    };
-    match why {
-        None => true,
-        Some(w) if require => panic!("NETDOCTOR_REQUIRE_LAB=1 but the lab cannot run: {w}"),
-        Some(w) => {
-            eprintln!("skipping kernel differential test: {w}");
-            false
-        }
-    }
+    netdoctor_testkit::lab_available("kernel differential test", tools)
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

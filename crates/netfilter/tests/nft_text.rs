@@ -3,75 +3,21 @@
 //! listings, iptables-nft compat rules).
 
 use netdoctor_netfilter::*;
-use std::process::Command;
+use netdoctor_testkit::Netns;
 
 fn paste(name: &str) -> String {
     let path = format!("{}/tests/nft_text/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn lab_available() -> bool {
-    let have_nft = Command::new("nft")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if is_root() && have_nft {
-        return true;
-    }
-    assert!(
-        std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() != Ok("1"),
-        "NETDOCTOR_REQUIRE_LAB=1 but nft or root is missing"
-    );
-    eprintln!("skipping the kernel comparison: needs root and nft");
-    false
+    netdoctor_testkit::lab_available("nft text vs the kernel", &["ip", "nft"])
 }
 
-/// A scratch network namespace, deleted on drop (also after a panic).
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("ndnft{}-{n}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "ip netns add {name}");
-        Netns(name)
-    }
-
-    fn nft(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "nft"])
-            .args(args)
-            .output()
-            .expect("nft");
-        assert!(
-            out.status.success(),
-            "nft {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+fn nft(ns: &Netns, args: &[&str]) -> String {
+    let mut all = vec!["nft"];
+    all.extend_from_slice(args);
+    ns.exec(&all)
 }
 
 /// A chain as the evaluator sees it: base hook, priority, policy and each rule's matches and
@@ -104,11 +50,11 @@ fn the_kernels_text_and_json_read_to_the_same_rules() {
     if !lab_available() {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new("nft");
     let file = format!("{}/tests/data/host-fw.nft", env!("CARGO_MANIFEST_DIR"));
-    ns.nft(&["-f", &file]);
-    let text = ns.nft(&["list", "ruleset"]);
-    let json = ns.nft(&["-j", "list", "ruleset"]);
+    nft(&ns, &["-f", &file]);
+    let text = nft(&ns, &["list", "ruleset"]);
+    let json = nft(&ns, &["-j", "list", "ruleset"]);
     let (from_text, text_errors) = parse_nft_text(&text, "ruleset.txt");
     let (from_json, json_errors) = parse_nft_json(&json, "ruleset.json");
     assert!(text_errors.is_empty(), "{text_errors:?}");
@@ -138,10 +84,10 @@ fn the_kernels_text_of_kube_proxys_nft_mode_is_read_without_guessing() {
     if !lab_available() {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new("nft");
     let file = format!("{}/tests/data/kp.nft", env!("CARGO_MANIFEST_DIR"));
-    ns.nft(&["-f", &file]);
-    let text = ns.nft(&["list", "ruleset"]);
+    nft(&ns, &["-f", &file]);
+    let text = nft(&ns, &["list", "ruleset"]);
     let (rs, errors) = parse_nft_text(&text, "kp.txt");
     // Verdict maps over concatenations are not read from text: each such rule is reported,
     // and evaluates to unknown rather than to a guess.

@@ -3,62 +3,29 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// True when the test may use namespaces. Without root it skips, unless
 /// NETDOCTOR_REQUIRE_LAB=1, when it fails loudly (CI must never skip silently).
 pub fn lab_available(test: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    if root {
-        return true;
+    netdoctor_testkit::lab_available(test, &["ip"])
+}
+
+pub use netdoctor_testkit::sh;
+
+/// A network namespace (netdoctor_testkit's, deleted on drop also after a panic) with the
+/// ways these tests use it.
+pub struct Netns(netdoctor_testkit::Netns);
+
+impl std::ops::Deref for Netns {
+    type Target = netdoctor_testkit::Netns;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-    if std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() == Ok("1") {
-        panic!("{test}: needs root for network namespaces, and NETDOCTOR_REQUIRE_LAB=1 forbids skipping");
-    }
-    eprintln!("{test}: skipped (needs root; set NETDOCTOR_REQUIRE_LAB=1 to make this an error)");
-    false
 }
-
-/// Run a command; panic with its output if it fails.
-pub fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A network namespace named with a per-process prefix, deleted on drop (also on panic).
-pub struct Netns {
-    pub name: String,
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl Netns {
     pub fn new(tag: &str) -> Netns {
-        let name = format!(
-            "ndt{}-{}-{tag}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Netns { name };
-        ns.run("ip link set lo up");
-        ns
+        Netns(netdoctor_testkit::Netns::new(tag))
     }
 
     /// Run a shell command line inside the namespace; panic on failure.
@@ -81,15 +48,6 @@ impl Netns {
             .args(args)
             .output()
             .expect("run netdoctor")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting the namespace removes every device inside it.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
     }
 }
 
