@@ -166,8 +166,15 @@ pub struct ClusterFlags {
     /// The CNI's backend: vxlan, host-gw, ipip, wireguard, bgp.
     #[arg(long, value_name = "NAME")]
     pub backend: Option<String>,
+    #[command(flatten)]
+    pub objects: ObjectFlags,
+}
+
+/// Where the cluster's objects come from (one set of flags for every command).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ObjectFlags {
     /// The cluster's objects as kubectl prints them (`kubectl get nodes,pods,services,endpointslices
-    /// -A -o json`): a file, or a directory of *.json files. Enables the cross-node checks.
+    /// -A -o json`, or -o yaml): a file, or a directory of them. Enables the cross-node checks.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "in_cluster"])]
     pub kube_objects: Option<PathBuf>,
     /// Read the cluster's objects live from the API server this kubeconfig names (read-only:

@@ -1,6 +1,6 @@
 //! `netdoctor check` and `netdoctor collect`.
 
-use crate::args::{CheckArgs, ClusterFlags, CollectArgs, FailOn, OutputFormat};
+use crate::args::{CheckArgs, ClusterFlags, CollectArgs, FailOn, ObjectFlags, OutputFormat};
 use anyhow::{Context as _, Result};
 use netdoctor_checks::Options;
 use netdoctor_collect::live::{collect_live, LiveOptions};
@@ -24,8 +24,8 @@ pub fn options(flags: &ClusterFlags) -> Options {
 /// The cluster's objects: from `--kube-objects`, live with `--kubeconfig` / `--in-cluster`, or
 /// else those that came with the evidence (a bundle's `kube/`).
 pub fn load_cluster(
-    flags: &ClusterFlags,
-    snapshot: Option<&NodeSnapshot>,
+    flags: &ObjectFlags,
+    snapshots: &[&NodeSnapshot],
 ) -> Result<Option<std::sync::Arc<netdoctor_kube::Cluster>>> {
     if let Some(path) = &flags.kube_objects {
         let cluster = netdoctor_kube::Cluster::load(path)
@@ -33,14 +33,14 @@ pub fn load_cluster(
         return Ok(Some(std::sync::Arc::new(cluster)));
     }
     if flags.kubeconfig.is_none() && !flags.in_cluster {
-        let docs: Vec<(String, String)> = snapshot
-            .map(|s| {
+        let docs: Vec<(String, String)> = snapshots
+            .iter()
+            .flat_map(|s| {
                 s.cluster_objects
                     .iter()
                     .map(|d| (d.source.file.clone(), d.value.clone()))
-                    .collect()
             })
-            .unwrap_or_default();
+            .collect();
         if docs.is_empty() {
             return Ok(None);
         }
@@ -52,7 +52,7 @@ pub fn load_cluster(
 }
 
 #[cfg(feature = "live-api")]
-fn live_cluster(flags: &ClusterFlags) -> Result<netdoctor_kube::Cluster> {
+fn live_cluster(flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
     use netdoctor_kubeapi::Access;
     let access = match &flags.kubeconfig {
         Some(p) => Access::Kubeconfig(p.clone()),
@@ -62,7 +62,7 @@ fn live_cluster(flags: &ClusterFlags) -> Result<netdoctor_kube::Cluster> {
 }
 
 #[cfg(not(feature = "live-api"))]
-fn live_cluster(_flags: &ClusterFlags) -> Result<netdoctor_kube::Cluster> {
+fn live_cluster(_flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
     anyhow::bail!(
         "this netdoctor was built without the live-api feature: save `kubectl get nodes,pods,services,endpointslices -A -o json` and pass it with --kube-objects"
     )
@@ -92,7 +92,7 @@ pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
     }
     let snapshot = load(args)?;
     let mut opts = options(&args.cluster);
-    opts.cluster = load_cluster(&args.cluster, Some(&snapshot))?;
+    opts.cluster = load_cluster(&args.cluster.objects, &[&snapshot])?;
     let mut report = netdoctor_checks::run(&snapshot, &opts);
     if let Some(c) = &opts.cluster {
         report

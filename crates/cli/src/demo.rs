@@ -37,7 +37,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
         )
     })?;
     let exe = std::env::current_exe().context("locating the netdoctor binary")?;
-    let check = |node: &NodeHandle| -> Result<String> {
+    let check = |node: &NodeHandle| -> Result<String, netdoctor_lab::LabError> {
         let out = Command::new("ip")
             .args(["netns", "exec", &node.netns])
             .arg(&exe)
@@ -59,12 +59,15 @@ pub fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
             ])
             .env("NO_COLOR", "1")
             .output()
-            .context("running netdoctor check inside the node")?;
+            .map_err(|e| netdoctor_lab::LabError::Spawn {
+                cmd: "ip netns exec ... netdoctor check".into(),
+                source: e,
+            })?;
         if out.status.code() == Some(2) {
-            bail!(
+            return Err(netdoctor_lab::LabError::Demo(format!(
                 "netdoctor check failed: {}",
                 String::from_utf8_lossy(&out.stderr)
-            );
+            )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };

@@ -47,7 +47,7 @@ pub fn run_fix(args: &FixArgs) -> Result<ExitCode> {
     }
     let snapshot = load(args)?;
     let mut opts = options(&args.cluster);
-    opts.cluster = crate::check::load_cluster(&args.cluster, Some(&snapshot))?;
+    opts.cluster = crate::check::load_cluster(&args.cluster.objects, &[&snapshot])?;
     let report = netdoctor_checks::run(&snapshot, &opts);
     let the_plan = plan(&report, &snapshot, &args.only);
     let mut out = std::io::stdout().lock();

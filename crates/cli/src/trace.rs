@@ -11,8 +11,16 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     /// A node's snapshot written by `netdoctor collect` (repeat for every node on the path).
-    #[arg(long = "snapshot", value_name = "FILE", required = true)]
+    #[arg(
+        long = "snapshot",
+        value_name = "FILE",
+        required_unless_present = "bundles"
+    )]
     pub snapshots: Vec<PathBuf>,
+    /// A node's evidence bundle (a directory, as for `check --from`); repeat, and mix with
+    /// --snapshot, for every node on the path.
+    #[arg(long = "bundle", value_name = "DIR")]
+    pub bundles: Vec<PathBuf>,
     /// Where the packet starts: an IP, pod/NS/NAME or node/NAME.
     #[arg(long, value_name = "SRC")]
     pub from: String,
@@ -24,9 +32,10 @@ pub struct TraceArgs {
     /// IP total length of the request, sent with DF set (default: a small packet).
     #[arg(long, value_name = "BYTES")]
     pub size: Option<u32>,
-    /// kubectl JSON files or a directory of them, to name pods, services and nodes.
-    #[arg(long, value_name = "PATH")]
-    pub kube_objects: Option<PathBuf>,
+    /// The cluster's objects, to name pods, services and nodes (as for `check`; a bundle's
+    /// `kube/` directory is used when none is given).
+    #[command(flatten)]
+    pub objects: crate::args::ObjectFlags,
     /// Follow only the service endpoint with this address.
     #[arg(long, value_name = "IP")]
     pub endpoint: Option<IpAddr>,
@@ -91,17 +100,19 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
         }
         snaps.push(s);
     }
-    let objects = match &a.kube_objects {
-        Some(p) => {
-            let (objects, problems) = ClusterObjects::load(p)
-                .map_err(|e| anyhow::anyhow!("reading cluster objects {}: {e}", p.display()))?;
-            for pr in problems {
-                eprintln!("netdoctor: warning: {pr}");
-            }
-            Some(objects)
+    for d in &a.bundles {
+        let s = netdoctor_bundle::read_bundle(d)
+            .with_context(|| format!("reading bundle {}", d.display()))?;
+        snaps.push(s);
+    }
+    // One loader of cluster objects for every command: files, the live API, or the bundles'.
+    let refs: Vec<&netdoctor_model::NodeSnapshot> = snaps.iter().collect();
+    let objects = crate::check::load_cluster(&a.objects, &refs)?.map(|view| {
+        for pr in &view.problems {
+            eprintln!("netdoctor: warning: {pr}");
         }
-        None => None,
-    };
+        ClusterObjects::from_kube(&view)
+    });
     let mut cluster = Cluster::new(snaps, objects);
     for (i, f) in lazy {
         if let Some(node) = cluster.nodes.get_mut(i) {

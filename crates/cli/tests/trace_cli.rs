@@ -271,3 +271,53 @@ fn large_rule_sets_are_read_when_the_path_needs_them() {
         "the rule read again decides: {detail}"
     );
 }
+
+/// `trace --bundle`: the same node, as pasted text instead of a snapshot, with its pods named
+/// by the bundle's own `kube/` objects (one loader of cluster objects for every command).
+#[test]
+fn a_bundle_is_traced_like_a_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let b = dir.path().join("n0");
+    std::fs::create_dir_all(b.join("kube")).expect("mkdir");
+    let w = |name: &str, text: &str| std::fs::write(b.join(name), text).expect("write");
+    w(
+        "sysctl.txt",
+        "net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n",
+    );
+    w(
+        "ip-addr.txt",
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq state UP\n    inet 172.31.255.10/24 scope global eth0\n3: cni0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP\n    inet 10.244.0.1/24 scope global cni0\n",
+    );
+    w(
+        "ip-route.txt",
+        "10.244.0.0/24 dev cni0 proto kernel scope link src 10.244.0.1\n172.31.255.0/24 dev eth0 proto kernel scope link src 172.31.255.10\n",
+    );
+    w(
+        "iptables-save.txt",
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    );
+    w(
+        "kube/pods.json",
+        r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"default"},"spec":{"nodeName":"n0"},"status":{"podIP":"10.244.0.2","podIPs":[{"ip":"10.244.0.2"}]}}]}"#,
+    );
+    let out = run(&[
+        "--bundle",
+        b.to_str().expect("utf8"),
+        "--from",
+        "pod/default/web-0",
+        "--to",
+        "172.31.255.99:80",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verdict: dropped"), "{text}");
+    assert!(text.contains("[finding: ip-forward-disabled]"), "{text}");
+    // Neither a snapshot nor a bundle: a clear error.
+    let out = run(&["--from", "10.0.0.1", "--to", "10.0.0.2"]);
+    assert_eq!(out.status.code(), Some(2));
+}

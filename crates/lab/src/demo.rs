@@ -3,9 +3,8 @@
 //! clean up (also on Ctrl-C).
 
 use crate::{
-    cleanup_prefix, ClusterSpec, CniMode, Fault, FlowResult, Lab, NodeHandle, DEMO_PREFIX,
+    cleanup_prefix, ClusterSpec, CniMode, Fault, FlowResult, Lab, LabError, NodeHandle, DEMO_PREFIX,
 };
-use anyhow::Context;
 use std::io::Write;
 use std::time::Instant;
 
@@ -34,8 +33,8 @@ pub fn fault_names() -> Vec<&'static str> {
 }
 
 /// Remove the leftovers of a crashed demo (`netdoctor demo --cleanup`). Returns what was removed.
-pub fn cleanup() -> anyhow::Result<Vec<String>> {
-    Ok(cleanup_prefix(DEMO_PREFIX)?)
+pub fn cleanup() -> Result<Vec<String>, LabError> {
+    cleanup_prefix(DEMO_PREFIX)
 }
 
 fn say(line: &str) {
@@ -64,13 +63,14 @@ fn show_flows(lab: &Lab) -> usize {
 /// namespace) and returns the text to print. Progress goes to stderr.
 pub fn run(
     opts: &DemoOptions,
-    check: &dyn Fn(&NodeHandle) -> anyhow::Result<String>,
-) -> anyhow::Result<()> {
+    check: &dyn Fn(&NodeHandle) -> Result<String, LabError>,
+) -> Result<(), LabError> {
     if crate::effective_uid() != Some(0) {
-        anyhow::bail!(
+        return Err(LabError::Demo(
             "netdoctor demo builds a cluster out of network namespaces, veth pairs, a VXLAN device \
              and iptables rules, which needs root: run it as root (e.g. `sudo netdoctor demo`)"
-        );
+                .into(),
+        ));
     }
     // Ctrl-C, SIGTERM, SIGHUP: the Drop guard does not run on a signal, so remove this
     // process's namespaces here. `set_handler` also replaces an inherited "ignore" (a shell
@@ -95,7 +95,7 @@ pub fn run(
         opts.spec.nodes
     ));
     let t = Instant::now();
-    let lab = Lab::build(&opts.spec).context("building the lab")?;
+    let lab = Lab::build(&opts.spec).map_err(|e| LabError::during("building the lab", e))?;
     say(&format!(
         "✓ built in {:.1}s (namespaces {}-*)",
         t.elapsed().as_secs_f32(),
@@ -124,14 +124,17 @@ pub fn run(
     say("\nhealthy cluster:");
     let healthy_failures = show_flows(&lab);
     if healthy_failures > 0 {
-        anyhow::bail!(
+        return Err(LabError::Demo(format!(
             "{healthy_failures} flow(s) fail on the healthy cluster: the lab itself is broken here"
-        );
+        )));
     }
 
     let node = lab.node(fault.node()).clone();
     say(&format!("\nbreaking node {}:", node.name));
-    for step in lab.inject(fault).context("injecting the fault")? {
+    for step in lab
+        .inject(fault)
+        .map_err(|e| LabError::during("injecting the fault", e))?
+    {
         say(&format!("  $ {step}"));
     }
     say("\nafter the fault:");
@@ -159,7 +162,7 @@ pub fn run(
     ));
     let fix = lab
         .apply_runtime_fix(fault)
-        .context("applying the runtime fix")?;
+        .map_err(|e| LabError::during("applying the runtime fix", e))?;
     if fix.is_empty() {
         say("  (the repair is in Kubernetes: the pods become ready and kube-proxy renders the endpoints again)");
     }
@@ -186,7 +189,9 @@ pub fn run(
         say(&format!("✗ left behind: {}", leftovers.join(", ")));
     }
     if still > 0 {
-        anyhow::bail!("{still} flow(s) still fail after the runtime fix");
+        return Err(LabError::Demo(format!(
+            "{still} flow(s) still fail after the runtime fix"
+        )));
     }
     Ok(())
 }

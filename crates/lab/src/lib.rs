@@ -42,6 +42,16 @@ pub use topology::Lab;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LabError {
+    /// The demo could not go on.
+    #[error("{0}")]
+    Demo(String),
+    /// A step of the demo failed.
+    #[error("{step}: {source}")]
+    During {
+        step: &'static str,
+        #[source]
+        source: Box<LabError>,
+    },
     /// The process is not root; namespaces, veths and iptables need it.
     #[error("the lab needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces): run as root, e.g. with sudo")]
     NotRoot,
@@ -81,4 +91,14 @@ pub enum LabError {
     /// The kernel or a plugin did something the lab did not expect.
     #[error("{0}")]
     Unexpected(String),
+}
+
+impl LabError {
+    /// `source`, as the failure of `step`.
+    pub fn during(step: &'static str, source: LabError) -> LabError {
+        LabError::During {
+            step,
+            source: Box::new(source),
+        }
+    }
 }

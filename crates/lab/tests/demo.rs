@@ -17,7 +17,7 @@ fn demo_calls_check_on_the_broken_node_and_heals_it() {
         return;
     }
     let seen = RefCell::new(Vec::new());
-    let check = |node: &NodeHandle| -> anyhow::Result<String> {
+    let check = |node: &NodeHandle| -> Result<String, netdoctor_lab::LabError> {
         // What the CLI's closure does, with `cat` standing in for `netdoctor check`.
         let out = Command::new("ip")
             .args([
@@ -27,7 +27,11 @@ fn demo_calls_check_on_the_broken_node_and_heals_it() {
                 "cat",
                 "/proc/sys/net/ipv4/ip_forward",
             ])
-            .output()?;
+            .output()
+            .map_err(|e| netdoctor_lab::LabError::Spawn {
+                cmd: "ip netns exec cat".into(),
+                source: e,
+            })?;
         let text = format!(
             "net.ipv4.ip_forward = {}",
             String::from_utf8_lossy(&out.stdout).trim()

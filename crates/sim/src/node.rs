@@ -242,8 +242,15 @@ impl NodeModel {
         self.snap.link(name)
     }
 
+    /// The link's kind; for a pasted `ip addr` or `ifconfig`, which do not show kinds, the
+    /// bridges container runtimes and CNIs always create under these names count as bridges.
     pub fn link_kind(&self, name: &str) -> Option<&str> {
-        self.link(name)?.kind.as_deref()
+        let l = self.link(name)?;
+        match l.kind.as_deref() {
+            Some(k) => Some(k),
+            None if matches!(name, "cni0" | "cbr0" | "docker0" | "kube-bridge") => Some("bridge"),
+            None => None,
+        }
     }
 
     pub fn addresses(&self) -> impl Iterator<Item = &Address> {

@@ -42,28 +42,36 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// 110k-rule dump is 16 MiB); a tool that floods more is killed and reported.
 pub(crate) const MAX_OUTPUT: usize = 256 << 20;
 
+/// Why `NETDOCTOR_COMMAND_TIMEOUT` is not a time limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeoutError {
+    #[error("NETDOCTOR_COMMAND_TIMEOUT={0:?} is not a number of seconds (for example 30 or 2.5)")]
+    NotANumber(String),
+    #[error("NETDOCTOR_COMMAND_TIMEOUT={0:?}: the time limit must be more than 0 seconds")]
+    NotPositive(String),
+    #[error("NETDOCTOR_COMMAND_TIMEOUT={value:?}: at most {max} seconds (a day)")]
+    TooLong { value: String, max: u64 },
+}
+
 /// The time limit from `NETDOCTOR_COMMAND_TIMEOUT`, or why its value is not one. The CLI checks
 /// it before collecting anything, so a typo is an error, never a silent 30 s.
-pub fn command_timeout_from_env() -> Result<Duration, String> {
+pub fn command_timeout_from_env() -> Result<Duration, TimeoutError> {
     let Ok(v) = std::env::var("NETDOCTOR_COMMAND_TIMEOUT") else {
         return Ok(COMMAND_TIMEOUT);
     };
-    let secs: f64 = v.trim().parse().map_err(|_| {
-        format!(
-            "NETDOCTOR_COMMAND_TIMEOUT={v:?} is not a number of seconds (for example 30 or 2.5)"
-        )
-    })?;
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| TimeoutError::NotANumber(v.clone()))?;
     if !(secs.is_finite() && secs > 0.0) {
-        return Err(format!(
-            "NETDOCTOR_COMMAND_TIMEOUT={v:?}: the time limit must be more than 0 seconds"
-        ));
+        return Err(TimeoutError::NotPositive(v));
     }
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if d <= MAX_TIMEOUT => Ok(d),
-        _ => Err(format!(
-            "NETDOCTOR_COMMAND_TIMEOUT={v:?}: at most {} seconds (a day)",
-            MAX_TIMEOUT.as_secs()
-        )),
+        _ => Err(TimeoutError::TooLong {
+            value: v,
+            max: MAX_TIMEOUT.as_secs(),
+        }),
     }
 }
 
