@@ -2,7 +2,8 @@
 //! kube-controller-manager, kube-apiserver, kube-proxy and kubeadm (`--cluster-cidr=`,
 //! `--service-cluster-ip-range=`, `--pod-network-cidr`), klog's `FLAG: --cluster-cidr="..."`
 //! lines, kubeadm's `podSubnet:`/`serviceSubnet:`, k3s's `--cluster-cidr`/`--service-cidr`, and
-//! flannel's net-conf `"Network": "..."`. They fill the hints the user did not give.
+//! flannel's net-conf `"Network": "..."`, and the kubelet's `--cluster-dns` / `clusterDNS`.
+//! They fill the hints the user did not give.
 
 use ipnet::IpNet;
 use netdoctor_model::{ClusterHints, LogFile, Source, Sourced};
@@ -17,12 +18,16 @@ const KEYS: &[(&str, Hint)] = &[
     ("--service-cluster-ip-range", Hint::Service),
     ("--service-cidr", Hint::Service),
     ("serviceSubnet:", Hint::Service),
+    ("--cluster-dns", Hint::Dns),
+    ("--cluster_dns", Hint::Dns),
+    ("clusterDNS:", Hint::Dns),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hint {
     Cluster,
     Service,
+    Dns,
 }
 
 /// The value after `key` on `line`: `key=V`, `key V`, `key: V`, `key="V"`.
@@ -41,9 +46,28 @@ pub fn fill_hints(logs: &[LogFile], hints: &mut ClusterHints) {
     for log in logs {
         for (no, line) in &log.lines {
             for (key, which) in KEYS {
+                if *which == Hint::Dns {
+                    if hints.cluster_dns.is_none() {
+                        let ip = value_after(line, key)
+                            .and_then(|v| {
+                                v.split(',').find_map(|a| {
+                                    a.trim_start_matches(['[', '-', ' '])
+                                        .parse::<std::net::IpAddr>()
+                                        .ok()
+                                })
+                            })
+                            .filter(|a| a.is_ipv4());
+                        if let Some(ip) = ip {
+                            hints.cluster_dns =
+                                Some(Sourced::new(ip, Source::at(log.name.clone(), *no)));
+                        }
+                    }
+                    continue;
+                }
                 let slot = match which {
                     Hint::Cluster => &mut hints.cluster_cidr,
                     Hint::Service => &mut hints.service_cidr,
+                    Hint::Dns => continue,
                 };
                 if slot.is_some() {
                     continue;

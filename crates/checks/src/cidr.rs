@@ -76,6 +76,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
     let hosts = host_networks(ctx);
     pod_overlap(ctx, out, &hosts);
     service_overlap(ctx, out, &hosts);
+    dns_in_pod_network(ctx, out);
     bridge_mismatch(ctx, out);
     stale(ctx, out);
 }
@@ -162,6 +163,77 @@ fn service_overlap(ctx: &Context, out: &mut Outcome, hosts: &[(IpNet, String)]) 
         vec![],
         vec!["choose a service CIDR disjoint from host networks and the pod CIDR (kube-apiserver --service-cluster-ip-range)".into()],
     ).with(vec![manual("re-plan the service CIDR (kube-apiserver --service-cluster-ip-range) so it is disjoint from host networks and the pod CIDR")]));
+}
+
+/// The pod network as known or as this node routes it: the cluster CIDR, and the route
+/// flannel installs for its whole network on its own device (`192.168.0.0/16 dev flannel0`,
+/// wider than one node's subnet).
+fn pod_networks(ctx: &Context) -> Vec<(IpNet, String)> {
+    let mut out = Vec::new();
+    if let Some(c) = &ctx.hints.cluster_cidr {
+        out.push((c.value, format!("cluster CIDR {} [{}]", c.value, c.source)));
+    }
+    out.extend(
+        ctx.routes()
+            .iter()
+            .filter(|r| {
+                r.gateway.is_none()
+                    && r.dst.prefix_len() > 0
+                    && r.dst.prefix_len() < 24
+                    && r.dev.as_deref().is_some_and(|d| d.starts_with("flannel"))
+            })
+            .map(|r| {
+                (
+                    r.dst,
+                    format!(
+                        "flannel's network route `{}` [{}]",
+                        r.ip_route_words(),
+                        r.source
+                    ),
+                )
+            }),
+    );
+    out
+}
+
+/// The cluster DNS address the kubelet hands pods is a Service IP; inside the pod network it
+/// means the service range and the pod network overlap (kubernetes#26292): the node routes
+/// the DNS Service's address into the overlay instead of letting kube-proxy DNAT it.
+fn dns_in_pod_network(ctx: &Context, out: &mut Outcome) {
+    let Some(dns) = &ctx.hints.cluster_dns else {
+        return;
+    };
+    let Some((_, said)) = pod_networks(ctx)
+        .into_iter()
+        .find(|(net, _)| net.contains(&dns.value))
+    else {
+        return;
+    };
+    let mut evidence = vec![
+        format!(
+            "the kubelet gives pods {} as the cluster DNS Service's address [{}]",
+            dns.value, dns.source
+        ),
+        format!("{} is inside the pod network: {said}", dns.value),
+    ];
+    if let Some(svc) = &ctx.hints.service_cidr {
+        evidence.push(format!("service range {} [{}]", svc.value, svc.source));
+    }
+    out.add(finding(
+        Cause::ServiceCidrOverlap,
+        Severity::Critical,
+        "The service range overlaps the pod network: the cluster DNS address is inside it",
+        evidence,
+        "Service addresses must be disjoint from the pod network. When they overlap, a packet \
+         to a ClusterIP (here the DNS Service's) can be routed into the overlay as if it were a \
+         pod's, or kube-proxy's rules capture real pod addresses: pods on some nodes cannot \
+         resolve names, and Services answer from some nodes and not others. Verify with \
+         kube-apiserver's --service-cluster-ip-range, the CNI's network, and `ip route get \
+         <DNS IP>` on a node.",
+        vec![],
+        vec!["re-plan the ranges so the service CIDR (kube-apiserver --service-cluster-ip-range, kubelet --cluster-dns) and the pod network (the CNI's Network) are disjoint".into()],
+    )
+    .with(vec![manual("re-plan the service CIDR and the pod network so they are disjoint, then re-create the Services (the DNS Service first)")]));
 }
 
 const BRIDGES: &[&str] = &["cni0", "cbr0"];

@@ -690,3 +690,38 @@ fn an_unreadable_boot_file_proves_nothing_is_missing() {
         .iter()
         .any(|n| n.check == "sysctl-not-persistent" && n.reason.contains("99-k8s.conf")));
 }
+
+/// kubernetes#26292: the kubelet's cluster DNS (a Service IP) inside flannel's network.
+#[test]
+fn a_cluster_dns_address_inside_the_pod_network_is_an_overlap() {
+    let mut s = healthy();
+    s.routes
+        .get_or_insert_with(Vec::new)
+        .push(route("192.168.0.0/16", None, "flannel0"));
+    log(
+        &mut s,
+        "kubelet-ps.txt",
+        2,
+        "root 9870 /usr/bin/kubelet --api_servers=https://10.253.15.8 --cluster_dns=192.168.0.2 --cluster_domain=cluster.local",
+    );
+    netdoctor_bundle::flags::fill_hints(&s.logs.clone(), &mut s.hints);
+    assert_eq!(
+        s.hints.cluster_dns.as_ref().map(|d| d.value.to_string()),
+        Some("192.168.0.2".into())
+    );
+    assert!(has(&s, "service-cidr-overlap"), "{:?}", ids(&s));
+    // The usual plan: DNS 10.96.0.10 in the service range, pods in 10.244.0.0/16.
+    let mut ok = healthy();
+    log(
+        &mut ok,
+        "kubelet.txt",
+        1,
+        "kubelet --cluster-dns=10.96.0.10 --cluster-domain=cluster.local",
+    );
+    netdoctor_bundle::flags::fill_hints(&ok.logs.clone(), &mut ok.hints);
+    ok.hints.cluster_cidr = Some(netdoctor_model::Sourced::new(
+        "10.244.0.0/16".parse().expect("net"),
+        netdoctor_model::Source::live("cluster.json"),
+    ));
+    assert!(!has(&ok, "service-cidr-overlap"), "{:?}", ids(&ok));
+}

@@ -319,6 +319,10 @@ pub struct ClusterHints {
     /// Overlay MTU the CNI was configured with (flannel `FLANNEL_MTU`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Sourced<u32>>,
+    /// The cluster DNS Service's address the kubelet gives pods (`--cluster-dns`,
+    /// `clusterDNS`): a Service IP, so it belongs in the service range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_dns: Option<Sourced<std::net::IpAddr>>,
 }
 
 /// A part of the snapshot that is missing, and why.
