@@ -283,6 +283,29 @@ fn kube_proxy_mode(ctx: &Context, out: &mut Outcome) {
                 "{src}: its nat table is complete (up to COMMIT) and has no KUBE-SERVICES chain"
             ));
         }
+        "nftables" => {
+            // A complete nftables rule set without kube-proxy's table.
+            let (rs, src) = match (&ctx.snap.nft_json, &ctx.snap.nft_text) {
+                (Some(j), _) => (
+                    netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file).0,
+                    j.source.to_string(),
+                ),
+                (None, Some(t)) => (
+                    netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file).0,
+                    t.source.to_string(),
+                ),
+                (None, None) => return,
+            };
+            if rs.cut.is_some()
+                || rs.tables.is_empty()
+                || rs.tables.iter().any(|t| t.name == "kube-proxy")
+            {
+                return;
+            }
+            evidence.push(format!(
+                "{src}: the nftables rule set has no `kube-proxy` table"
+            ));
+        }
         _ => return,
     }
     out.add(

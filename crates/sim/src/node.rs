@@ -195,9 +195,19 @@ impl NodeModel {
             });
         }
         if rulesets.is_empty() {
-            if let Some(t) = &snap.nft_json {
-                let (rules, errors) =
-                    netdoctor_netfilter::parse_nft_json(&t.value, &t.source.to_string());
+            // nftables rules: `nft -j list ruleset`, or its text as people paste it.
+            let parsed = match (&snap.nft_json, &snap.nft_text) {
+                (Some(t), _) => Some(netdoctor_netfilter::parse_nft_json(
+                    &t.value,
+                    &t.source.to_string(),
+                )),
+                (None, Some(t)) => Some(netdoctor_netfilter::parse_nft_text(
+                    &t.value,
+                    &t.source.to_string(),
+                )),
+                (None, None) => None,
+            };
+            if let Some((rules, errors)) = parsed {
                 for e in errors.iter().take(5) {
                     notes.push(format!("{}: {e}", self.name));
                 }

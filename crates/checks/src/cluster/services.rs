@@ -70,7 +70,10 @@ fn no_endpoints(cluster: &Cluster, out: &mut Outcome) {
 
 /// `(ip, proto, port)` of every KUBE-SERVICES rule in the node's dumps, and whether any dump
 /// has kube-proxy's iptables-mode chains at all.
-fn service_rules(ctx: &Context) -> (HashSet<(String, String, u16)>, bool, Vec<String>) {
+/// (ClusterIP, protocol, port) of the Service ports kube-proxy has rules for.
+type ServicePorts = HashSet<(String, String, u16)>;
+
+fn service_rules(ctx: &Context) -> (ServicePorts, bool, Vec<String>) {
     let mut set = HashSet::new();
     let mut present = false;
     let mut ipvs = false;
@@ -117,7 +120,62 @@ fn service_rules(ctx: &Context) -> (HashSet<(String, String, u16)>, bool, Vec<St
     (set, present && !ipvs, sources)
 }
 
+/// kube-proxy's nftables mode: the `service-ips` verdict map of table `ip kube-proxy`, as
+/// (ClusterIP, protocol, port). `None` when there is no complete nftables rule set with it.
+fn nft_service_rules(ctx: &Context) -> Option<(ServicePorts, String)> {
+    use netdoctor_netfilter::nft::{ElemValue, KeyField, VmapVerdict};
+    use netdoctor_netfilter::{TableFamily, Target};
+    let (rs, source) = match (&ctx.snap.nft_json, &ctx.snap.nft_text) {
+        (Some(j), _) => (
+            netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file).0,
+            j.source.to_string(),
+        ),
+        (None, Some(t)) => (
+            netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file).0,
+            t.source.to_string(),
+        ),
+        (None, None) => return None,
+    };
+    if rs.cut.is_some() {
+        return None;
+    }
+    let table = rs
+        .tables
+        .iter()
+        .find(|t| t.name == "kube-proxy" && t.family == TableFamily::Ip)?;
+    let mut set = HashSet::new();
+    let mut seen_map = false;
+    for c in &table.chains {
+        for r in &c.rules {
+            let Some(Target::Vmap(vm)) = &r.target else {
+                continue;
+            };
+            if vm.key != [KeyField::Daddr, KeyField::L4proto, KeyField::Dport] {
+                continue;
+            }
+            seen_map = true;
+            for (key, verdict) in &vm.entries {
+                let service = matches!(verdict, VmapVerdict::Goto(t) | VmapVerdict::Jump(t) if t.starts_with("service-"));
+                if let (
+                    [ElemValue::Addr(a), ElemValue::Name(proto), ElemValue::Number(port)],
+                    true,
+                ) = (key.as_slice(), service)
+                {
+                    if let Ok(port) = u16::try_from(*port) {
+                        set.insert((a.addr.to_string(), proto.to_lowercase(), port));
+                    }
+                }
+            }
+        }
+    }
+    seen_map.then_some((set, source))
+}
+
 fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
+    if let Some((rules, source)) = nft_service_rules(ctx) {
+        report_missing(cluster, out, &rules, &[source], "an element `<ClusterIP> . <proto> . <port>` in the service-ips map of table ip kube-proxy");
+        return;
+    }
     if ctx.snap.iptables.is_empty() {
         out.not_checked(
             Cause::KubeProxyRulesMissing.id(),
@@ -133,6 +191,22 @@ fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
         );
         return;
     }
+    report_missing(
+        cluster,
+        out,
+        &rules,
+        &sources,
+        "a `-A KUBE-SERVICES -d <ClusterIP>/32 ... --dport <port>` rule",
+    );
+}
+
+fn report_missing(
+    cluster: &Cluster,
+    out: &mut Outcome,
+    rules: &ServicePorts,
+    sources: &[String],
+    rule_words: &str,
+) {
     let mut evidence = Vec::new();
     let mut names = Vec::new();
     for s in cluster.services.iter().filter(|s| serves(s)) {
@@ -144,11 +218,10 @@ fn rules_missing(ctx: &Context, cluster: &Cluster, out: &mut Outcome) {
                 let proto = p.protocol.to_lowercase();
                 if !rules.contains(&(ip.to_string(), proto.clone(), p.port)) {
                     evidence.push(format!(
-                        "Service {} {ip}:{}/{proto} has {} ready endpoint(s) but no `-A KUBE-SERVICES -d {ip}/32 ... --dport {}` rule in {}",
+                        "Service {} {ip}:{}/{proto} has {} ready endpoint(s) but no {rule_words} for it in {}",
                         s.key(),
                         p.port,
                         s.ready_endpoints().count(),
-                        p.port,
                         sources.join(", ")
                     ));
                     if !names.contains(&s.key()) {

@@ -484,6 +484,44 @@ fn services_without_endpoints_and_missing_kube_proxy_rules() {
     assert!(!ids(&run(&s, &opts(&c))).contains(&"kube-proxy-rules-missing"));
 }
 
+/// kube-proxy's nftables mode, pasted as `nft list ruleset` text: a Service with endpoints
+/// but no element in the `service-ips` verdict map is missing from this node.
+#[test]
+fn missing_kube_proxy_rules_in_nftables_mode() {
+    let extra = r#"
+      {"kind":"Service","metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.20","ports":[{"name":"http","port":80,"protocol":"TCP"}],"selector":{"app":"web"}}}
+      {"kind":"Service","metadata":{"name":"api","namespace":"default"},"spec":{"clusterIP":"10.96.0.40","ports":[{"port":443,"protocol":"TCP"}],"selector":{"app":"api"}}}
+      {"kind":"EndpointSlice","metadata":{"name":"web-1","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},"endpoints":[{"addresses":["10.100.1.5"],"conditions":{"ready":true}}],"ports":[{"name":"http","port":8080}]}
+      {"kind":"EndpointSlice","metadata":{"name":"api-1","namespace":"default","labels":{"kubernetes.io/service-name":"api"}},"endpoints":[{"addresses":["10.100.1.7"],"conditions":{"ready":true}}],"ports":[{"port":8443}]}"#;
+    let c = Arc::new(
+        Cluster::from_documents(&[("all.json".into(), cluster_text(2, extra))]).expect("cluster"),
+    );
+    let mut s = snapshot(0, 2);
+    let ruleset = "table ip kube-proxy {\n\tmap service-ips {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n\t\telements = { 10.96.0.1 . tcp . 443 : goto service-2QRHZV4L-default/kubernetes/tcp/https,\n\t\t\t     10.96.0.20 . tcp . 80 : goto service-ULMVA6XW-default/web/tcp/http }\n\t}\n\tchain services {\n\t\tip daddr . meta l4proto . th dport vmap @service-ips\n\t}\n\tchain nat-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tjump services\n\t}\n}\n";
+    s.nft_text = Some(netdoctor_model::Sourced::new(
+        ruleset.to_string(),
+        Source::at("nft.txt", 1),
+    ));
+    let r = run(&s, &opts(&c));
+    let f = finding(&r, "kube-proxy-rules-missing");
+    assert!(
+        f.title.contains("default/api") && !f.title.contains("web"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.evidence[0].contains("service-ips map"),
+        "{:?}",
+        f.evidence
+    );
+    // Cut before its end, the listing proves nothing missing.
+    s.nft_text = Some(netdoctor_model::Sourced::new(
+        ruleset[..ruleset.len() - 3].to_string(),
+        Source::at("nft.txt", 1),
+    ));
+    assert!(!ids(&run(&s, &opts(&c))).contains(&"kube-proxy-rules-missing"));
+}
+
 /// Not a timed test: prints how long the cross-node checks take over 1,000 node snapshots
 /// (`cargo test -p netdoctor-checks --release cross_node_bench -- --ignored --nocapture`).
 #[test]

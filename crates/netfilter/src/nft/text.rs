@@ -394,7 +394,21 @@ fn set_body(def: &mut SetDef, text: &str) -> bool {
                 }
             }
         } else if let Some(ty) = s.strip_prefix("type ") {
-            def.value.insert("type".into(), json!(ty.trim()));
+            // `ipv4_addr . inet_proto . inet_service : verdict`
+            let (key, data) = match ty.split_once(" : ") {
+                Some((k, d)) => (k, Some(d.trim())),
+                None => (ty, None),
+            };
+            let parts: Vec<&str> = key.split(" . ").map(str::trim).collect();
+            let ty = if parts.len() > 1 {
+                json!(parts)
+            } else {
+                json!(key.trim())
+            };
+            def.value.insert("type".into(), ty);
+            if let Some(d) = data {
+                def.value.insert("map".into(), json!(d));
+            }
         }
     }
     // The set ends with a `}` of its own (after any `elements = { }`).
@@ -403,17 +417,76 @@ fn set_body(def: &mut SetDef, text: &str) -> bool {
     braces_close > braces_open || rest == "}" || rest.ends_with("}") && braces_open == 0
 }
 
-/// `a, b, 10.0.0.0/8, 1-5` as JSON elements.
+/// `a, b, 10.0.0.0/8, 1-5` as JSON elements; concatenations (`10.0.0.1 . tcp . 80`) as
+/// `{"concat": [...]}`, an element's `comment "..."` kept, and a map's `KEY : VERDICT` as the
+/// `[key, verdict]` pair `nft -j` prints.
 fn elements(s: &str) -> Vec<Value> {
-    s.split(',')
+    split_top(s, ',')
+        .into_iter()
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .map(|e| {
-            // Map elements (`10.0.0.1 : jump X`): keep the key.
-            let key = e.split(" : ").next().unwrap_or(e).trim();
-            value(key)
-        })
+        .map(element)
         .collect()
+}
+
+fn element(e: &str) -> Value {
+    let (key, data) = match e.split_once(" : ") {
+        Some((k, d)) => (k.trim(), Some(d.trim())),
+        None => (e.trim(), None),
+    };
+    let (key, comment) = match key.split_once(" comment ") {
+        Some((k, c)) => (k.trim(), Some(c.trim().trim_matches('"'))),
+        None => (key, None),
+    };
+    let mut k = concat_value(key);
+    if let Some(c) = comment {
+        k = json!({"elem": {"val": k, "comment": c}});
+    }
+    match data.map(verdict) {
+        Some(Some(v)) => json!([k, v]),
+        Some(None) => json!([k, value(data.unwrap_or_default())]),
+        None => k,
+    }
+}
+
+/// `a . b . c` as a concatenation, or one value.
+fn concat_value(s: &str) -> Value {
+    let parts: Vec<&str> = s.split(" . ").map(str::trim).collect();
+    if parts.len() > 1 {
+        json!({"concat": parts.into_iter().map(value).collect::<Vec<_>>()})
+    } else {
+        value(s)
+    }
+}
+
+/// `goto X`, `jump X`, `accept`, `drop`, `return`, `continue`.
+fn verdict(s: &str) -> Option<Value> {
+    let w: Vec<&str> = s.split_whitespace().collect();
+    Some(match w.as_slice() {
+        [v @ ("goto" | "jump"), t] => json!({ *v: {"target": t.trim_matches('"')} }),
+        [v @ ("accept" | "drop" | "return" | "continue")] => json!({ *v: null }),
+        _ => return None,
+    })
+}
+
+/// Split at `sep` outside braces and quotes.
+fn split_top(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '{' if !quoted => depth += 1,
+            '}' if !quoted => depth -= 1,
+            c if c == sep && !quoted && depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
 }
 
 /// `# ...` outside quotes removed.
@@ -542,6 +615,12 @@ fn value(tok: &str) -> Value {
     if let Ok(n) = tok.parse::<u64>() {
         return json!(n);
     }
+    if let Some(n) = tok
+        .strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+    {
+        return json!(n);
+    }
     if let Some(p) = service_port(tok) {
         return json!(p);
     }
@@ -599,50 +678,6 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
     while i < toks.len() {
         let w = tok(i);
         match w {
-            "ip" | "ip6" if matches!(tok(i + 1), "saddr" | "daddr" | "protocol" | "nexthdr") => {
-                let field = tok(i + 1).to_string();
-                i += 2;
-                if field == "protocol" || field == "nexthdr" {
-                    push_match(&mut exprs, json!({"meta": {"key": "l4proto"}}), &mut i);
-                } else {
-                    push_match(
-                        &mut exprs,
-                        json!({"payload": {"protocol": w, "field": field}}),
-                        &mut i,
-                    );
-                }
-            }
-            "tcp" | "udp" | "th" | "sctp" if matches!(tok(i + 1), "dport" | "sport") => {
-                let field = tok(i + 1).to_string();
-                i += 2;
-                // `tcp dport` implies the protocol, as the JSON nft prints does.
-                push_match(
-                    &mut exprs,
-                    json!({"payload": {"protocol": w, "field": field}}),
-                    &mut i,
-                );
-            }
-            "meta"
-                if matches!(tok(i + 1), "l4proto" | "iifname" | "oifname" | "mark")
-                    && tok(i + 2) != "set" =>
-            {
-                let key = tok(i + 1).to_string();
-                i += 2;
-                push_match(&mut exprs, json!({"meta": {"key": key}}), &mut i);
-            }
-            "iifname" | "oifname" | "l4proto" => {
-                i += 1;
-                push_match(&mut exprs, json!({"meta": {"key": w}}), &mut i);
-            }
-            "mark" if tok(i + 1) != "set" => {
-                i += 1;
-                push_match(&mut exprs, json!({"meta": {"key": "mark"}}), &mut i);
-            }
-            "ct" if matches!(tok(i + 1), "state" | "status" | "direction") => {
-                let key = tok(i + 1).to_string();
-                i += 2;
-                push_match(&mut exprs, json!({"ct": {"key": key}}), &mut i);
-            }
             "counter" => {
                 i += 1;
                 let mut c = Map::new();
@@ -772,6 +807,44 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                 exprs.push(json!({"xt": {"type": ty, "name": name}}));
                 i += 3;
             }
+            _ if selector(&toks, i).is_some() => {
+                let Some((first, mut j)) = selector(&toks, i) else {
+                    break;
+                };
+                // A concatenation: `ip daddr . meta l4proto . th dport`.
+                let mut keys = vec![first];
+                while tok(j) == "." {
+                    match selector(&toks, j + 1) {
+                        Some((k, next)) => {
+                            keys.push(k);
+                            j = next;
+                        }
+                        None => break,
+                    }
+                }
+                let mut left = if keys.len() > 1 {
+                    json!({ "concat": keys })
+                } else {
+                    keys.pop().unwrap_or(Value::Null)
+                };
+                // A mask: `meta mark & 0x00004000 == 0x00000000`.
+                if matches!(tok(j), "&" | "and") {
+                    left = json!({"&": [left, parse_num(tok(j + 1))]});
+                    j += 2;
+                }
+                if tok(j) == "vmap" {
+                    let data = tok(j + 1);
+                    let data = match data.strip_prefix('{').and_then(|d| d.strip_suffix('}')) {
+                        Some(inner) => json!({ "set": elements(inner) }),
+                        None => json!(data),
+                    };
+                    exprs.push(json!({"vmap": {"key": left, "data": data}}));
+                    i = j + 2;
+                    continue;
+                }
+                i = j;
+                push_match(&mut exprs, left, &mut i);
+            }
             _ => {
                 // Not modelled: an opaque match up to the next statement, so the rule is
                 // never read as more (or less) than it is.
@@ -787,6 +860,47 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
         }
     }
     (exprs, comment, unread)
+}
+
+/// A selector (what a match or map looks at) at `i`, in libnftables JSON, and where it ends.
+fn selector(toks: &[String], i: usize) -> Option<(Value, usize)> {
+    let t = |k: usize| toks.get(k).map(String::as_str).unwrap_or("");
+    let w = t(i);
+    let next = t(i + 1);
+    Some(match w {
+        "ip" | "ip6" => match next {
+            "saddr" | "daddr" => (json!({"payload": {"protocol": w, "field": next}}), i + 2),
+            "protocol" | "nexthdr" => (json!({"meta": {"key": "l4proto"}}), i + 2),
+            _ => return None,
+        },
+        "tcp" | "udp" | "th" | "sctp" if matches!(next, "dport" | "sport") => {
+            (json!({"payload": {"protocol": w, "field": next}}), i + 2)
+        }
+        "meta"
+            if matches!(
+                next,
+                "l4proto" | "iifname" | "oifname" | "mark" | "nfproto" | "pkttype" | "iif" | "oif"
+            ) && t(i + 2) != "set" =>
+        {
+            (json!({"meta": {"key": next}}), i + 2)
+        }
+        "iifname" | "oifname" | "l4proto" | "iif" | "oif" => (json!({"meta": {"key": w}}), i + 1),
+        "mark" if next != "set" => (json!({"meta": {"key": "mark"}}), i + 1),
+        "ct" if matches!(next, "state" | "status" | "direction" | "mark") && t(i + 2) != "set" => {
+            (json!({"ct": {"key": next}}), i + 2)
+        }
+        "fib" if matches!(next, "daddr" | "saddr") && t(i + 2) == "type" => {
+            (json!({"fib": {"result": "type", "flags": [next]}}), i + 3)
+        }
+        "numgen" if next == "random" && t(i + 2) == "mod" => {
+            let m: u64 = t(i + 3).parse().ok()?;
+            (
+                json!({"numgen": {"mode": "random", "mod": m, "offset": 0}}),
+                i + 4,
+            )
+        }
+        _ => return None,
+    })
 }
 
 fn is_statement(t: &str) -> bool {
@@ -813,7 +927,17 @@ fn is_statement(t: &str) -> bool {
 fn is_selector(t: &str) -> bool {
     matches!(
         t,
-        "ip" | "ip6" | "tcp" | "udp" | "th" | "meta" | "iifname" | "oifname" | "ct" | "mark"
+        "ip" | "ip6"
+            | "tcp"
+            | "udp"
+            | "th"
+            | "meta"
+            | "iifname"
+            | "oifname"
+            | "ct"
+            | "mark"
+            | "fib"
+            | "numgen"
     )
 }
 
