@@ -206,7 +206,7 @@ fn drop_chain(ev: &Evaluation) -> Option<(String, String)> {
         return Some((r.table.to_string(), r.chain.to_string()));
     }
     o.trace.iter().rev().find_map(|s| match &s.action {
-        netdoctor_netfilter::eval::Action::Policy { .. } => {
+        netdoctor_netfilter::Action::Policy { .. } => {
             Some((s.table.to_string(), s.chain.to_string()))
         }
         _ => None,
@@ -231,7 +231,7 @@ fn decided_by(ev: &Evaluation, src: &str) -> Option<String> {
         ));
     }
     o.trace.iter().rev().find_map(|s| match &s.action {
-        netdoctor_netfilter::eval::Action::Policy { verdict } => Some(format!(
+        netdoctor_netfilter::Action::Policy { verdict } => Some(format!(
             "{src}: policy of {}/{} is {verdict}",
             s.table, s.chain
         )),

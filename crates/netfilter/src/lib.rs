@@ -48,24 +48,37 @@
 //! assert!(ev.hook(Hook::Forward, &pod).accepted());
 //! ```
 
-pub mod error;
-pub mod eval;
-pub mod explain;
-pub mod listing;
+// The modules are private: what other crates may use is the list below. Rule types at the
+// bottom (`rule`, `text`, `packet`), the readers above them (`parse` for iptables-save and
+// -restore, `listing` for `iptables -L`/`-S`, `nft` for nft JSON and text), the evaluator
+// (`eval`) and the explanation of a dump (`explain`) on top.
+mod error;
+mod eval;
+mod explain;
+mod listing;
 mod names;
-pub mod nft;
-pub mod packet;
-pub mod parse;
-pub mod rule;
-pub mod text;
+mod nft;
+mod packet;
+mod parse;
+mod rule;
+mod text;
 
 pub use error::{ErrorKind, ParseError};
-pub use eval::{Evaluation, Evaluator, Outcome, Verdict};
-pub use explain::Explanation;
+pub use eval::{
+    Action, Choice, ChoicePoint, Evaluation, Evaluator, NatDone, NatKind, Outcome, RuleRef, Step,
+    Verdict, WeightedTarget,
+};
+pub use explain::{ChainSummary, DropRule, Endpoint, Entry, EntryKind, Explanation, ServiceView};
 pub use listing::{parse_listing, ListingInfo};
-pub use nft::{looks_like_nft_text, parse_nft_json, parse_nft_text};
-pub use packet::{CtDir, CtState, Hook, HostContext, Packet};
+pub use nft::{
+    looks_like_nft_text, parse_nft_json, parse_nft_text, ElemValue, KeyField, Vmap, VmapVerdict,
+};
+pub use packet::{
+    proto, CtDir, CtInfo, CtState, CtStateSet, Hook, HostAddr, HostContext, IpSetContents, Packet,
+};
 pub use parse::{
     parse_dump, parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads,
+    split_args, Token,
 };
 pub use rule::*;
+pub use text::{Sparse, Text};

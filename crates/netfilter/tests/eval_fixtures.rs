@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use netdoctor_netfilter::eval::NatKind;
+use netdoctor_netfilter::NatKind;
 use netdoctor_netfilter::*;
 
 /// The v1.30 test node: 192.168.0.2 on eth0, pod CIDR 10.0.0.0/8 behind cni0.
@@ -149,7 +149,7 @@ fn overall_established_packets_skip_nat() {
     assert!(res.outcomes[0]
         .trace
         .iter()
-        .any(|s| matches!(s.action, eval::Action::SkipTable { .. })));
+        .any(|s| matches!(s.action, Action::SkipTable { .. })));
 }
 
 #[test]

@@ -46,7 +46,7 @@ fn goto_from_the_base_chain_returns_to_the_policy() {
     assert!(res.outcomes[0]
         .trace
         .iter()
-        .any(|s| matches!(&s.action, eval::Action::Policy { verdict } if verdict == "DROP")));
+        .any(|s| matches!(&s.action, Action::Policy { verdict } if verdict == "DROP")));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn unknown_matches_never_guess_but_harmless_ones_are_skipped() {
     let mut ctx = HostContext::with_addresses([("eth0", "192.168.0.2/24".parse().expect("net"))]);
     ctx.ipsets.insert(
         "allowed".into(),
-        packet::IpSetContents {
+        IpSetContents {
             nets: vec!["192.168.0.0/28".parse().expect("net")],
             has_non_address_members: false,
         },

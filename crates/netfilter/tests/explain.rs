@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use netdoctor_netfilter::explain::EntryKind;
+use netdoctor_netfilter::EntryKind;
 use netdoctor_netfilter::*;
 
 #[test]

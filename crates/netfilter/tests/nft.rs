@@ -1,6 +1,6 @@
 //! nft JSON rulesets: kube-proxy's nftables mode and an inet host firewall.
 
-use netdoctor_netfilter::eval::NatKind;
+use netdoctor_netfilter::NatKind;
 use netdoctor_netfilter::*;
 
 fn data(name: &str) -> String {
@@ -139,7 +139,7 @@ fn host_firewall_drops_vxlan_and_keeps_ssh() {
     assert!(res.outcomes[0]
         .trace
         .iter()
-        .any(|s| matches!(&s.action, eval::Action::Policy { verdict } if verdict == "DROP")));
+        .any(|s| matches!(&s.action, Action::Policy { verdict } if verdict == "DROP")));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use crate::node::NodeModel;
 use netdoctor_model::Backend;
-use netdoctor_netfilter::eval::{Action, NatKind, Outcome};
+use netdoctor_netfilter::{Action, NatKind, Outcome};
 use netdoctor_netfilter::{Evaluator, Hook, Packet, Verdict};
 
 /// One fate of a packet at a hook.

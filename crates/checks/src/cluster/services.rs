@@ -123,7 +123,7 @@ fn service_rules(ctx: &Context) -> (ServicePorts, bool, Vec<String>) {
 /// kube-proxy's nftables mode: the `service-ips` verdict map of table `ip kube-proxy`, as
 /// (ClusterIP, protocol, port). `None` when there is no complete nftables rule set with it.
 fn nft_service_rules(ctx: &Context) -> Option<(ServicePorts, String)> {
-    use netdoctor_netfilter::nft::{ElemValue, KeyField, VmapVerdict};
+    use netdoctor_netfilter::{ElemValue, KeyField, VmapVerdict};
     use netdoctor_netfilter::{TableFamily, Target};
     let (rs, source) = match (&ctx.snap.nft_json, &ctx.snap.nft_text) {
         (Some(j), _) => (

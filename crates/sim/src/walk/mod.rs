@@ -7,7 +7,7 @@ use crate::node::{BridgeNf, NodeModel};
 use crate::report::{Direction, Drop, Hop, Trace, TracePath, TraceVerdict};
 use crate::route::{self, describe, Lookup};
 use netdoctor_model::RouteKind;
-use netdoctor_netfilter::{packet::proto, CtDir, CtState, Hook, Packet, Verdict};
+use netdoctor_netfilter::{proto, CtDir, CtState, Hook, Packet, Verdict};
 use std::net::IpAddr;
 
 mod conntrack;
