@@ -1,0 +1,33 @@
+//! `-m comment`: the first comment is the rule's, later ones are matches.
+
+use super::unknown_opt;
+use crate::parse::args::{one, Opt, RuleArgs};
+use crate::rule::*;
+use std::sync::Arc;
+
+/// The match modules this file reads.
+pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["comment"], comment)];
+
+/// `-m comment`.
+fn comment(
+    name: &str,
+    opts: &[Opt],
+    _proto_seen: Option<u8>,
+    src: &Arc<String>,
+    out: &mut RuleArgs,
+) -> Result<(), String> {
+    for o in opts {
+        match o.name {
+            "--comment" => {
+                let text = Text::slice_of(src, one(o)?);
+                if out.comment.is_none() {
+                    out.comment = Some(text);
+                } else {
+                    out.matches.push(Match::new(MatchKind::Comment { text }));
+                }
+            }
+            _ => return Err(unknown_opt(name, o)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! Packet and connection marks (`mark`, `connmark`).
+
+use super::unknown_opt;
+use crate::parse::args::{neg, one, Opt, RuleArgs};
+use crate::parse::values as v;
+use crate::rule::*;
+use std::sync::Arc;
+
+/// The match modules this file reads.
+pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["mark", "connmark"], mark)];
+
+/// `-m mark | connmark`.
+fn mark(
+    name: &str,
+    opts: &[Opt],
+    _proto_seen: Option<u8>,
+    _src: &Arc<String>,
+    out: &mut RuleArgs,
+) -> Result<(), String> {
+    for o in opts {
+        match o.name {
+            "--mark" => {
+                let (value, mask) = v::value_mask(one(o)?)?;
+                let kind = if name == "mark" {
+                    MatchKind::Mark { value, mask }
+                } else {
+                    MatchKind::ConnMark { value, mask }
+                };
+                out.matches.push(neg(o, kind));
+            }
+            _ => return Err(unknown_opt(name, o)),
+        }
+    }
+    Ok(())
+}

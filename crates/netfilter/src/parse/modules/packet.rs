@@ -1,0 +1,77 @@
+//! Properties of the packet itself (`pkttype`, `length`) and accounting (`nfacct`).
+
+use super::unknown_opt;
+use crate::parse::args::{neg, one, Opt, RuleArgs};
+use crate::parse::values as v;
+use crate::rule::*;
+use std::sync::Arc;
+
+/// The match modules this file reads.
+pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
+    (&["pkttype"], pkttype),
+    (&["length"], length_match),
+    (&["nfacct"], nfacct),
+];
+
+/// `-m pkttype`.
+fn pkttype(
+    name: &str,
+    opts: &[Opt],
+    _proto_seen: Option<u8>,
+    _src: &Arc<String>,
+    out: &mut RuleArgs,
+) -> Result<(), String> {
+    for o in opts {
+        match o.name {
+            "--pkt-type" => out.matches.push(neg(
+                o,
+                MatchKind::PktType {
+                    kind: one(o)?.to_ascii_lowercase(),
+                },
+            )),
+            _ => return Err(unknown_opt(name, o)),
+        }
+    }
+    Ok(())
+}
+
+/// `-m length`.
+fn length_match(
+    name: &str,
+    opts: &[Opt],
+    _proto_seen: Option<u8>,
+    _src: &Arc<String>,
+    out: &mut RuleArgs,
+) -> Result<(), String> {
+    for o in opts {
+        match o.name {
+            "--length" => out.matches.push(neg(
+                o,
+                MatchKind::Length {
+                    range: v::port_range(one(o)?)?,
+                },
+            )),
+            _ => return Err(unknown_opt(name, o)),
+        }
+    }
+    Ok(())
+}
+
+/// `-m nfacct`.
+fn nfacct(
+    name: &str,
+    opts: &[Opt],
+    _proto_seen: Option<u8>,
+    _src: &Arc<String>,
+    out: &mut RuleArgs,
+) -> Result<(), String> {
+    for o in opts {
+        match o.name {
+            "--nfacct-name" => out.matches.push(Match::new(MatchKind::Nfacct {
+                name: one(o)?.to_string(),
+            })),
+            _ => return Err(unknown_opt(name, o)),
+        }
+    }
+    Ok(())
+}
