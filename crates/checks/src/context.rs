@@ -86,6 +86,37 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The node's nftables rules (`nft -j list ruleset`, or its text as pasted), their read
+    /// problems, and where they came from; rule lines count in the file the text sits in.
+    pub fn nft_rules(
+        &self,
+    ) -> Option<(
+        netdoctor_netfilter::Ruleset,
+        Vec<netdoctor_netfilter::ParseError>,
+        String,
+    )> {
+        if let Some(j) = &self.snap.nft_json {
+            let (rs, errors) = netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file);
+            return Some((rs, errors, j.source.to_string()));
+        }
+        let t = self.snap.nft_text.as_ref()?;
+        let (mut rs, mut errors) = netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file);
+        // Lines of a pasted section are numbered from where it starts in its file.
+        let first = t.source.line.unwrap_or(1).saturating_sub(1);
+        for r in rs
+            .tables
+            .iter_mut()
+            .flat_map(|tb| tb.chains.iter_mut())
+            .flat_map(|c| c.rules.iter_mut())
+        {
+            r.line += first;
+        }
+        for e in &mut errors {
+            e.line += first;
+        }
+        Some((rs, errors, t.source.file.clone()))
+    }
+
     /// Which kinds of evidence this diagnosis has (for the reasoning steps).
     pub fn available_inputs(&self) -> Vec<Input> {
         let s = self.snap;

@@ -285,16 +285,8 @@ fn kube_proxy_mode(ctx: &Context, out: &mut Outcome) {
         }
         "nftables" => {
             // A complete nftables rule set without kube-proxy's table.
-            let (rs, src) = match (&ctx.snap.nft_json, &ctx.snap.nft_text) {
-                (Some(j), _) => (
-                    netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file).0,
-                    j.source.to_string(),
-                ),
-                (None, Some(t)) => (
-                    netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file).0,
-                    t.source.to_string(),
-                ),
-                (None, None) => return,
+            let Some((rs, _, src)) = ctx.nft_rules() else {
+                return;
             };
             if rs.cut.is_some()
                 || rs.tables.is_empty()

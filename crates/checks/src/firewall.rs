@@ -14,8 +14,8 @@ use ipnet::IpNet;
 use netdoctor_model::Finding;
 use netdoctor_model::{Backend, Family, Severity};
 use netdoctor_netfilter::{
-    parse_dump, parse_listing, parse_nft_json, parse_nft_text, ErrorKind, Evaluation, Evaluator,
-    Hook, HostContext, ListingInfo, Packet, Ruleset, TableFamily, Verdict,
+    parse_dump, parse_listing, ErrorKind, Evaluation, Evaluator, Hook, HostContext, ListingInfo,
+    Packet, Ruleset, TableFamily, Verdict,
 };
 use std::net::IpAddr;
 
@@ -99,26 +99,7 @@ fn rulesets(ctx: &Context) -> Vec<Rules> {
 /// seen twice, and only the native nft tables (firewalld, kube-proxy's nftables mode, a
 /// host firewall) are kept from it.
 fn nft_rulesets(ctx: &Context) -> Option<Rules> {
-    let (mut ruleset, errors, source) = if let Some(j) = &ctx.snap.nft_json {
-        let (rs, errors) = parse_nft_json(&j.value, &j.source.file);
-        (rs, errors, j.source.to_string())
-    } else {
-        let t = ctx.snap.nft_text.as_ref()?;
-        let (mut rs, mut errors) = parse_nft_text(&t.value, &t.source.file);
-        // Lines of a pasted section are numbered from where it starts in its file.
-        let first = t.source.line.unwrap_or(1).saturating_sub(1);
-        for tb in &mut rs.tables {
-            for c in &mut tb.chains {
-                for r in &mut c.rules {
-                    r.line += first;
-                }
-            }
-        }
-        for e in &mut errors {
-            e.line += first;
-        }
-        (rs, errors, t.source.file.clone())
-    };
+    let (mut ruleset, errors, source) = ctx.nft_rules()?;
     let iptables_nft = ctx
         .snap
         .iptables

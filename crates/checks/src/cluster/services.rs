@@ -125,17 +125,7 @@ fn service_rules(ctx: &Context) -> (ServicePorts, bool, Vec<String>) {
 fn nft_service_rules(ctx: &Context) -> Option<(ServicePorts, String)> {
     use netdoctor_netfilter::{ElemValue, KeyField, VmapVerdict};
     use netdoctor_netfilter::{TableFamily, Target};
-    let (rs, source) = match (&ctx.snap.nft_json, &ctx.snap.nft_text) {
-        (Some(j), _) => (
-            netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file).0,
-            j.source.to_string(),
-        ),
-        (None, Some(t)) => (
-            netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file).0,
-            t.source.to_string(),
-        ),
-        (None, None) => return None,
-    };
+    let (rs, _, source) = ctx.nft_rules()?;
     if rs.cut.is_some() {
         return None;
     }

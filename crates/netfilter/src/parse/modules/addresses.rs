@@ -1,10 +1,9 @@
 //! Address classes and ranges (`addrtype`, `iprange`).
 
-use super::unknown_opt;
-use crate::parse::args::{neg, no_value, one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{neg, no_value, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] =
@@ -12,11 +11,9 @@ pub(super) const MODULES: &[(&[&str], super::Reader)] =
 
 /// `-m addrtype`.
 fn addrtype(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     let mut limit = None;
     for o in opts {
@@ -49,11 +46,9 @@ fn addrtype(
 
 /// `-m iprange`.
 fn iprange(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         let side = match o.name {

@@ -1,20 +1,21 @@
 //! `-m comment`: the first comment is the rule's, later ones are matches.
 
-use super::unknown_opt;
-use crate::parse::args::{one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::one;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["comment"], comment)];
 
 /// `-m comment`.
 fn comment(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name,
+        opts,
+        src,
+        out,
+        ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {

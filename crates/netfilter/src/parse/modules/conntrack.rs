@@ -1,22 +1,19 @@
 //! Connection tracking (`conntrack`, `state`).
 
-use super::{opaque, unknown_opt};
+use super::{opaque, unknown_opt, Args};
 use crate::packet::{CtDir, CtStateSet};
-use crate::parse::args::{neg, one, Opt, RuleArgs};
+use crate::parse::args::{neg, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["conntrack", "state"], conntrack)];
 
 /// `-m conntrack | state`.
 fn conntrack(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         let kind = match (name, o.name) {

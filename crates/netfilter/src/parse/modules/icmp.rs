@@ -1,21 +1,18 @@
 //! `icmp` and `icmp6` types.
 
-use super::unknown_opt;
-use crate::parse::args::{neg, one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{neg, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["icmp", "icmp6", "icmpv6"], icmp)];
 
 /// `-m icmp | icmp6 | icmpv6`.
 fn icmp(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     let v6 = name != "icmp";
     for o in opts {

@@ -1,20 +1,17 @@
 //! `-m set`: ipset membership.
 
-use super::{opaque, unknown_opt};
-use crate::parse::args::{neg, Opt, RuleArgs};
+use super::{opaque, unknown_opt, Args};
+use crate::parse::args::neg;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["set"], set_match)];
 
 /// `-m set`.
 fn set_match(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {

@@ -1,21 +1,18 @@
 //! Packet and connection marks (`mark`, `connmark`).
 
-use super::unknown_opt;
-use crate::parse::args::{neg, one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{neg, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["mark", "connmark"], mark)];
 
 /// `-m mark | connmark`.
 fn mark(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {

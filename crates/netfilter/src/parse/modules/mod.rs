@@ -32,9 +32,19 @@ pub(super) fn unknown_opt(module: &str, o: &Opt) -> String {
     format!("unknown option {} of match {module}", o.name)
 }
 
-/// A match module's reader: its name (several modules share one), its options, the protocol
-/// `-p` gave, the dump's text (comments point into it), and the rule being built.
-type Reader = fn(&str, &[Opt], Option<u8>, &Arc<String>, &mut RuleArgs) -> Result<(), String>;
+/// What a match module's reader is given: the module's name (several modules share one
+/// reader), its options, the protocol `-p` gave, the dump's text (comments point into it), and
+/// the rule being built.
+pub(super) struct Args<'r, 't, 'a> {
+    pub name: &'r str,
+    pub opts: &'r [Opt<'t, 'a>],
+    pub proto_seen: Option<u8>,
+    pub src: &'r Arc<String>,
+    pub out: &'r mut RuleArgs,
+}
+
+/// A match module's reader.
+type Reader = for<'r, 't, 'a> fn(Args<'r, 't, 'a>) -> Result<(), String>;
 
 /// Every match module netdoctor reads, by the names iptables knows it under, family by family.
 /// A new match of an existing family is one entry in that file's `MODULES` and one function,
@@ -67,7 +77,13 @@ pub(super) fn parse_module(
         .flat_map(|f| f.iter())
         .find(|(names, _)| names.contains(&name))
     {
-        Some((_, read)) => read(name, opts, proto_seen, src, out)?,
+        Some((_, read)) => read(Args {
+            name,
+            opts,
+            proto_seen,
+            src,
+            out,
+        })?,
         None => opaque(
             out,
             name,

@@ -1,130 +1,52 @@
-//! Matches whose outcome depends on what a packet description does not hold (rates, owners, sockets, payload bytes): read, and evaluated as unknown.
+//! Matches whose outcome depends on what a packet description does not hold (rates, owners,
+//! sockets, payload bytes): read, kept with the reason, and evaluated as unknown.
 
-use super::opaque;
-use crate::parse::args::{Opt, RuleArgs};
-use std::sync::Arc;
+use super::{opaque, Args};
+
+/// The modules read as opaque, and why each cannot be decided from a packet description.
+const OPAQUE: &[(&[&str], &str)] = &[
+    (
+        &["limit", "hashlimit"],
+        "rate limits depend on the traffic's history",
+    ),
+    (
+        &["owner"],
+        "the owning socket is not part of the packet description",
+    ),
+    (&["socket"], "whether a local socket exists is not known"),
+    (&["rpfilter"], "reverse-path lookups need the routing table"),
+    (
+        &["string"],
+        "the payload is not part of the packet description",
+    ),
+    (
+        &["u32"],
+        "raw header bytes are not part of the packet description",
+    ),
+    (&["devgroup"], "interface groups are not known"),
+];
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
-    (&["limit", "hashlimit"], limit),
-    (&["owner"], owner),
-    (&["socket"], socket_match),
-    (&["rpfilter"], rpfilter),
-    (&["string"], string_match),
-    (&["u32"], u32_match),
-    (&["devgroup"], devgroup),
+    (&["limit", "hashlimit"], unknowable),
+    (&["owner"], unknowable),
+    (&["socket"], unknowable),
+    (&["rpfilter"], unknowable),
+    (&["string"], unknowable),
+    (&["u32"], unknowable),
+    (&["devgroup"], unknowable),
 ];
 
-/// `-m limit | hashlimit`.
-fn limit(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+/// `-m limit`, `-m owner`, ...: the module and its options, as an opaque match.
+fn unknowable(
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "rate limits depend on the traffic's history",
-    );
-    Ok(())
-}
-
-/// `-m owner`.
-fn owner(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "the owning socket is not part of the packet description",
-    );
-    Ok(())
-}
-
-/// `-m socket`.
-fn socket_match(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "whether a local socket exists is not known",
-    );
-    Ok(())
-}
-
-/// `-m rpfilter`.
-fn rpfilter(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "reverse-path lookups need the routing table",
-    );
-    Ok(())
-}
-
-/// `-m string`.
-fn string_match(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "the payload is not part of the packet description",
-    );
-    Ok(())
-}
-
-/// `-m u32`.
-fn u32_match(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(
-        out,
-        name,
-        opts,
-        "raw header bytes are not part of the packet description",
-    );
-    Ok(())
-}
-
-/// `-m devgroup`.
-fn devgroup(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
-) -> Result<(), String> {
-    opaque(out, name, opts, "interface groups are not known");
+    let why = OPAQUE
+        .iter()
+        .find(|(names, _)| names.contains(&name))
+        .map_or("not modelled", |(_, why)| why);
+    opaque(out, name, opts, why);
     Ok(())
 }

@@ -1,10 +1,9 @@
 //! Properties of the packet itself (`pkttype`, `length`) and accounting (`nfacct`).
 
-use super::unknown_opt;
-use crate::parse::args::{neg, one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{neg, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
@@ -15,11 +14,9 @@ pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
 
 /// `-m pkttype`.
 fn pkttype(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {
@@ -37,11 +34,9 @@ fn pkttype(
 
 /// `-m length`.
 fn length_match(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {
@@ -59,11 +54,9 @@ fn length_match(
 
 /// `-m nfacct`.
 fn nfacct(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         match o.name {

@@ -1,20 +1,17 @@
 //! Bridge ports (`physdev`), for bridged traffic seen through br_netfilter.
 
-use super::unknown_opt;
-use crate::parse::args::{neg, no_value, one, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{neg, no_value, one};
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[(&["physdev"], physdev)];
 
 /// `-m physdev`.
 fn physdev(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     for o in opts {
         let opt = match o.name {

@@ -1,10 +1,9 @@
 //! Ports: the protocol modules `-p` loads (`tcp`, `udp`, `udplite`, `sctp`, `dccp`) and `multiport`.
 
-use super::{opaque, unknown_opt};
-use crate::parse::args::{module_proto, neg, no_value, one, Opt, RuleArgs};
+use super::{opaque, unknown_opt, Args};
+use crate::parse::args::{module_proto, neg, no_value, one};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
@@ -14,11 +13,9 @@ pub(super) const MODULES: &[(&[&str], super::Reader)] = &[
 
 /// `-m tcp | udp | udplite | sctp | dccp`.
 fn tcp(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     let p = module_proto(name);
     for o in opts {
@@ -77,11 +74,13 @@ fn tcp(
 
 /// `-m multiport`.
 fn multiport(
-    name: &str,
-    opts: &[Opt],
-    proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name,
+        opts,
+        proto_seen,
+        out,
+        ..
+    }: Args,
 ) -> Result<(), String> {
     let p = proto_seen.filter(|p| matches!(*p, 6 | 17 | 132 | 136 | 33));
     for o in opts {

@@ -1,10 +1,9 @@
 //! Choices that depend on chance or on history (`statistic`, `recent`).
 
-use super::unknown_opt;
-use crate::parse::args::{one, values_text, Opt, RuleArgs};
+use super::{unknown_opt, Args};
+use crate::parse::args::{one, values_text};
 use crate::parse::values as v;
 use crate::rule::*;
-use std::sync::Arc;
 
 /// The match modules this file reads.
 pub(super) const MODULES: &[(&[&str], super::Reader)] =
@@ -12,11 +11,9 @@ pub(super) const MODULES: &[(&[&str], super::Reader)] =
 
 /// `-m statistic`.
 fn statistic(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     let mut mode = None;
     let mut prob = None;
@@ -59,11 +56,9 @@ fn statistic(
 
 /// `-m recent`.
 fn recent(
-    name: &str,
-    opts: &[Opt],
-    _proto_seen: Option<u8>,
-    _src: &Arc<String>,
-    out: &mut RuleArgs,
+    Args {
+        name, opts, out, ..
+    }: Args,
 ) -> Result<(), String> {
     let mut rname = "DEFAULT".to_string();
     let mut cmd = None;
