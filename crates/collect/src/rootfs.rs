@@ -85,6 +85,25 @@ fn read_one(
         Err(e) => return not_read(problems, e.to_string()),
     };
     match entry.kind {
+        // A link whose target is not there (an absolute link out of a mounted image, a
+        // removed file): it takes the name, sets nothing at boot, and is said.
+        EntryKind::Missing if entry.link.is_some() => {
+            let target = entry.link.clone().unwrap_or_default();
+            files.push(ConfigFile {
+                path: node_path.to_string(),
+                symlink_target: entry.link,
+                content: String::new(),
+                source: Source::live(shown.clone()),
+            });
+            // Known to set nothing: not an unread file (which could set anything).
+            problems.push(NotCollected {
+                part: format!("dangling-link:{node_path}"),
+                reason: format!(
+                    "{shown}: a link to {target}, which does not exist under the root: it sets nothing at boot"
+                ),
+            });
+            return;
+        }
         EntryKind::Missing | EntryKind::Dir => return,
         // systemd's way of masking a vendor file: same name, link to /dev/null.
         EntryKind::Masked => {
@@ -184,6 +203,31 @@ mod tests {
         assert!(
             files.iter().all(|f| !f.content.contains("ip_forward = 0")),
             "the host's file outside the root was not read: {files:?}"
+        );
+    }
+
+    #[test]
+    fn a_dangling_link_takes_its_name_and_sets_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("etc/sysctl.d")).expect("mkdir");
+        std::os::unix::fs::symlink(
+            "/nowhere/99-k8s.conf",
+            root.join("etc/sysctl.d/99-k8s.conf"),
+        )
+        .expect("symlink");
+        let (files, problems) = read_node_files(root);
+        let f = files
+            .iter()
+            .find(|f| f.path == "/etc/sysctl.d/99-k8s.conf")
+            .expect("the link is listed");
+        assert_eq!(f.symlink_target.as_deref(), Some("/nowhere/99-k8s.conf"));
+        assert!(f.content.is_empty());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.part.starts_with("dangling-link:") && p.reason.contains("sets nothing")),
+            "{problems:?}"
         );
     }
 }

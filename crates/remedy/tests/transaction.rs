@@ -265,3 +265,26 @@ fn two_applies_at_once() {
         source: Source::live(""),
     };
 }
+
+/// Found by the property test: a dangling absolute link named like netdoctor's drop-in, in
+/// both /usr/lib and /etc. The collector once left such links out, so the second apply chose
+/// a new name and wrote again.
+#[test]
+fn dangling_links_named_like_the_drop_in_keep_apply_idempotent() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    let outside = t.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let link = |dir: &'static str| Existing {
+        dir,
+        name: "99-netdoctor.conf".into(),
+        lines: vec![],
+        link: 2,
+    };
+    build(&root, &outside, &[link("usr/lib/sysctl.d"), link("etc/sysctl.d")], &[]);
+    apply_once(&root);
+    let once = tree(&root);
+    let steps = apply_once(&root);
+    assert!(steps.is_empty(), "second plan: {steps:?}");
+    assert_eq!(tree(&root).len(), once.len());
+}
