@@ -114,11 +114,27 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
         if history.len() > 1 {
             evidence.push(format!("in boot order: {}", history.join(", then ")));
         }
-        let (sev, title) = if runtime_wrong {
+        // Only some files pasted: a file not shown may still set it right after this one.
+        let partial = !ctx.snap.files_collected;
+        if partial {
+            evidence.push(
+                "only some of the node's sysctl files were given: a file not shown that sorts later could still set it right"
+                    .into(),
+            );
+        }
+        let (sev, title) = if runtime_wrong && !partial {
             (
                 Severity::Critical,
                 format!(
                     "A configuration file sets {} wrong, and it wins at boot",
+                    need.key
+                ),
+            )
+        } else if runtime_wrong {
+            (
+                Severity::Warning,
+                format!(
+                    "A configuration file sets {} wrong (whether it wins at boot depends on files not shown)",
                     need.key
                 ),
             )
@@ -169,6 +185,17 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
         && !runtime_wrong
         && runtime.is_some()
     {
+        // Absence needs every file: with only some pasted, a file not shown may set it.
+        if !ctx.snap.files_collected {
+            out.not_checked(
+                Cause::SysctlNotPersistent.id(),
+                format!(
+                    "no file given sets {}, but only some of the node's sysctl files were given: put its /etc/sysctl.d, /usr/lib/sysctl.d and /etc/sysctl.conf under root/",
+                    need.key
+                ),
+            );
+            return;
+        }
         // A boot file that could not be read (not root, a FIFO) may be the one that sets it.
         let unread: Vec<String> = ctx
             .snap
@@ -228,6 +255,13 @@ fn module(ctx: &Context, out: &mut Outcome) {
     let Some(boot) = &ctx.boot_modules else {
         return;
     };
+    if !ctx.snap.files_collected {
+        out.not_checked(
+            Cause::ModuleNotPersistent.id(),
+            "only some of the node's files were given: a modules-load.d file not shown may load it",
+        );
+        return;
+    }
     for name in ["br_netfilter"] {
         let Some(src) = loaded.get(name) else {
             continue;
