@@ -94,7 +94,11 @@ fn read(kind: &Kind, section: &Section<'_>, file: &str, snap: &mut NodeSnapshot)
                 problems: p,
             };
             if keep(&out) {
-                merge::sysctls(snap, m);
+                if is_sysctl_config(section) {
+                    sysctl_config(section, file, snap);
+                } else {
+                    merge::sysctls(snap, m);
+                }
             }
         }
         Kind::SysctlValue(key) => sysctl_value(key, section, file, snap, &mut out),
@@ -486,4 +490,44 @@ fn yaml_fragment(body: &str) -> Option<serde_json::Value> {
         "metadata": {"name": name, "annotations": {"netdoctor.io/partial": "a YAML fragment of the Node"}},
         "status": status,
     }))
+}
+
+/// `key = value` lines with comments among them: a sysctl configuration file pasted without
+/// the `cat` that would name it (`sysctl -a` and `sysctl -p` print no comments). Its values
+/// are what the node sets at boot, not what it runs with now.
+fn is_sysctl_config(section: &Section<'_>) -> bool {
+    section.command.is_none()
+        && section.lines.iter().any(|l| {
+            let t = l.text.trim_start();
+            (t.starts_with('#') || t.starts_with(';')) && t.len() > 1
+        })
+}
+
+/// Keep a pasted sysctl configuration as a boot file. Its path was not given: it is taken to
+/// be in /etc/sysctl.d under the bundle file's name, and a problem says so.
+fn sysctl_config(section: &Section<'_>, file: &str, snap: &mut NodeSnapshot) {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    // Only *.conf files are read at boot.
+    let stem = name.strip_suffix(".conf").unwrap_or(name);
+    let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
+    let path = format!("/etc/sysctl.d/{stem}.conf");
+    let first = section.lines.first().map_or(1, |l| l.no);
+    let mut content = String::new();
+    for l in &section.lines {
+        content.push_str(l.text);
+        content.push('\n');
+    }
+    snap.problems.push(text::problem(
+        file,
+        first,
+        format!(
+            "sysctl settings with comments: read as a configuration file that applies at boot, not as the node's current values (its path on the node was not given: taken as {path})"
+        ),
+    ));
+    snap.files.push(netdoctor_model::ConfigFile {
+        path,
+        symlink_target: None,
+        content,
+        source: netdoctor_model::Source::at(file, first),
+    });
 }

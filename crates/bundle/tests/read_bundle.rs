@@ -402,3 +402,30 @@ fn a_dump_file_without_tables_is_not_a_rule_set() {
     assert!(snap.iptables.is_empty());
     assert_eq!(snap.iptables_listings.len(), 1);
 }
+
+/// A sysctl file pasted without the `cat` that names it (comments give it away): its values
+/// apply at boot, so they are kept as a configuration file, never as the node's current values.
+#[test]
+fn a_pasted_sysctl_configuration_is_not_runtime_state() {
+    let snap = ok(&[(
+        "k8s-sysctl.txt",
+        "# required as per CIS benchmark\nnet.ipv4.ip_forward = 0\n",
+    )]);
+    assert!(snap.sysctl("net.ipv4.ip_forward").is_none());
+    let f = snap
+        .files
+        .iter()
+        .find(|f| f.path == "/etc/sysctl.d/k8s-sysctl.conf")
+        .expect("kept as a boot file");
+    assert!(f.content.contains("net.ipv4.ip_forward = 0"));
+    assert!(snap
+        .problems
+        .iter()
+        .any(|p| p.message.contains("its path on the node was not given")));
+    // `sysctl -a` output (no comments) is runtime state as before.
+    let snap = ok(&[("sysctl.txt", "net.ipv4.ip_forward = 0\n")]);
+    assert_eq!(
+        snap.sysctl("net.ipv4.ip_forward").map(|s| s.value.as_str()),
+        Some("0")
+    );
+}

@@ -138,11 +138,19 @@ fn sysctl(ctx: &Context, out: &mut Outcome, need: &Need, boot: &BootSysctl, proc
                     need.key
                 ),
             )
-        } else {
+        } else if runtime.is_some() {
             (
                 Severity::Warning,
                 format!(
                     "{} is right now, but a configuration file sets it wrong at the next boot",
+                    need.key
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "A configuration file sets {} wrong at the next boot (its value now is not known)",
                     need.key
                 ),
             )

@@ -281,7 +281,12 @@ fn dangling_links_named_like_the_drop_in_keep_apply_idempotent() {
         lines: vec![],
         link: 2,
     };
-    build(&root, &outside, &[link("usr/lib/sysctl.d"), link("etc/sysctl.d")], &[]);
+    build(
+        &root,
+        &outside,
+        &[link("usr/lib/sysctl.d"), link("etc/sysctl.d")],
+        &[],
+    );
     apply_once(&root);
     let once = tree(&root);
     let steps = apply_once(&root);
