@@ -300,8 +300,23 @@ fn plausible_bare(name: &str, args: &[&str]) -> bool {
         | "ip6tables-save"
         | "iptables-legacy-save"
         | "iptables-nft-save" => opts(args) || (name == "ifconfig" && args.len() == 1),
-        "iptables" | "ip6tables" | "sysctl" | "netstat" | "journalctl" => {
+        "iptables" | "ip6tables" | "netstat" | "journalctl" => {
             args.first().is_some_and(|a| a.starts_with('-'))
+        }
+        // `sysctl -a`, `sysctl net.ipv4.ip_forward`, `sysctl net.ipv4.ip_forward=1`: its
+        // output lines start with a key, never with the word `sysctl`.
+        "sysctl" => {
+            !args.is_empty()
+                && args.iter().all(|a| {
+                    a.starts_with('-')
+                        || (a.contains(['.', '/'])
+                            && a.split('=').next().is_some_and(|k| {
+                                k.bytes().all(|b| {
+                                    b.is_ascii_alphanumeric()
+                                        || matches!(b, b'.' | b'/' | b'_' | b'-')
+                                })
+                            }))
+                })
         }
         "bridge" => args.first() == Some(&"fdb"),
         "nft" => args.contains(&"list"),
@@ -621,6 +636,11 @@ mod tests {
         );
         assert_eq!(kind("$ ip ru"), Some(Kind::IpRule));
         assert_eq!(kind("$ ip n"), Some(Kind::IpNeigh));
+        // A root prompt `#` before `sysctl KEY`, as after `# systemctl restart systemd-sysctl`
+        // (nixpkgs#118656): the read of one key is a command, not a comment.
+        assert!(recognise("# sysctl net.ipv4.conf.default.forwarding").is_some());
+        assert!(recognise("# sysctl -w net.ipv4.ip_forward=1").is_some());
+        assert!(recognise("# sysctl net.ipv4.ip_forward=1").is_some());
     }
 
     #[test]
@@ -634,6 +654,8 @@ mod tests {
             "route is missing on node 2",
             "ip is 10.0.0.1",
             "cat",
+            "# sysctl settings are defined through files in",
+            "# sysctl is used to set bridge-nf-call-iptables",
         ] {
             assert_eq!(recognise(line), None, "{line}");
         }

@@ -64,13 +64,12 @@ fn global(ctx: &Context, out: &mut Outcome, key: &str, fam: &str) {
 
 fn per_interface(ctx: &Context, out: &mut Outcome) {
     let Some(all) = ctx.sysctls_all() else { return };
-    if ctx
-        .sysctl("net.ipv4.ip_forward")
-        .is_some_and(|v| v.value.trim() == "0")
-    {
+    let global = ctx.sysctl("net.ipv4.ip_forward").map(|v| v.value.trim());
+    if global == Some("0") {
         // The global switch already explains everything; writing it rewrites every interface.
         return;
     }
+    default_off(ctx, out, global.is_none());
     let uplinks = ctx.default_route_devs();
     for (key, v) in all {
         let Some(ifname) = key
@@ -106,4 +105,46 @@ fn per_interface(ctx: &Context, out: &mut Outcome) {
         )
         .with(vec![sysctl(key, "1", true, true)]));
     }
+}
+
+/// `net.ipv4.conf.default.forwarding = 0` while the global switch is on. Writing
+/// `net.ipv4.ip_forward` sets the default too (the kernel's `inet_forward_change`), so this
+/// state means something wrote the default afterwards, typically a re-run of systemd-sysctl
+/// over a configuration that names it (nixpkgs#118656). Every interface created from then on
+/// (a new pod's veth, a recreated bridge or overlay device) starts with forwarding off, so pods
+/// created later lose the network while older ones keep it: a warning, not the cause of a
+/// running pod's outage.
+fn default_off(ctx: &Context, out: &mut Outcome, global_unknown: bool) {
+    let key = "net.ipv4.conf.default.forwarding";
+    let Some(v) = ctx.sysctl(key) else { return };
+    if v.value.trim() != "0" {
+        return;
+    }
+    let unknown = if global_unknown {
+        " net.ipv4.ip_forward was not in the input: if it is 0 as well, that is the cause \
+         (see ip-forward-disabled)."
+    } else {
+        ""
+    };
+    out.add(
+        finding(
+            Cause::IfaceForwardingDisabled,
+            Severity::Warning,
+            "Forwarding is off for every interface created from now on",
+            ctx.sysctl_evidence(key).into_iter().collect(),
+            format!(
+                "Each new interface copies its settings from net.ipv4.conf.default, and IPv4 \
+                 routes a packet only when the interface it arrived on forwards. With {key} = 0, \
+                 the veth of every pod started from now on (and a recreated cni0, docker0 or \
+                 overlay device) does not forward: new pods reach the node but nothing beyond \
+                 it, while older pods keep working. Setting net.ipv4.ip_forward sets the default \
+                 too, so something wrote it afterwards: a re-run of systemd-sysctl (`systemctl \
+                 restart systemd-sysctl`, `sysctl --system`) over a file that names it, or a \
+                 hardening script.{unknown} Verify with `sysctl -a | grep '\\.forwarding'`."
+            ),
+            vec![format!("sysctl -w {key}=1")],
+            ctx.persistent_sysctl(key, "1"),
+        )
+        .with(vec![sysctl(key, "1", true, true)]),
+    );
 }

@@ -223,6 +223,18 @@ fn per_interface_forwarding_off_on_the_pod_bridge() {
 }
 
 #[test]
+fn default_forwarding_off_warns_for_interfaces_created_later() {
+    let mut s = healthy();
+    set(&mut s, "net.ipv4.conf.default.forwarding", "1");
+    assert!(!has(&s, "iface-forwarding-disabled"));
+    set(&mut s, "net.ipv4.conf.default.forwarding", "0");
+    assert!(ids(&s).contains(&("iface-forwarding-disabled".into(), Severity::Warning)));
+    // With the global switch off, that is the one finding.
+    set(&mut s, "net.ipv4.ip_forward", "0");
+    assert!(!has(&s, "iface-forwarding-disabled"));
+}
+
+#[test]
 fn bridge_nf_off_and_br_netfilter_missing() {
     let mut s = healthy();
     set(&mut s, "net.bridge.bridge-nf-call-iptables", "0");
