@@ -87,14 +87,26 @@ pub enum Command {
         verdict, 2 for bad input."
     )]
     Trace(crate::trace::TraceArgs),
-    /// Explain a rule dump in words: kube-proxy's services, CNI and Docker chains, what drops.
+    /// Explain a rule dump in words, or what it does to one packet (--packet).
     #[command(
-        long_about = "Explain an `iptables-save` dump (FILE, or - for standard input) in \
-        words: each kube-proxy service with its ClusterIP, NodePort, load-balancer and external \
-        IPs, the endpoints its DNAT chooses with their probabilities, masquerade marks, services \
-        with no endpoints (REJECT) or no local endpoints (DROP); CNI, Docker and other chains \
+        long_about = "Explain a rule dump (FILE, or - for standard input) in words: each \
+        kube-proxy service with its ClusterIP, NodePort, load-balancer and external IPs, the \
+        endpoints its DNAT chooses with their probabilities, masquerade marks, services with no \
+        endpoints (REJECT) or no local endpoints (DROP); CNI, Docker and other chains \
         summarised; every rule that drops or rejects highlighted.\n\n\
-        Example: iptables-save | netdoctor explain iptables -"
+        With --packet, follow one new connection through the rules instead: every outcome it \
+        can have (one per load-balancing branch) with its probability, the DNAT target, \
+        whether it leaves masqueraded, the verdict, and the rules that decided. The packet \
+        enters at PREROUTING (or OUTPUT with --hook output); after the nat table it goes to \
+        INPUT when its destination is one of the --local addresses (or 127.0.0.0/8), and \
+        through FORWARD and POSTROUTING otherwise. A file of kube-proxy's chains only (its \
+        restore input) gets the built-in chains and kube-proxy's standard jumps, and the \
+        output says so.",
+        after_help = "Examples:\n  \
+        iptables-save | netdoctor explain iptables -\n  \
+        netdoctor explain iptables iptables-save.txt --packet 'tcp 10.244.1.5 -> 10.96.0.10:53' --local 192.168.0.2\n  \
+        netdoctor explain nft ruleset.nft --packet 'tcp 10.0.0.2:40000 -> 192.168.0.2:30080' --local 192.168.0.2 -o json\n  \
+        nft -j list ruleset | netdoctor explain nft -"
     )]
     Explain(ExplainArgs),
 }
@@ -253,16 +265,41 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = ExplainFormat::Text)]
     pub output: ExplainFormat,
+    /// Follow one new connection: "PROTO SRC[:SPORT] -> DST[:DPORT]" (IPv6 as [ADDR]:PORT).
+    #[arg(long, value_name = "PACKET")]
+    pub packet: Option<String>,
+    /// The interface the packet arrives on (decides `-i` matches).
+    #[arg(long = "in", value_name = "IFACE", requires = "packet")]
+    pub in_iface: Option<String>,
+    /// The interface a forwarded or sent packet leaves by (decides `-o` matches).
+    #[arg(long = "out", value_name = "IFACE", requires = "packet")]
+    pub out_iface: Option<String>,
+    /// Where the packet enters: prerouting (it arrives) or output (the node sends it).
+    #[arg(long, value_enum, default_value_t = PacketHook::Prerouting, requires = "packet")]
+    pub hook: PacketHook,
+    /// One of the node's own addresses (repeat the flag); decides `addrtype LOCAL`,
+    /// `fib daddr type local` and whether a packet goes to INPUT or FORWARD.
+    #[arg(long, value_name = "IP", requires = "packet")]
+    pub local: Vec<std::net::IpAddr>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExplainWhat {
-    /// An iptables-save / ip6tables-save dump (either backend).
+    /// An iptables-save / ip6tables-save dump (either backend), or kube-proxy's restore input.
     Iptables,
+    /// An nftables rule set: `nft list ruleset` text or `nft -j list ruleset` JSON.
+    Nft,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketHook {
+    Prerouting,
+    Output,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExplainFormat {
     Text,
     Json,
+    Markdown,
 }

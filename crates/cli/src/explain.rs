@@ -1,8 +1,11 @@
-//! `netdoctor explain iptables FILE|-`.
+//! `netdoctor explain iptables|nft FILE|- [--packet …]`.
 
 use crate::args::{ExplainArgs, ExplainFormat, ExplainWhat};
+use crate::packet;
 use anyhow::Result;
-use netdoctor_netfilter::{parse_iptables_save, Explanation};
+use netdoctor_netfilter::{
+    looks_like_nft_text, parse_iptables_save, parse_nft_json, parse_nft_text, Explanation,
+};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -11,7 +14,6 @@ use std::process::ExitCode;
 const MAX_DUMP: u64 = 256 << 20;
 
 pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
-    let ExplainWhat::Iptables = args.what;
     // Stdin and a named file are read the same way: bounded, and bytes that are not UTF-8
     // become U+FFFD rather than an error (a dump with a Latin-1 comment is still a dump).
     let name = if args.file == "-" {
@@ -19,11 +21,11 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
     } else {
         args.file.clone()
     };
-    let bytes = netdoctor_safefs::read_input(
-        std::path::Path::new(&args.file),
-        MAX_DUMP,
-        "an iptables dump",
-    )?;
+    let what = match args.what {
+        ExplainWhat::Iptables => "an iptables dump",
+        ExplainWhat::Nft => "an nft rule set",
+    };
+    let bytes = netdoctor_safefs::read_input(std::path::Path::new(&args.file), MAX_DUMP, what)?;
     let text = String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     if text.trim().is_empty() {
@@ -31,25 +33,89 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
             "{name}: empty, nothing to explain (a FIFO that nobody writes to reads as empty)"
         );
     }
-    let (ruleset, errors) = parse_iptables_save(&text, &name);
-    if ruleset.tables.is_empty() {
-        let first = errors.first().map(|e| format!(": {e}")).unwrap_or_default();
-        anyhow::bail!("{name}: not an iptables-save dump (no `*table` section){first}");
+    let (mut ruleset, errors) = match args.what {
+        ExplainWhat::Iptables => {
+            let (rs, errors) = parse_iptables_save(&text, &name);
+            if rs.tables.is_empty() {
+                let hint = if looks_like_nft_text(&text) || text.trim_start().starts_with('{') {
+                    " (it looks like an nft rule set: use `explain nft`)"
+                } else {
+                    ""
+                };
+                let first = errors.first().map(|e| format!(": {e}")).unwrap_or_default();
+                anyhow::bail!(
+                    "{name}: not an iptables-save dump (no `*table` section){hint}{first}"
+                );
+            }
+            (rs, errors)
+        }
+        ExplainWhat::Nft => {
+            let (rs, errors) = if text.trim_start().starts_with('{') {
+                parse_nft_json(&text, &name)
+            } else {
+                parse_nft_text(&text, &name)
+            };
+            if rs.tables.is_empty() {
+                let hint = if text.lines().any(|l| l.starts_with('*')) {
+                    " (it looks like an iptables-save dump: use `explain iptables`)"
+                } else {
+                    ""
+                };
+                let first = errors.first().map(|e| format!(": {e}")).unwrap_or_default();
+                anyhow::bail!("{name}: not an nft rule set (no `table`){hint}{first}");
+            }
+            (rs, errors)
+        }
+    };
+    let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let mut out = std::io::stdout().lock();
+    if let Some(p) = &args.packet {
+        let spec = packet::parse_packet(p)?;
+        let mut notes = Vec::new();
+        let mut added_after = None;
+        if args.what == ExplainWhat::Iptables {
+            if let Some((extra, n)) = packet::kube_proxy_completion(&ruleset) {
+                // The added sections come after the file's last line, so every rule of the
+                // file keeps its line number.
+                let full = format!("{text}\n{extra}");
+                ruleset = parse_iptables_save(&full, &name).0;
+                notes = n;
+                added_after = u32::try_from(text.split('\n').count()).ok();
+            }
+        }
+        let walk = packet::Walk {
+            hook: args.hook,
+            in_iface: args.in_iface.as_deref(),
+            out_iface: args.out_iface.as_deref(),
+            local: &args.local,
+            added_after,
+        };
+        let mut report = packet::evaluate(&ruleset, &spec, &walk);
+        notes.append(&mut report.notes);
+        report.notes = notes;
+        report.input_problems = problems;
+        out.write_all(packet::render(&report, args.output)?.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
     }
     let explanation = Explanation::of(&ruleset);
-    let mut out = std::io::stdout().lock();
     match args.output {
-        ExplainFormat::Text => {
+        ExplainFormat::Text | ExplainFormat::Markdown => {
+            let md = args.output == ExplainFormat::Markdown;
+            if md {
+                writeln!(out, "# Rules of `{name}`\n\n```text")?;
+            }
             out.write_all(explanation.render_text().as_bytes())?;
+            if md {
+                writeln!(out, "```")?;
+            }
             if !errors.is_empty() {
                 writeln!(out, "\nLines that could not be read ({}):", errors.len())?;
                 for e in &errors {
-                    writeln!(out, "  {e}")?;
+                    writeln!(out, "{}{e}", if md { "- " } else { "  " })?;
                 }
             }
         }
         ExplainFormat::Json => {
-            let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let doc = serde_json::json!({
                 "schema": "netdoctor.explain/v1",
                 "source": name,

@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod explain;
 mod fix;
+mod packet;
 mod trace;
 
 use clap::Parser;
