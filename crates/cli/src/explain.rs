@@ -82,6 +82,7 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
                 notes = n;
                 added_after = u32::try_from(text.split('\n').count()).ok();
             }
+            notes.extend(packet::assume_builtin_policies(&mut ruleset));
         }
         let walk = packet::Walk {
             hook: args.hook,

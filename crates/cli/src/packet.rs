@@ -693,6 +693,44 @@ pub fn kube_proxy_completion(rs: &Ruleset) -> Option<(String, Vec<String>)> {
     (!notes.is_empty()).then_some((text, notes))
 }
 
+/// In kube-proxy's restore input a built-in chain is declared with `-` ("keep the current
+/// policy"); kube-proxy never sets one, and a fresh kernel's is ACCEPT. Taken as ACCEPT, and
+/// said, for the tables that hold kube-proxy's chains.
+pub fn assume_builtin_policies(rs: &mut Ruleset) -> Vec<String> {
+    let mut notes = Vec::new();
+    for t in &mut rs.tables {
+        let has_kube = t
+            .chains
+            .iter()
+            .any(|c| c.name.as_str().starts_with("KUBE-"));
+        let Some((_, builtins)) = BUILTINS.iter().find(|(n, _)| *n == t.name) else {
+            continue;
+        };
+        if !has_kube {
+            continue;
+        }
+        let mut set = Vec::new();
+        for b in builtins.iter() {
+            if let Some(ci) = t.chain_index(b) {
+                let c = &mut t.chains[ci];
+                if c.policy.is_none() && c.declared_at.is_some() {
+                    c.policy = Some(netdoctor_netfilter::Policy::Accept);
+                    set.push(*b);
+                }
+            }
+        }
+        if !set.is_empty() {
+            notes.push(format!(
+                "table {}: built-in chain(s) {} declared with `-` (keep the current policy, as \
+                 in kube-proxy's restore input): taken as ACCEPT, a fresh node's policy",
+                t.name,
+                set.join(", ")
+            ));
+        }
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -282,3 +282,113 @@ fn bad_packets_and_wrong_formats_are_clear_errors() {
     assert_eq!(code, 2, "--local without --packet");
     assert!(err.contains("--packet"), "{err}");
 }
+
+/// kube-proxy's own packet-flow tests (`tests/fixtures/kube-proxy-flows/*`: a literal dump,
+/// the flows its test tracer expects on it, and the addresses it treats as the node's): every
+/// flow must agree. Where kube-proxy's simplified tracer and the kernel legitimately differ
+/// (it never runs POSTROUTING, so `masq` means "KUBE-MARK-MASQ was jumped to", even for a
+/// packet that is then delivered locally or dropped), the comparison says so below.
+#[test]
+fn kube_proxy_packet_flow_tests_agree() {
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/kube-proxy-flows"
+    );
+    let mut checked = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(root)
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("flows.json").is_file())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let (what, rules) = if dir.join("rules.nft").is_file() {
+            ("nft", dir.join("rules.nft"))
+        } else {
+            ("iptables", dir.join("rules.txt"))
+        };
+        let rules = rules.to_str().expect("utf-8 path").to_string();
+        let local: Vec<String> = std::fs::read_to_string(dir.join("local-ips.txt"))
+            .expect("local-ips.txt")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string())
+            .collect();
+        let flows: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("flows.json")).expect("flows.json"),
+        )
+        .expect("flows json");
+        for f in flows {
+            let name = f["name"].as_str().expect("name");
+            let dport = f["dport"].as_u64().expect("dport");
+            let pkt = format!(
+                "{} {} -> {}:{dport}",
+                f["proto"].as_str().expect("proto"),
+                f["src"].as_str().expect("src"),
+                f["dst"].as_str().expect("dst"),
+            );
+            let mut extra: Vec<&str> = Vec::new();
+            for l in &local {
+                extra.push("--local");
+                extra.push(l);
+            }
+            let v = packet(what, &rules, &pkt, &extra);
+            let outcomes = v["outcomes"].as_array().expect("outcomes");
+            let ctx = format!("{}: {name}: {pkt}: {v:#}", dir.display());
+            let verdicts: Vec<&str> = outcomes
+                .iter()
+                .map(|o| o["verdict"].as_str().expect("verdict"))
+                .collect();
+            let dnats: Vec<&str> = outcomes.iter().filter_map(|o| o["dnat"].as_str()).collect();
+            let expected = f["output"].as_str().expect("output");
+            match expected {
+                "DROP" | "REJECT" => {
+                    let want = expected.to_ascii_lowercase();
+                    assert!(verdicts.iter().all(|v| *v == want), "{ctx}");
+                }
+                "ACCEPT" => {
+                    // A filter rule accepted it (not a policy, not a DNAT).
+                    assert!(verdicts.iter().all(|v| *v == "accept"), "{ctx}");
+                    for o in outcomes {
+                        let last = o["rule_texts"]
+                            .as_array()
+                            .and_then(|r| r.last())
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        assert!(last.ends_with("-j ACCEPT"), "{ctx}");
+                        assert!(o["dnat"].is_null(), "{ctx}");
+                    }
+                }
+                "" => {
+                    // No rule decided: not translated, and nothing dropped it.
+                    assert!(verdicts.iter().all(|v| *v == "accept"), "{ctx}");
+                    assert!(dnats.is_empty(), "{ctx}");
+                }
+                list => {
+                    // Endpoints, in kube-proxy's rule order, one outcome each.
+                    let want: Vec<&str> = list.split(", ").collect();
+                    assert_eq!(dnats, want, "{ctx}");
+                    assert!(verdicts.iter().all(|v| *v == "accept"), "{ctx}");
+                    let total: f64 = outcomes
+                        .iter()
+                        .map(|o| o["probability"].as_f64().expect("known chance"))
+                        .sum();
+                    assert!((total - 1.0).abs() < 1e-9, "{ctx}");
+                }
+            }
+            // masq: compared where the packet really reaches POSTROUTING.
+            let want_masq = f["masq"].as_bool().expect("masq");
+            for o in outcomes {
+                let through = o["hooks"].to_string().contains("POSTROUTING");
+                if through {
+                    assert_eq!(o["masquerade"].as_bool(), Some(want_masq), "{ctx}");
+                } else {
+                    assert_eq!(o["masquerade"].as_bool(), Some(false), "{ctx}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 7, "{checked} flows");
+}

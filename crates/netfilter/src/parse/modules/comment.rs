@@ -20,7 +20,16 @@ fn comment(
     for o in opts {
         match o.name {
             "--comment" => {
-                let text = Text::slice_of(src, one(o)?);
+                // iptables-save always quotes a comment with spaces; hand-written restore
+                // input (kube-proxy's own test data) sometimes does not. A comment decides
+                // nothing, so its words are read as one comment rather than losing the rule.
+                let text = match o.values {
+                    [_, _, ..] if o.values.iter().all(|t| !t.is_option()) => {
+                        let words: Vec<&str> = o.values.iter().map(|t| &*t.text).collect();
+                        Text::new(words.join(" "))
+                    }
+                    _ => Text::slice_of(src, one(o)?),
+                };
                 if out.comment.is_none() {
                     out.comment = Some(text);
                 } else {
@@ -31,4 +40,24 @@ fn comment(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_iptables_save;
+
+    #[test]
+    fn an_unquoted_comment_of_several_words_is_one_comment() {
+        let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n\
+                    -A PREROUTING -m comment --comment kubernetes service portals -j KUBE-SERVICES\n\
+                    COMMIT\n";
+        let (rs, errors) = parse_iptables_save(dump, "t");
+        assert!(errors.is_empty(), "{errors:?}");
+        let rule = &rs.tables[0].chains[0].rules[0];
+        assert_eq!(
+            rule.comment.as_ref().map(|c| c.as_str()),
+            Some("kubernetes service portals")
+        );
+        assert!(rule.target.is_some());
+    }
 }
