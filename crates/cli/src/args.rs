@@ -55,6 +55,26 @@ pub enum Command {
         part listed as not collected, with why. `check` without --from/--snapshot does the same."
     )]
     Collect(CollectArgs),
+    /// Run on the node for good: re-check on every change, serve metrics and the results.
+    #[command(
+        long_about = "Run netdoctor on this node for good (read-only: it never applies a fix). \
+        It checks once at start, again after every netlink change of links, addresses, routes, \
+        neighbours and FDB entries (a burst of changes gives one check after --debounce), and \
+        every --interval for what netlink does not announce (sysctls, rules, boot files).\n\n\
+        It serves GET /metrics (Prometheus: netdoctor_finding{id,severity} is 1 while a finding \
+        is present and 0 once it clears, netdoctor_findings{severity}, \
+        netdoctor_check_duration_seconds, netdoctor_last_check_timestamp_seconds, \
+        netdoctor_checks_total{trigger}), GET /healthz (200 once a check has run), and GET \
+        /v1/check and /v1/snapshot (the `check -o json` and `collect` documents of the last \
+        run) for a client sending `Authorization: Bearer <token>` with the token in \
+        --token-file; without --token-file those two answer 401 to everyone.",
+        after_help = "Examples:\n  \
+        netdoctor agent\n  \
+        netdoctor agent --listen 127.0.0.1:9469 --interval 1m --token-file /etc/netdoctor/token\n  \
+        curl -s localhost:9469/metrics | grep '^netdoctor_finding'\n  \
+        curl -s -H \"Authorization: Bearer $(cat /etc/netdoctor/token)\" localhost:9469/v1/check"
+    )]
+    Agent(AgentArgs),
     /// The remediation plan for this node's findings; changes nothing without --apply.
     #[command(
         long_about = "Print the remediation plan for the node's findings: what to change \
@@ -223,6 +243,52 @@ pub struct CheckArgs {
     /// Exit with status 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Where to serve: ADDR:PORT, or :PORT for every address.
+    #[arg(long, value_name = "ADDR:PORT", default_value = ":9469", value_parser = parse_listen)]
+    pub listen: std::net::SocketAddr,
+    /// A full check at least this often (30s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// After a netlink change, wait this long for the burst to end before checking.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub debounce: std::time::Duration,
+    /// A file holding the bearer token that /v1/check and /v1/snapshot require.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Do not watch netlink; check only every --interval.
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Read the node's configuration files under DIR instead of / (a DaemonSet mounts the
+    /// node's root here, read-only).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse()
+        .map_err(|_| format!("{s:?} is not ADDR:PORT (e.g. :9469, 127.0.0.1:9469, [::]:9469)"))
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 30s, 5m, 1h)"))?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: must be more than zero"));
+    }
+    if d > std::time::Duration::from_secs(7 * 24 * 3600) {
+        return Err(format!("{s:?}: more than a week"));
+    }
+    Ok(d)
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! The `netdoctor` binary: argument parsing and wiring only. Everything it does lives in the
 //! library crates (collect, bundle, checks, report).
 
+mod agent;
 mod args;
 mod check;
 mod demo;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Check(a) => check::run_check(&a),
         args::Command::Collect(a) => check::run_collect(&a),
+        args::Command::Agent(a) => agent::run_agent(&a),
         args::Command::Fix(a) => fix::run_fix(&a),
         args::Command::Demo(a) => demo::run_demo(&a),
         args::Command::Trace(a) => trace::run_trace(&a),

@@ -1,0 +1,176 @@
+//! The agent over real HTTP on loopback, with a check function the test controls.
+
+use netdoctor_agent::{Agent, CheckResult, Config, FindingSummary};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "tok-7f3a9c";
+
+fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n");
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
+    (status, body.unwrap_or_default())
+}
+
+/// An agent whose check reports the findings in `state`.
+fn agent(state: Arc<Mutex<Vec<&'static str>>>, token: Option<&str>) -> Agent {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        interval: Duration::from_secs(3600),
+        debounce: Duration::from_millis(50),
+        token: token.map(str::to_string),
+        watch_netlink: false,
+    };
+    Agent::start(config, move || {
+        let ids = state.lock().expect("state").clone();
+        Ok(CheckResult {
+            check_json: format!("{{\"schema\":\"netdoctor.check/v1\",\"ids\":{ids:?}}}"),
+            snapshot_json: "{\"schema\":\"netdoctor.snapshot/v1\"}".into(),
+            findings: ids
+                .iter()
+                .map(|id| FindingSummary {
+                    id: id.to_string(),
+                    severity: "critical".into(),
+                    title: format!("{id} title"),
+                })
+                .collect(),
+        })
+    })
+    .expect("start")
+}
+
+fn wait_for(addr: SocketAddr, path: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = get(addr, path, None);
+        if body.contains(needle) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} never appeared in:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn metrics_follow_the_findings() {
+    let state = Arc::new(Mutex::new(vec!["ip-forward-disabled"]));
+    let a = agent(state.clone(), Some(TOKEN));
+    let on = "netdoctor_finding{id=\"ip-forward-disabled\",severity=\"critical\"} 1";
+    let body = wait_for(a.addr(), "/metrics", on);
+    assert!(
+        body.contains("netdoctor_last_check_timestamp_seconds"),
+        "{body}"
+    );
+    assert_eq!(get(a.addr(), "/healthz", None), (200, "ok\n".into()));
+    // The fault is repaired; a check (as a netlink change would start) clears it.
+    state.lock().expect("state").clear();
+    a.trigger();
+    let off = "netdoctor_finding{id=\"ip-forward-disabled\",severity=\"critical\"} 0";
+    let body = wait_for(a.addr(), "/metrics", off);
+    assert!(
+        body.contains("netdoctor_findings{severity=\"critical\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("netdoctor_checks_total{trigger=\"request\"} 1"),
+        "{body}"
+    );
+}
+
+#[test]
+fn results_need_the_token_and_leak_nothing_without_it() {
+    let state = Arc::new(Mutex::new(vec!["secret-finding"]));
+    let a = agent(state, Some(TOKEN));
+    wait_for(a.addr(), "/metrics", "secret-finding");
+    for path in ["/v1/check", "/v1/snapshot"] {
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("Bearer tok-7f3a9"),
+            Some("Basic dG9rLTdmM2E5Yw=="),
+            Some(TOKEN),
+        ] {
+            let (code, body) = get(a.addr(), path, auth);
+            assert_eq!(code, 401, "{path} {auth:?}");
+            assert_eq!(body, "unauthorized\n", "{path} {auth:?}");
+        }
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    let (code, body) = get(a.addr(), "/v1/check", Some(&bearer));
+    assert_eq!(code, 200);
+    assert!(body.contains("secret-finding"), "{body}");
+    let (code, body) = get(a.addr(), "/v1/snapshot", Some(&bearer));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "{\"schema\":\"netdoctor.snapshot/v1\"}")
+    );
+    assert_eq!(get(a.addr(), "/nothing", None).0, 404);
+}
+
+#[test]
+fn without_a_token_file_the_results_are_closed() {
+    let a = agent(Arc::new(Mutex::new(vec![])), None);
+    wait_for(a.addr(), "/healthz", "ok");
+    assert_eq!(get(a.addr(), "/v1/check", Some("Bearer ")).0, 401);
+    assert_eq!(get(a.addr(), "/v1/check", None).0, 401);
+}
+
+#[test]
+fn slow_and_huge_requests_do_not_stall_metrics() {
+    let a = agent(Arc::new(Mutex::new(vec![])), Some(TOKEN));
+    wait_for(a.addr(), "/healthz", "ok");
+    // A client that starts a request and never finishes it.
+    let mut slow = TcpStream::connect(a.addr()).expect("connect");
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: a")
+        .expect("write");
+    // A request head far over the limit.
+    let mut huge = TcpStream::connect(a.addr()).expect("connect");
+    huge.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut head = String::from("GET /metrics HTTP/1.1\r\nHost: a\r\n");
+    while head.len() < 1 << 20 {
+        head.push_str("X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    // The server may close the connection while we are still writing: that is the point.
+    let _ = huge.write_all(head.as_bytes());
+    let mut answer = String::new();
+    let _ = huge.read_to_string(&mut answer);
+    assert!(
+        !answer.contains("netdoctor_findings"),
+        "a huge request was served"
+    );
+    // Meanwhile /metrics answers.
+    let (code, body) = get(a.addr(), "/metrics", None);
+    assert_eq!(code, 200);
+    assert!(body.contains("netdoctor_findings"), "{body}");
+    // Anything but GET is refused.
+    let mut post = TcpStream::connect(a.addr()).expect("connect");
+    post.write_all(
+        b"POST /v1/check HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .expect("write");
+    let mut out = String::new();
+    post.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 405"), "{out}");
+    drop(slow);
+}

@@ -1,0 +1,93 @@
+//! `netdoctor agent`: live collection and the checks, run by netdoctor-agent on every change.
+
+use crate::args::AgentArgs;
+use crate::check::{load_cluster, options};
+use anyhow::{Context as _, Result};
+use netdoctor_agent::{Agent, CheckResult, Config, FindingSummary};
+use netdoctor_collect::live::{collect_live, LiveOptions};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The largest token file read (a token is a line; this is generous).
+const MAX_TOKEN: u64 = 4096;
+
+pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
+    if !args.root.is_dir() {
+        anyhow::bail!("--root {}: not a directory", args.root.display());
+    }
+    let token = match &args.token_file {
+        Some(f) => {
+            let bytes = netdoctor_safefs::read_input(f, MAX_TOKEN, "a token file")
+                .with_context(|| format!("--token-file {}", f.display()))?;
+            let t = String::from_utf8(bytes)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
+                .with_context(|| {
+                    format!(
+                        "--token-file {}: not one token (one line of text without spaces)",
+                        f.display()
+                    )
+                })?;
+            Some(t)
+        }
+        None => None,
+    };
+    let root = args.root.clone();
+    let cluster = args.cluster.clone();
+    let check = move || -> std::result::Result<CheckResult, String> {
+        let snapshot = collect_live(&LiveOptions {
+            root: root.clone(),
+            ..LiveOptions::default()
+        });
+        let mut opts = options(&cluster);
+        opts.cluster =
+            load_cluster(&cluster.objects, &[&snapshot]).map_err(|e| format!("{e:#}"))?;
+        let mut report = netdoctor_checks::run(&snapshot, &opts);
+        if let Some(c) = &opts.cluster {
+            report
+                .input_problems
+                .extend(c.problems.iter().map(|p| p.to_string()));
+        }
+        let findings = report
+            .findings
+            .iter()
+            .map(|f| FindingSummary {
+                id: f.id.clone(),
+                severity: f.severity.as_str().to_string(),
+                title: f.title.clone(),
+            })
+            .collect();
+        Ok(CheckResult {
+            check_json: netdoctor_report::render(&report, netdoctor_report::Format::Json, false),
+            snapshot_json: serde_json::to_string(&snapshot).map_err(|e| e.to_string())?,
+            findings,
+        })
+    };
+    let config = Config {
+        listen: args.listen,
+        interval: args.interval,
+        debounce: args.debounce,
+        token,
+        watch_netlink: !args.no_watch,
+    };
+    let agent = Agent::start(config, check)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "netdoctor agent: serving http://{}/metrics (checks every {}, {}; /v1/ {})",
+        agent.addr(),
+        humantime::format_duration(args.interval),
+        if args.no_watch {
+            "netlink not watched"
+        } else {
+            "and on every netlink change"
+        },
+        if args.token_file.is_some() {
+            "needs the bearer token"
+        } else {
+            "closed: no --token-file"
+        }
+    );
+    agent.wait();
+    Ok(ExitCode::SUCCESS)
+}
