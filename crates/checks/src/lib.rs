@@ -18,6 +18,7 @@ mod context;
 mod contradictions;
 mod firewall;
 mod firewall_log;
+mod fleet;
 mod forwarding;
 mod hairpin;
 mod iptables_text;
@@ -35,6 +36,7 @@ mod versions;
 
 pub use cluster::run_cluster;
 pub use context::{Context, Options};
+pub use fleet::cross_node;
 pub use outcome::Outcome;
 
 use netdoctor_model::{CheckReport, InputRead, NodeSnapshot, CHECK_SCHEMA};

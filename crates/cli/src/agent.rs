@@ -16,30 +16,22 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
         anyhow::bail!("--root {}: not a directory", args.root.display());
     }
     let token = match &args.token_file {
-        Some(f) => {
-            let bytes = netdoctor_safefs::read_input(f, MAX_TOKEN, "a token file")
-                .with_context(|| format!("--token-file {}", f.display()))?;
-            let t = String::from_utf8(bytes)
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
-                .with_context(|| {
-                    format!(
-                        "--token-file {}: not one token (one line of text without spaces)",
-                        f.display()
-                    )
-                })?;
-            Some(t)
-        }
+        Some(f) => Some(read_token(f)?),
         None => None,
     };
     let root = args.root.clone();
     let cluster = args.cluster.clone();
     let check = move || -> std::result::Result<CheckResult, String> {
-        let snapshot = collect_live(&LiveOptions {
+        let mut snapshot = collect_live(&LiveOptions {
             root: root.clone(),
             ..LiveOptions::default()
         });
+        if let Some(name) = &cluster.node_name {
+            snapshot.hints.node_name = Some(netdoctor_model::Sourced::new(
+                name.clone(),
+                netdoctor_model::Source::live("--node-name"),
+            ));
+        }
         let mut opts = options(&cluster);
         opts.cluster =
             load_cluster(&cluster.objects, &[&snapshot]).map_err(|e| format!("{e:#}"))?;
@@ -90,4 +82,20 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
     );
     agent.wait();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bearer token in `file`: one line without spaces.
+pub fn read_token(file: &std::path::Path) -> Result<String> {
+    let bytes = netdoctor_safefs::read_input(file, MAX_TOKEN, "a token file")
+        .with_context(|| format!("--token-file {}", file.display()))?;
+    String::from_utf8(bytes)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
+        .with_context(|| {
+            format!(
+                "--token-file {}: not one token (one line of text without spaces)",
+                file.display()
+            )
+        })
 }

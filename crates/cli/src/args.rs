@@ -75,6 +75,21 @@ pub enum Command {
         curl -s -H \"Authorization: Bearer $(cat /etc/netdoctor/token)\" localhost:9469/v1/check"
     )]
     Agent(AgentArgs),
+    /// Diagnose the whole cluster: every node's snapshot, from agents or files.
+    #[command(
+        long_about = "Gather every node's snapshot, from running agents (`--agent URL`, their \
+        /v1/snapshot with the token from --token-file) or from files written by `netdoctor \
+        collect` (`--snapshot FILE`), concurrently; run every check on each node, with the \
+        cluster's objects shared; compare the nodes with each other (duplicate VTEP MACs, one \
+        pod subnet on two nodes, overlay devices with a different VNI or port); and summarise \
+        per root cause: \"ip-forward-disabled on 37 of 1000 node(s)\". A node that cannot be \
+        read is listed with why; the others are still diagnosed.",
+        after_help = "Examples:\n  \
+        netdoctor fleet --snapshot n1.json --snapshot n2.json.zst --kube-objects cluster.json\n  \
+        netdoctor fleet --agent http://10.0.0.11:9469 --agent http://10.0.0.12:9469 --token-file token -o json\n  \
+        netdoctor fleet $(for n in 10.0.0.1{1..9}; do echo --agent http://$n:9469; done) --token-file token"
+    )]
+    Fleet(FleetArgs),
     /// The remediation plan for this node's findings; changes nothing without --apply.
     #[command(
         long_about = "Print the remediation plan for the node's findings: what to change \
@@ -268,6 +283,46 @@ pub struct AgentArgs {
     pub root: PathBuf,
     #[command(flatten)]
     pub cluster: ClusterFlags,
+}
+
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    /// A node's agent: http://ADDR:PORT (repeat for every node).
+    #[arg(long, value_name = "URL", value_parser = parse_agent_url)]
+    pub agent: Vec<String>,
+    /// A node's snapshot written by `netdoctor collect` (repeat for every node).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Vec<PathBuf>,
+    /// The bearer token the agents require.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// How many nodes are read at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+    /// The time limit for one agent.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Exit with status 1 when a finding on any node, or across nodes, is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+}
+
+fn parse_agent_url(s: &str) -> Result<String, String> {
+    let Some(rest) = s.strip_prefix("http://") else {
+        return Err(format!(
+            "{s:?}: an agent's URL is http://ADDR:PORT (this build reads agents over plain HTTP; \
+             put TLS in front of them with a proxy if the network needs it)"
+        ));
+    };
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!("{s:?}: no address after http://"));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {

@@ -7,6 +7,7 @@ mod check;
 mod demo;
 mod explain;
 mod fix;
+mod fleet;
 mod packet;
 mod trace;
 
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         args::Command::Check(a) => check::run_check(&a),
         args::Command::Collect(a) => check::run_collect(&a),
         args::Command::Agent(a) => agent::run_agent(&a),
+        args::Command::Fleet(a) => fleet::run_fleet(&a),
         args::Command::Fix(a) => fix::run_fix(&a),
         args::Command::Demo(a) => demo::run_demo(&a),
         args::Command::Trace(a) => trace::run_trace(&a),

@@ -695,6 +695,26 @@ catalogue! {
         explanation: "The bridge saw a packet whose source MAC is one of its own local addresses coming in on a port. Either another machine uses the same MAC (VMs cloned from one image, a CNI or udev policy that gives virtual devices a fixed MAC) or the segment loops frames back. The bridge's forwarding database then points at the wrong port and traffic for that MAC is black-holed intermittently. Verify with `ip -br link` on every node and compare MACs of the bridge and overlay devices.",
         fix: ["give every node unique MACs (regenerate the cloned VM's NICs; set MACAddressPolicy=none in a .link file for cni0/flannel.1 if udev assigns fixed ones)", "remove the layer-2 loop (hairpin on the uplink, two bridged NICs on one switch) and enable STP on the bridge if loops are possible"],
     }
+    DuplicatePodSubnet {
+        id: "duplicate-pod-subnet",
+        step: Ip,
+        severity: Critical,
+        needs: [Addresses],
+        after_reboot: false,
+        title: "Two nodes hold the same pod subnet address: each one's pods are reachable from only part of the cluster",
+        explanation: "Found only by comparing nodes (netdoctor fleet). Every node's overlay device and pod bridge carry an address of that node's own pod subnet (flannel: flannel.1 10.244.N.0/32 and cni0 10.244.N.1/24). When two nodes carry the same one, both were given one subnet (a re-registered node that kept its old flannel lease, a cloned VM with /run/flannel/subnet.env, a podCIDR assigned twice): the other nodes route that subnet to one of them, so pods on the other are unreachable from outside their node, and their IPs can collide. Verify with `ip -br addr` on both nodes and `kubectl get nodes -o custom-columns=NAME:.metadata.name,CIDR:.spec.podCIDR`.",
+        fix: ["drain one of the two nodes, delete its Node object and its CNI state (/run/flannel/subnet.env, /var/lib/cni), and let it rejoin to get a subnet of its own"],
+    }
+    OverlayConfigMismatch {
+        id: "overlay-config-mismatch",
+        step: Ip,
+        severity: Critical,
+        needs: [Links],
+        after_reboot: false,
+        title: "The overlay device differs between nodes (VNI or UDP port): their encapsulated traffic is dropped",
+        explanation: "Found only by comparing nodes (netdoctor fleet). A VXLAN packet is accepted only by a device with the same VNI listening on the UDP port it was sent to. Nodes whose overlay device was created before a change of the CNI's VNI or port (flannel net-conf.json, Calico's vxlanPort/vxlanVNI) and not recreated since send and expect something the others do not: pods across the two groups cannot talk, while each group works. Verify with `ip -d link show flannel.1` (or vxlan.calico) on each node: `vxlan id N ... dstport P`.",
+        fix: ["restart the CNI agent on the nodes whose device differs from the configuration (flannel, calico-node): it recreates the device with the configured VNI and port", "if the configuration itself is what changed, change it back or roll it to every node"],
+    }
     NftNativeRulesInIptablesTable {
         id: "nft-native-rules-in-iptables-table",
         step: Rules,

@@ -1,0 +1,307 @@
+//! `netdoctor fleet`: every node's snapshot (from agents or files), every node's diagnosis, the
+//! cross-node one, and a summary per root cause.
+
+use crate::args::{FailOn, FleetArgs, OutputFormat};
+use crate::check::{load_cluster, options};
+use anyhow::{Context as _, Result};
+use netdoctor_model::{CheckReport, Finding, NodeSnapshot, Severity};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The largest snapshot taken from an agent (the same cap as a snapshot file's).
+const MAX_SNAPSHOT: u64 = 512 << 20;
+
+#[derive(Debug, Clone)]
+enum Source {
+    Agent(String),
+    File(std::path::PathBuf),
+}
+
+impl Source {
+    fn shown(&self) -> String {
+        match self {
+            Source::Agent(u) => u.clone(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct NodeResult {
+    node: String,
+    source: String,
+    findings: Vec<Finding>,
+    not_checked: Vec<netdoctor_model::NotChecked>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    id: String,
+    severity: Severity,
+    title: String,
+    nodes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct FleetReport {
+    schema: &'static str,
+    nodes: Vec<NodeResult>,
+    cluster: Vec<Finding>,
+    summary: Vec<Summary>,
+}
+
+pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
+    let mut sources: Vec<Source> = args.agent.iter().cloned().map(Source::Agent).collect();
+    sources.extend(args.snapshot.iter().cloned().map(Source::File));
+    if sources.is_empty() {
+        anyhow::bail!(
+            "no nodes: name agents with --agent URL or snapshot files with --snapshot FILE"
+        );
+    }
+    let token = match &args.token_file {
+        Some(f) => Some(crate::agent::read_token(f)?),
+        None => None,
+    };
+    let gathered = gather(&sources, token.as_deref(), args)?;
+    let snapshots: Vec<&NodeSnapshot> = gathered
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .collect();
+    let mut opts = options(&args.cluster);
+    // One node's name cannot be every node's.
+    opts.node_name = None;
+    opts.cluster = load_cluster(&args.cluster.objects, &snapshots)?;
+    let mut nodes = Vec::new();
+    let mut named: Vec<(String, &NodeSnapshot)> = Vec::new();
+    for (src, r) in &gathered {
+        match r {
+            Ok(snap) => {
+                let report: CheckReport = netdoctor_checks::run(snap, &opts);
+                named.push((report.node.clone(), snap));
+                nodes.push(NodeResult {
+                    node: report.node,
+                    source: src.shown(),
+                    findings: report.findings,
+                    not_checked: report.not_checked,
+                    error: None,
+                });
+            }
+            Err(e) => nodes.push(NodeResult {
+                node: src.shown(),
+                source: src.shown(),
+                findings: Vec::new(),
+                not_checked: Vec::new(),
+                error: Some(e.clone()),
+            }),
+        }
+    }
+    let cluster = netdoctor_checks::cross_node(&named);
+    let summary = summarise(&nodes);
+    let report = FleetReport {
+        schema: "netdoctor.fleet/v1",
+        nodes,
+        cluster,
+        summary,
+    };
+    let text = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        OutputFormat::Text => render_text(&report, false),
+        OutputFormat::Markdown => render_text(&report, true),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("writing the report")?;
+    let read = report.nodes.iter().filter(|n| n.error.is_none()).count();
+    if read == 0 {
+        let _ = writeln!(std::io::stderr(), "netdoctor: no node could be read");
+        return Ok(ExitCode::from(2));
+    }
+    let threshold = match args.fail_on {
+        FailOn::Critical => Severity::Critical,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Info => Severity::Info,
+    };
+    let worst = report
+        .nodes
+        .iter()
+        .flat_map(|n| n.findings.iter())
+        .chain(report.cluster.iter())
+        .map(|f| f.severity)
+        .max();
+    Ok(if worst.is_some_and(|w| w >= threshold) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+type Gathered = Vec<(Source, Result<NodeSnapshot, String>)>;
+
+/// Read every source on `--concurrency` threads, with a progress line on a terminal.
+fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<Gathered> {
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(args.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<NodeSnapshot, String>>>> =
+        Mutex::new((0..sources.len()).map(|_| None).collect());
+    let progress = std::io::stderr().is_terminal();
+    let workers = args.concurrency.clamp(1, 256).min(sources.len());
+    let token = token.map(Arc::<str>::from);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(src) = sources.get(i) else { break };
+                let r = match src {
+                    Source::File(p) => {
+                        netdoctor_collect::snapshot_io::read_snapshot(p).map_err(|e| e.to_string())
+                    }
+                    Source::Agent(url) => from_agent(&http, url, token.as_deref()),
+                };
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if progress {
+                    let _ = write!(
+                        std::io::stderr(),
+                        "\rnetdoctor fleet: {n}/{} nodes read",
+                        sources.len()
+                    );
+                }
+            });
+        }
+    });
+    if progress {
+        let _ = writeln!(std::io::stderr());
+    }
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(sources
+        .iter()
+        .cloned()
+        .zip(results)
+        .map(|(s, r)| (s, r.unwrap_or_else(|| Err("not read".into()))))
+        .collect())
+}
+
+fn from_agent(http: &ureq::Agent, url: &str, token: Option<&str>) -> Result<NodeSnapshot, String> {
+    let base = url.trim_end_matches('/');
+    let full = format!("{base}/v1/snapshot");
+    let mut req = http.get(&full);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.call().map_err(|e| format!("{full}: {e}"))?;
+    let status = resp.status();
+    if status == 401 {
+        return Err(format!(
+            "{full}: 401 unauthorized (pass the agents' token with --token-file)"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!("{full}: HTTP {status}"));
+    }
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_SNAPSHOT)
+        .read_to_vec()
+        .map_err(|e| format!("{full}: {e}"))?;
+    netdoctor_collect::snapshot_io::parse_snapshot(&body, &full).map_err(|e| e.to_string())
+}
+
+fn summarise(nodes: &[NodeResult]) -> Vec<Summary> {
+    let mut by_id: BTreeMap<&str, Summary> = BTreeMap::new();
+    for n in nodes {
+        for f in &n.findings {
+            let s = by_id.entry(&f.id).or_insert_with(|| Summary {
+                id: f.id.clone(),
+                severity: f.severity,
+                title: f.title.clone(),
+                nodes: Vec::new(),
+            });
+            s.severity = s.severity.max(f.severity);
+            if !s.nodes.contains(&n.node) {
+                s.nodes.push(n.node.clone());
+            }
+        }
+    }
+    let mut v: Vec<Summary> = by_id.into_values().collect();
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.nodes.len().cmp(&a.nodes.len()))
+            .then(a.id.cmp(&b.id))
+    });
+    v
+}
+
+fn list(names: &[String], max: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(max).map(String::as_str).collect();
+    let more = names.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn render_text(r: &FleetReport, md: bool) -> String {
+    let mut out = String::new();
+    let read = r.nodes.iter().filter(|n| n.error.is_none()).count();
+    let total = r.nodes.len();
+    let h = if md { "## " } else { "" };
+    let b = if md { "- " } else { "  " };
+    let _ = writeln!(
+        out,
+        "{}netdoctor fleet: {read} of {total} node(s) read, {} root cause(s) on nodes, {} across nodes",
+        if md { "# " } else { "" },
+        r.summary.len(),
+        r.cluster.len()
+    );
+    if !r.summary.is_empty() {
+        let _ = writeln!(out, "\n{h}By root cause");
+        for s in &r.summary {
+            let _ = writeln!(
+                out,
+                "{b}[{}] {} on {} of {read} node(s): {} ({})",
+                s.severity,
+                s.id,
+                s.nodes.len(),
+                s.title,
+                list(&s.nodes, 8)
+            );
+        }
+    }
+    if !r.cluster.is_empty() {
+        let _ = writeln!(out, "\n{h}Across nodes");
+        for f in &r.cluster {
+            let _ = writeln!(out, "{b}[{}] {}: {}", f.severity, f.id, f.title);
+            for e in &f.evidence {
+                let _ = writeln!(out, "{b}    {e}");
+            }
+        }
+    }
+    let failed: Vec<&NodeResult> = r.nodes.iter().filter(|n| n.error.is_some()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n{h}Not read ({})", failed.len());
+        for n in failed {
+            let _ = writeln!(out, "{b}{}", n.error.as_deref().unwrap_or(""));
+        }
+    }
+    if r.summary.is_empty() && r.cluster.is_empty() && read > 0 {
+        let _ = writeln!(
+            out,
+            "\nNo finding on any node read. `netdoctor fleet -o json` lists what each node could not check."
+        );
+    }
+    out
+}

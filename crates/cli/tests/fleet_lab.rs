@@ -1,0 +1,211 @@
+//! `netdoctor fleet` over three lab nodes (network namespaces on one switch), read from their
+//! agents and from `collect` files: per-node findings, the cross-node ones, the summary.
+
+use netdoctor_testkit::{require_lab, sh, Netns};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Lab {
+    sw: Netns,
+    nodes: Vec<Netns>,
+}
+
+/// Three nodes 10.99.0.1-3 on a bridge in `sw`, each with a flannel-like VXLAN device. Node 2
+/// has forwarding off; node 3's device was made with another port, and has node 1's MAC and
+/// pod subnet address.
+fn lab() -> Lab {
+    let sw = Netns::new("fsw");
+    sw.run(
+        "ip link add br0 type bridge && ip addr add 10.99.0.254/24 dev br0 && ip link set br0 up",
+    );
+    let mut nodes = Vec::new();
+    let tag = std::process::id() % 100_000;
+    for i in 1..=3 {
+        let n = Netns::new(&format!("fn{i}"));
+        let (a, b) = (format!("fa{tag}{i}"), format!("fb{tag}{i}"));
+        sh(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
+        sh(&["ip", "link", "set", &a, "netns", &sw.name]);
+        sh(&["ip", "link", "set", &b, "netns", &n.name]);
+        sw.run(&format!("ip link set {a} master br0 up"));
+        n.run(&format!(
+            "ip link set {b} name eth0 && ip addr add 10.99.0.{i}/24 dev eth0 && ip link set eth0 up \
+             && ip route add default via 10.99.0.254 && sysctl -qw net.ipv4.ip_forward=1"
+        ));
+        let port = if i == 3 { 4789 } else { 8472 };
+        let subnet = if i == 3 { 1 } else { i };
+        n.run(&format!(
+            "ip link add flannel.1 type vxlan id 1 local 10.99.0.{i} dev eth0 dstport {port} nolearning \
+             && ip addr add 10.244.{subnet}.0/32 dev flannel.1 && ip link set flannel.1 up"
+        ));
+        nodes.push(n);
+    }
+    let mac = nodes[0].run("cat /sys/class/net/flannel.1/address");
+    nodes[2].run(&format!("ip link set flannel.1 address {}", mac.trim()));
+    nodes[1].exec(&["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    Lab { sw, nodes }
+}
+
+fn fleet(sw: &Netns, args: &[String]) -> Value {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &sw.name,
+            env!("CARGO_BIN_EXE_netdoctor"),
+            "fleet",
+            "-o",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .expect("fleet");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "critical findings expected: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("fleet json")
+}
+
+fn assert_fleet(v: &Value) {
+    assert_eq!(v["schema"], "netdoctor.fleet/v1");
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "{v:#}");
+    assert!(nodes.iter().all(|n| n["error"].is_null()), "{v:#}");
+    let summary = v["summary"].as_array().expect("summary");
+    let fwd = summary
+        .iter()
+        .find(|s| s["id"] == "ip-forward-disabled")
+        .unwrap_or_else(|| panic!("no ip-forward-disabled in {v:#}"));
+    assert_eq!(fwd["nodes"], serde_json::json!(["fn2"]), "{v:#}");
+    let cluster: Vec<&str> = v["cluster"]
+        .as_array()
+        .expect("cluster")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    for id in [
+        "duplicate-mac-address",
+        "duplicate-pod-subnet",
+        "overlay-config-mismatch",
+    ] {
+        assert!(cluster.contains(&id), "{id} not in {cluster:?}");
+    }
+    let text = v["cluster"].to_string();
+    assert!(
+        text.contains("fn1: flannel.1") && text.contains("fn3: flannel.1"),
+        "{text}"
+    );
+    assert!(text.contains("dstport 4789 on 1 node(s): fn3"), "{text}");
+}
+
+#[test]
+fn fleet_from_snapshots_and_from_agents() {
+    require_lab!("fleet_lab", "ip", "curl");
+    let lab = lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = tempfile::tempdir().expect("root");
+    // From `collect` files.
+    let mut args = Vec::new();
+    for (i, n) in lab.nodes.iter().enumerate() {
+        let file = dir.path().join(format!("n{i}.json.zst"));
+        let file = file.to_str().expect("path").to_string();
+        n.exec(&[
+            env!("CARGO_BIN_EXE_netdoctor"),
+            "collect",
+            "--node-name",
+            &format!("fn{}", i + 1),
+            "--root",
+            root.path().to_str().expect("path"),
+            "-o",
+            &file,
+        ]);
+        args.push("--snapshot".to_string());
+        args.push(file);
+    }
+    assert_fleet(&fleet(&lab.sw, &args));
+
+    // From the nodes' agents.
+    let token = dir.path().join("token");
+    std::fs::write(&token, "fleet-lab-token\n").expect("token");
+    let mut agents = Running(Vec::new());
+    for (i, n) in lab.nodes.iter().enumerate() {
+        agents.0.push(
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &n.name,
+                    env!("CARGO_BIN_EXE_netdoctor"),
+                    "agent",
+                ])
+                .args(["--listen", ":9469", "--interval", "1h", "--no-watch"])
+                .args(["--node-name", &format!("fn{}", i + 1)])
+                .arg("--root")
+                .arg(root.path())
+                .arg("--token-file")
+                .arg(&token)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("agent"),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for i in 1..=3 {
+        let url = format!("http://10.99.0.{i}:9469/healthz");
+        while !lab
+            .sw
+            .run(&format!("curl -s --max-time 2 {url} || true"))
+            .contains("ok")
+        {
+            assert!(Instant::now() < deadline, "agent {i} never became healthy");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut args = vec![
+        "--token-file".to_string(),
+        token.to_str().expect("path").to_string(),
+    ];
+    for i in 1..=3 {
+        args.push("--agent".into());
+        args.push(format!("http://10.99.0.{i}:9469"));
+    }
+    assert_fleet(&fleet(&lab.sw, &args));
+    // Without the token, every agent refuses, and the report says so for each node.
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.sw.name,
+            env!("CARGO_BIN_EXE_netdoctor"),
+            "fleet",
+            "-o",
+            "json",
+        ])
+        .args(&args[2..])
+        .output()
+        .expect("fleet");
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["nodes"][0]["error"]
+            .as_str()
+            .expect("error")
+            .contains("401"),
+        "{v:#}"
+    );
+}
