@@ -21,6 +21,11 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
     };
     let root = args.root.clone();
     let cluster = args.cluster.clone();
+    let mut reporter = if args.node_condition {
+        Some(reporter::connect(&args.cluster)?)
+    } else {
+        None
+    };
     let check = move || -> std::result::Result<CheckResult, String> {
         let mut snapshot = collect_live(&LiveOptions {
             root: root.clone(),
@@ -50,6 +55,9 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
                 title: f.title.clone(),
             })
             .collect();
+        if let Some(r) = reporter.as_mut() {
+            r.after_check(&report);
+        }
         Ok(CheckResult {
             check_json: netdoctor_report::render(&report, netdoctor_report::Format::Json, false),
             snapshot_json: serde_json::to_string(&snapshot).map_err(|e| e.to_string())?,
@@ -98,4 +106,102 @@ pub fn read_token(file: &std::path::Path) -> Result<String> {
                 file.display()
             )
         })
+}
+
+/// The Node condition and Events (`--node-condition`).
+#[cfg(feature = "live-api")]
+mod reporter {
+    use crate::args::ClusterFlags;
+    use anyhow::Result;
+    use netdoctor_kubeapi::report::{transitions, NodeReporter};
+    use netdoctor_kubeapi::Access;
+    use netdoctor_model::CheckReport;
+    use std::io::Write;
+
+    pub struct Reporter {
+        api: NodeReporter,
+        node: String,
+        /// The findings last reported; `None` before the first report went through.
+        last: Option<Vec<(String, String, String)>>,
+    }
+
+    pub fn connect(flags: &ClusterFlags) -> Result<Reporter> {
+        let node = match &flags.node_name {
+            Some(n) => n.clone(),
+            None => anyhow::bail!(
+                "--node-condition needs --node-name (in a DaemonSet: --node-name=$(NODE_NAME) with NODE_NAME from spec.nodeName)"
+            ),
+        };
+        let access = match (&flags.objects.kubeconfig, flags.objects.in_cluster) {
+            (Some(p), _) => Access::Kubeconfig(p.clone()),
+            (None, true) => Access::InCluster,
+            (None, false) => Access::Infer,
+        };
+        let api = NodeReporter::connect(&access, &node)?;
+        Ok(Reporter {
+            api,
+            node,
+            last: None,
+        })
+    }
+
+    impl Reporter {
+        /// Write what changed. A failure is said on stderr and retried after the next check
+        /// (the previous state is kept until a write goes through); the check itself stands.
+        pub fn after_check(&mut self, report: &CheckReport) {
+            let now: Vec<(String, String, String)> = report
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        f.severity.as_str().to_string(),
+                        f.title.clone(),
+                    )
+                })
+                .collect();
+            let (condition, changes) = transitions(self.last.as_deref(), &now);
+            let mut ok = true;
+            if let Some(c) = condition {
+                if let Err(e) = self.api.set_condition(&c) {
+                    ok = false;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "netdoctor agent: node {}: {e}",
+                        self.node
+                    );
+                }
+            }
+            for ch in &changes {
+                if let Err(e) = self.api.event(ch) {
+                    ok = false;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "netdoctor agent: node {}: {e}",
+                        self.node
+                    );
+                }
+            }
+            if ok {
+                self.last = Some(now);
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "live-api"))]
+mod reporter {
+    use crate::args::ClusterFlags;
+    use anyhow::Result;
+    use netdoctor_model::CheckReport;
+
+    pub struct Reporter;
+
+    pub fn connect(_flags: &ClusterFlags) -> Result<Reporter> {
+        anyhow::bail!("this netdoctor was built without the live-api feature: --node-condition is not available")
+    }
+
+    impl Reporter {
+        pub fn after_check(&mut self, _report: &CheckReport) {}
+    }
 }

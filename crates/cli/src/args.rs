@@ -277,6 +277,13 @@ pub struct AgentArgs {
     /// Do not watch netlink; check only every --interval.
     #[arg(long)]
     pub no_watch: bool,
+    /// In a cluster: set this node's condition NetworkProblem (True while a critical finding is
+    /// present; reason: the leading finding's id in CamelCase; message: its title) and record an
+    /// Event on the Node when a finding appears or clears. Credentials: --kubeconfig, or
+    /// --in-cluster, or what kubectl would use. Needs `patch` on nodes/status and `create` on
+    /// events; the node is --node-name (in a DaemonSet: the downward API's spec.nodeName).
+    #[arg(long)]
+    pub node_condition: bool,
     /// Read the node's configuration files under DIR instead of / (a DaemonSet mounts the
     /// node's root here, read-only).
     #[arg(long, value_name = "DIR", default_value = "/")]

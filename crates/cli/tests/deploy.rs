@@ -27,12 +27,19 @@ fn round_trip<T: DeserializeOwned + Serialize>(v: &Value) {
 
 #[test]
 fn manifests_are_valid_kubernetes_objects() {
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
     let all = docs("deploy/netdoctor.yaml");
     let kinds: Vec<&str> = all.iter().filter_map(|d| d["kind"].as_str()).collect();
     assert_eq!(
         kinds,
-        ["Namespace", "ServiceAccount", "DaemonSet", "Service"]
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "DaemonSet",
+            "Service"
+        ]
     );
     for d in &all {
         match d["kind"].as_str() {
@@ -40,10 +47,12 @@ fn manifests_are_valid_kubernetes_objects() {
             Some("ServiceAccount") => round_trip::<core::ServiceAccount>(d),
             Some("DaemonSet") => round_trip::<apps::DaemonSet>(d),
             Some("Service") => round_trip::<core::Service>(d),
+            Some("ClusterRole") => round_trip::<rbac::ClusterRole>(d),
+            Some("ClusterRoleBinding") => round_trip::<rbac::ClusterRoleBinding>(d),
             other => panic!("unexpected kind {other:?}"),
         }
     }
-    let ds = &all[2];
+    let ds = &all[4];
     let pod = &ds["spec"]["template"]["spec"];
     assert_eq!(pod["hostNetwork"], true);
     assert_eq!(pod["tolerations"][0]["operator"], "Exists");
@@ -81,8 +90,17 @@ fn manifests_are_valid_kubernetes_objects() {
         err.contains("--root /nonexistent-netdoctor-root: not a directory"),
         "{err}"
     );
+    // The least RBAC the agent needs: its node's status and events, written; nothing read.
+    let role = &all[2];
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}
+        ])
+    );
     // The Service selects the DaemonSet's pods and names the port the ServiceMonitor scrapes.
-    let svc = &all[3];
+    let svc = &all[5];
     assert_eq!(
         svc["spec"]["selector"],
         ds["spec"]["template"]["metadata"]["labels"]

@@ -1,4 +1,5 @@
-//! Live, read-only access to the Kubernetes API for the cluster view.
+//! Live access to the Kubernetes API: the cluster view (read-only), and the agent's report on
+//! its own node ([`report`]: one Node condition and Events, nothing else).
 //!
 //! It lists Nodes, Pods, Services and EndpointSlices (and Calico's BlockAffinities when that
 //! CRD exists) and hands them to `netdoctor-kube` as the same JSON `kubectl get -o json`
@@ -6,6 +7,8 @@
 //! issues `list` requests (see README.md for the RBAC this needs).
 //!
 //! This crate must not interpret the objects: that is `netdoctor-kube`'s job.
+
+pub mod report;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
