@@ -167,8 +167,8 @@ fn node_condition_and_events_follow_a_fault_and_its_repair() {
     ns.exec(&["ip", "link", "set", "nca", "up"]);
     let r = wait_for(&log, "no NetworkProblem=False after the repair", |r| {
         r.iter()
-            .filter_map(condition)
-            .last()
+            .rev()
+            .find_map(condition)
             .is_some_and(|c| c.0 == "False")
             && r.iter()
                 .any(|x| x["body"]["reason"] == "IpForwardDisabledCleared")
