@@ -90,6 +90,24 @@ pub enum Command {
         netdoctor fleet $(for n in 10.0.0.1{1..9}; do echo --agent http://$n:9469; done) --token-file token"
     )]
     Fleet(FleetArgs),
+    /// Where did the packet vanish: captures from several points of one path.
+    #[command(
+        long_about = "Read pcap or pcapng captures taken at several points of one path, given in \
+        the order a request crosses them (the client's side first), as [NODE[:IFACE]=]FILE. \
+        Each packet is matched across the captures by what NAT and routing leave alone (IPv4 \
+        identification, TCP sequence numbers and flags, payload), so a request to a ClusterIP \
+        at the first point and to the pod at the last is one packet; VXLAN is opened and its \
+        inner packet followed. For each flow it says whether it was delivered, and if not, in \
+        which direction and after which point it vanished, with retransmissions, resets and \
+        ICMP errors (fragmentation needed, TTL exceeded) about it. Exit 1 when a flow was \
+        dropped.",
+        after_help = "Examples:\n  \
+        tcpdump -ni eth0 -w client.pcap port 8080   # on the client's node\n  \
+        tcpdump -ni any -w server.pcap port 8080    # on the server's node\n  \
+        netdoctor pcap node1:eth0=client.pcap node2:any=server.pcap\n  \
+        netdoctor pcap a.pcapng b.pcapng --port 8080 -o json"
+    )]
+    Pcap(PcapArgs),
     /// The remediation plan for this node's findings; changes nothing without --apply.
     #[command(
         long_about = "Print the remediation plan for the node's findings: what to change \
@@ -317,6 +335,22 @@ pub struct FleetArgs {
     /// Exit with status 1 when a finding on any node, or across nodes, is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
+}
+
+#[derive(Args, Debug)]
+pub struct PcapArgs {
+    /// Captures in path order: [NODE[:IFACE]=]FILE (default NODE: the file's name).
+    #[arg(value_name = "CAPTURE", required = true)]
+    pub captures: Vec<String>,
+    /// Only flows to or from this port (at any point).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Only flows to or from this address (at any point).
+    #[arg(long, value_name = "IP")]
+    pub host: Option<std::net::IpAddr>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 fn parse_agent_url(s: &str) -> Result<String, String> {

@@ -9,6 +9,7 @@ mod explain;
 mod fix;
 mod fleet;
 mod packet;
+mod pcap;
 mod trace;
 
 use clap::Parser;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         args::Command::Collect(a) => check::run_collect(&a),
         args::Command::Agent(a) => agent::run_agent(&a),
         args::Command::Fleet(a) => fleet::run_fleet(&a),
+        args::Command::Pcap(a) => pcap::run_pcap(&a),
         args::Command::Fix(a) => fix::run_fix(&a),
         args::Command::Demo(a) => demo::run_demo(&a),
         args::Command::Trace(a) => trace::run_trace(&a),

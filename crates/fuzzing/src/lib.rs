@@ -241,11 +241,46 @@ pub const TARGETS: &[Target] = &[
         run: kube_objects,
     },
     Target {
+        name: "pcap",
+        feeds: "pcap and pcapng captures: `netdoctor_pcap::read`, then the flows of the capture taken as two points of a path",
+        run: pcap,
+    },
+    Target {
         name: "boot_sysctl",
         feeds: "sysctl.d files evaluated in systemd and procps order",
         run: boot_sysctl,
     },
 ];
+
+/// A capture read, and analysed as if taken at two points (the same file twice): every flow
+/// names both points, and a dropped one says where it was last seen.
+fn pcap(data: &[u8]) {
+    let Ok(cap) = netdoctor_pcap::read(data, "fuzz.pcap") else {
+        return;
+    };
+    let points = [
+        netdoctor_pcap::Point {
+            node: "a".into(),
+            interface: "eth0".into(),
+        },
+        netdoctor_pcap::Point {
+            node: "b".into(),
+            interface: "eth0".into(),
+        },
+    ];
+    let caps = [
+        cap,
+        netdoctor_pcap::read(data, "fuzz.pcap").expect("read twice"),
+    ];
+    let r = netdoctor_pcap::analyse(&points, &caps);
+    for f in &r.flows {
+        assert_eq!(f.points.len(), 2, "{f:?}");
+        assert!(matches!(f.verdict, "delivered" | "dropped"), "{f:?}");
+        if f.verdict == "dropped" {
+            assert!(f.last_seen.is_some() && f.lost_at.is_some(), "{f:?}");
+        }
+    }
+}
 
 /// Run target `name` on `data`.
 ///
