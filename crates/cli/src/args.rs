@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "netdoctor",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NETDOCTOR_COMMIT"), ")"),
     about = "Finds why pods and services in a Kubernetes cluster can't talk to each other",
     long_about = "netdoctor reads a node's real kernel network state (netlink, /proc/sys, iptables \
         in every backend, boot-time sysctl files) or whatever evidence a user pasted, names the \
@@ -25,6 +25,31 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour on a terminal: auto (when standard output is a terminal and NO_COLOR is not
+    /// set), always, or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour standard output: `auto` follows the terminal, NO_COLOR, CLICOLOR and
+    /// CLICOLOR_FORCE as anstream (clap's own terminal layer) decides.
+    pub fn stdout(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,7 +77,11 @@ pub enum Command {
         back with `netdoctor check --snapshot FILE`, on any machine.\n\n\
         Each tool it runs (iptables-save, nft, dmesg, ...) gets 30 seconds \
         (NETDOCTOR_COMMAND_TIMEOUT=SECONDS changes it); a tool that hangs is killed and its \
-        part listed as not collected, with why. `check` without --from/--snapshot does the same."
+        part listed as not collected, with why. `check` without --from/--snapshot does the same.",
+        after_help = "Examples:\n  \
+        netdoctor collect -o node1.json.zst             # on the node, as root\n  \
+        netdoctor collect --node-name node1 --root /mnt/node1 -o node1.json\n  \
+        netdoctor check --snapshot node1.json.zst       # later, anywhere"
     )]
     Collect(CollectArgs),
     /// Run on the node for good: re-check on every change, serve metrics and the results.
@@ -108,6 +137,19 @@ pub enum Command {
         netdoctor pcap a.pcapng b.pcapng --port 8080 -o json"
     )]
     Pcap(PcapArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        netdoctor completions bash > /etc/bash_completion.d/netdoctor\n  \
+        netdoctor completions zsh > \"${fpath[1]}/_netdoctor\"")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these same definitions.
+    #[command(after_help = "Examples:\n  \
+        netdoctor man > /usr/local/share/man/man1/netdoctor.1 && man netdoctor\n  \
+        netdoctor man | man -l -")]
+    Man,
     /// The remediation plan for this node's findings; changes nothing without --apply.
     #[command(
         long_about = "Print the remediation plan for the node's findings: what to change \
@@ -118,7 +160,11 @@ pub enum Command {
         no line netdoctor did not write is removed, and the first failure stops the run. \
         Afterwards the checks run again and each finding is reported as fixed or still present. \
         A second --apply has nothing to do.\n\n\
-        --format shell|ansible exports the same plan for a fleet."
+        --format shell|ansible exports the same plan for a fleet.",
+        after_help = "Examples:\n  \
+        netdoctor fix                                   # the plan for this node\n  \
+        sudo netdoctor fix --apply --only ip-forward-disabled\n  \
+        netdoctor fix --from ./bundle --format ansible > fix.yml"
     )]
     Fix(FixArgs),
     /// Watch a real fault be found and fixed, in a small cluster built in network namespaces.
@@ -128,7 +174,11 @@ pub enum Command {
         sockets), show the healthy flows, inject a fault, show the flows failing, run \
         `netdoctor check` inside the broken node, apply the runtime fix, show the flows working \
         again, and clean everything up. Needs root. Traffic never leaves the lab's namespaces, \
-        and the host's own sysctls, routes and firewall are never touched."
+        and the host's own sysctls, routes and firewall are never touched.",
+        after_help = "Examples:\n  \
+        sudo netdoctor demo --list\n  \
+        sudo netdoctor demo --fault bridge-nf-off\n  \
+        sudo netdoctor demo --cleanup                   # after a crashed run"
     )]
     Demo(DemoArgs),
     /// Follow a request and its reply through the nodes' real routes and rules, hop by hop.
@@ -137,7 +187,11 @@ pub enum Command {
         the nodes on the path: policy routing, bridges, br_netfilter, every iptables hook with NAT \
         and conntrack, forwarding, rp_filter, VXLAN and MTU. Says where it dies and which finding \
         explains it, or which rule or missing data stopped the model. Exit status 0 whatever the \
-        verdict, 2 for bad input."
+        verdict (with --fail-on-drop: 1 dropped, 3 undecided), 2 for bad input.",
+        after_help = "Examples:\n  \
+        netdoctor trace --snapshot n1.json --snapshot n2.json --from pod/default/web-0 --to svc/default/api:http --kube-objects ./kube\n  \
+        netdoctor trace --bundle ./n1 --bundle ./n2 --from 10.244.1.5 --to 10.244.2.7:8080 --size 1450\n  \
+        netdoctor trace --snapshot n1.json --from 10.244.1.5 --to 10.96.0.10:53 --proto udp --fail-on-drop -o json"
     )]
     Trace(crate::trace::TraceArgs),
     /// Explain a rule dump in words, or what it does to one packet (--packet).

@@ -6,7 +6,7 @@ use netdoctor_checks::Options;
 use netdoctor_collect::live::{collect_live, LiveOptions};
 use netdoctor_model::{NodeSnapshot, Severity};
 use netdoctor_report::Format;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 pub fn options(flags: &ClusterFlags) -> Options {
@@ -85,7 +85,7 @@ pub fn load(args: &CheckArgs) -> Result<NodeSnapshot> {
     }))
 }
 
-pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
+pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
     if args.list {
         print_catalogue(args.output)?;
         return Ok(ExitCode::SUCCESS);
@@ -104,9 +104,7 @@ pub fn run_check(args: &CheckArgs) -> Result<ExitCode> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Markdown => Format::Markdown,
     };
-    let colour = args.output == OutputFormat::Text
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let colour = args.output == OutputFormat::Text && colour;
     let text = netdoctor_report::render(&report, format, colour);
     std::io::stdout()
         .write_all(text.as_bytes())

@@ -23,12 +23,33 @@ fn main() -> ExitCode {
         let _ = writeln!(std::io::stderr(), "netdoctor: {e}");
         return ExitCode::from(2);
     }
+    let colour = cli.color.stdout();
     let result = match cli.command {
-        args::Command::Check(a) => check::run_check(&a),
+        args::Command::Check(a) => check::run_check(&a, colour),
         args::Command::Collect(a) => check::run_collect(&a),
         args::Command::Agent(a) => agent::run_agent(&a),
         args::Command::Fleet(a) => fleet::run_fleet(&a),
         args::Command::Pcap(a) => pcap::run_pcap(&a),
+        args::Command::Completions { shell } => {
+            let mut cmd = <args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "netdoctor", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        args::Command::Man => {
+            let cmd = <args::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            let r = clap_mangen::Man::new(cmd.clone())
+                .render(&mut out)
+                .and_then(|()| {
+                    // Each subcommand's page follows the main one, as `git help` pages do.
+                    for sub in cmd.get_subcommands() {
+                        let bin = format!("netdoctor {}", sub.get_name());
+                        clap_mangen::Man::new(sub.clone().bin_name(bin)).render(&mut out)?;
+                    }
+                    std::io::stdout().write_all(&out)
+                });
+            r.map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
+        }
         args::Command::Fix(a) => fix::run_fix(&a),
         args::Command::Demo(a) => demo::run_demo(&a),
         args::Command::Trace(a) => trace::run_trace(&a),

@@ -41,6 +41,10 @@ pub struct TraceArgs {
     pub endpoint: Option<IpAddr>,
     #[arg(short, long, value_enum, default_value_t = TraceOutput::Text)]
     pub output: TraceOutput,
+    /// Exit with status 1 when the packet is dropped on some path (3 when the model cannot
+    /// decide), for scripts; without it a trace exits 0 whatever the verdict.
+    #[arg(long)]
+    pub fail_on_drop: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +163,13 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
             writeln!(out)?;
         }
         TraceOutput::Text => out.write_all(t.render_text().as_bytes())?,
+    }
+    if a.fail_on_drop {
+        return Ok(match t.verdict {
+            netdoctor_sim::TraceVerdict::Dropped => ExitCode::from(1),
+            netdoctor_sim::TraceVerdict::Unknown => ExitCode::from(3),
+            _ => ExitCode::SUCCESS,
+        });
     }
     Ok(ExitCode::SUCCESS)
 }

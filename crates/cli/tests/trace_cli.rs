@@ -150,6 +150,31 @@ fn text_output_names_the_finding_of_a_drop() {
 }
 
 #[test]
+fn fail_on_drop_gives_scripts_the_verdict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let args = |snap: &Path| {
+        vec![
+            "--snapshot".to_string(),
+            snap.to_str().expect("utf8").to_string(),
+            "--from".into(),
+            "10.244.0.2".into(),
+            "--to".into(),
+            "172.31.255.99:80".into(),
+            "--fail-on-drop".into(),
+        ]
+    };
+    let dropped = write_node_fwd(dir.path(), "0");
+    let a = args(&dropped);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "dropped");
+    let dir2 = tempfile::tempdir().expect("tmp");
+    let unknown = write_node(dir2.path());
+    let a = args(&unknown);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(3), "undecided");
+}
+
+#[test]
 fn bad_input_exits_2_and_names_the_problem() {
     let dir = tempfile::tempdir().expect("tmp");
     let missing = dir.path().join("nope.json");

@@ -35,30 +35,29 @@ pub fn json(report: &CheckReport) -> String {
 struct Paint(bool);
 
 impl Paint {
-    fn sev(&self, s: Severity, text: &str) -> String {
-        if !self.0 {
-            return text.to_string();
+    fn styled(&self, style: anstyle::Style, text: &str) -> String {
+        if self.0 {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
         }
-        let code = match s {
-            Severity::Critical => "1;31",
-            Severity::Warning => "1;33",
-            Severity::Info => "1;34",
+    }
+    fn sev(&self, s: Severity, text: &str) -> String {
+        let colour = match s {
+            Severity::Critical => anstyle::AnsiColor::Red,
+            Severity::Warning => anstyle::AnsiColor::Yellow,
+            Severity::Info => anstyle::AnsiColor::Blue,
         };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        self.styled(
+            anstyle::Style::new().bold().fg_color(Some(colour.into())),
+            text,
+        )
     }
     fn bold(&self, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[1m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        self.styled(anstyle::Style::new().bold(), text)
     }
     fn dim(&self, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[2m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        self.styled(anstyle::Style::new().dimmed(), text)
     }
 }
 
