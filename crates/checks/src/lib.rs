@@ -92,6 +92,7 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
             .map(|p| format!("{}: {}", p.source, p.message))
             .collect(),
         symptoms: out.symptoms,
+        available_inputs: ctx.available_inputs(),
     };
     rank::by_cause(&mut report);
     report

@@ -324,9 +324,10 @@ pub struct CheckArgs {
     pub root: PathBuf,
     #[command(flatten)]
     pub cluster: ClusterFlags,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Output format: text, json (the contract), markdown (for a ticket), sarif (2.1.0, for
+    /// code-scanning dashboards) or junit (XML, one test case per root cause, for CI).
+    #[arg(short, long, value_enum, default_value_t = CheckFormat::Text)]
+    pub output: CheckFormat,
     /// Exit with status 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
@@ -454,6 +455,15 @@ pub struct CollectArgs {
     /// hostname, which containers and network namespaces may share).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
+    Junit,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! `netdoctor check` and `netdoctor collect`.
 
-use crate::args::{CheckArgs, ClusterFlags, CollectArgs, FailOn, ObjectFlags, OutputFormat};
+use crate::args::{CheckArgs, CheckFormat, ClusterFlags, CollectArgs, FailOn, ObjectFlags};
 use anyhow::{Context as _, Result};
 use netdoctor_checks::Options;
 use netdoctor_collect::live::{collect_live, LiveOptions};
@@ -99,13 +99,18 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
             .input_problems
             .extend(c.problems.iter().map(|p| p.to_string()));
     }
-    let format = match args.output {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Markdown => Format::Markdown,
+    let threshold = match args.fail_on {
+        FailOn::Critical => Severity::Critical,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Info => Severity::Info,
     };
-    let colour = args.output == OutputFormat::Text && colour;
-    let text = netdoctor_report::render(&report, format, colour);
+    let text = match args.output {
+        CheckFormat::Text => netdoctor_report::render(&report, Format::Text, colour),
+        CheckFormat::Json => netdoctor_report::render(&report, Format::Json, false),
+        CheckFormat::Markdown => netdoctor_report::render(&report, Format::Markdown, false),
+        CheckFormat::Sarif => netdoctor_report::sarif(&report, env!("CARGO_PKG_VERSION")),
+        CheckFormat::Junit => netdoctor_report::junit(&report, threshold),
+    };
     std::io::stdout()
         .write_all(text.as_bytes())
         .context("writing the report")?;
@@ -124,11 +129,6 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let threshold = match args.fail_on {
-        FailOn::Critical => Severity::Critical,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Info => Severity::Info,
-    };
     Ok(if report.worst().is_some_and(|w| w >= threshold) {
         ExitCode::from(1)
     } else {
@@ -171,12 +171,12 @@ pub fn run_collect(args: &CollectArgs) -> Result<ExitCode> {
 }
 
 /// `check --list`: the catalogue of root causes.
-fn print_catalogue(format: OutputFormat) -> Result<()> {
+fn print_catalogue(format: CheckFormat) -> Result<()> {
     use std::io::Write;
     let causes = netdoctor_model::CAUSES;
     let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => {
+        CheckFormat::Json => {
             let list: Vec<serde_json::Value> = causes
                 .iter()
                 .map(|c| {

@@ -171,6 +171,10 @@ pub struct CheckReport {
     /// Messages several causes print (an addition to the contract).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symptoms: Vec<Symptom>,
+    /// The kinds of input the checks had (not in the JSON: the renderers that list every
+    /// cause use it to tell "checked and clean" from "not checked").
+    #[serde(skip)]
+    pub available_inputs: Vec<crate::Input>,
 }
 
 impl CheckReport {

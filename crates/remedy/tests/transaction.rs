@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 /// A report asking for these keys at boot (no runtime change).
 fn report(wanted: &[(&str, &str)]) -> CheckReport {
     CheckReport {
+        available_inputs: Vec::new(),
         schema: "netdoctor.check/v1".into(),
         node: "n".into(),
         findings: vec![Finding {

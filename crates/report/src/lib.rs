@@ -4,6 +4,9 @@
 //! Renderers are pure: they return a `String`. Whether to use colour is the caller's decision
 //! (the CLI uses it only on a terminal, and never when `NO_COLOR` is set).
 
+mod ci;
+
+pub use ci::{junit, sarif};
 use netdoctor_model::{CheckReport, Finding, Severity, StepStatus};
 use std::fmt::Write;
 
@@ -408,6 +411,7 @@ mod tests {
 
     fn report() -> CheckReport {
         CheckReport {
+            available_inputs: Vec::new(),
             schema: CHECK_SCHEMA.into(),
             node: "n2".into(),
             findings: vec![Finding {
@@ -440,7 +444,8 @@ mod tests {
         assert!(t.contains("$ sysctl -w net.ipv4.ip_forward=1"));
         assert!(t.contains("mtu-mismatch: no links"));
         assert!(!t.contains('\x1b'));
-        assert!(text(&report(), true).contains("\x1b[1;31m"));
+        let coloured = text(&report(), true);
+        assert!(coloured.contains("\x1b[31m"), "critical is red: {coloured:?}");
     }
 
     #[test]
