@@ -302,6 +302,7 @@ fn stale(ctx: &Context, out: &mut Outcome) {
     };
     let cni = ctx.cni();
     let own = ctx.hints.pod_cidr.as_ref().map(|p| p.value);
+    let uplinks = ctx.default_route_devs();
     for a in ctx
         .addresses()
         .iter()
@@ -329,6 +330,16 @@ fn stale(ctx: &Context, out: &mut Outcome) {
             && name != "tunl0"
         {
             // A physical interface inside the cluster CIDR is a host network: pod-cidr-overlap.
+            continue;
+        }
+        // The node's uplink (it carries the default route, or an address outside the cluster
+        // CIDR) is a host network too, whatever its kind: in a VM or a container it is often a
+        // veth. Never a leftover to delete.
+        let host_addr = ctx
+            .addresses()
+            .iter()
+            .any(|b| b.ifname == name && !cluster.value.contains(&b.addr) && !b.addr.is_loopback());
+        if !is_cni_device(name) && name != "tunl0" && (uplinks.contains(&name) || host_addr) {
             continue;
         }
         let prefix = own.map_or(24, |o| o.prefix_len());
@@ -373,7 +384,7 @@ fn stale(ctx: &Context, out: &mut Outcome) {
             ),
             vec![
                 format!("ip addr del {}/{} dev {name}", a.addr, a.prefix_len),
-                format!("ip link delete {name}   # if nothing uses the device any more"),
+                format!("ip link delete {name}   # only if it is a leftover that nothing uses"),
                 "restart the CNI agent (kube-flannel pod / calico-node) so it re-adds the route".into(),
             ],
             vec![format!("remove whatever recreates {name} at boot (an old CNI's config in /etc/cni/net.d, a module in modules-load.d)")],

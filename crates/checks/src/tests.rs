@@ -455,6 +455,35 @@ fn host_network_inside_the_pod_range_is_overlap_not_stale() {
     assert!(!found.iter().any(|(i, _)| i == "stale-interface-address"));
 }
 
+/// The lab's `pod-cidr-overlaps-host` fault: a second address on the uplink, which is a veth (as
+/// in a VM or a container). It is a host network in the pod range, never a leftover device:
+/// no advice may delete the node's uplink.
+#[test]
+fn an_extra_pod_range_address_on_a_veth_uplink_is_never_a_device_to_delete() {
+    let mut s = healthy();
+    for l in s.links.as_mut().expect("l") {
+        if l.name == "eth0" {
+            l.kind = Some("veth".into());
+        }
+    }
+    s.addresses
+        .as_mut()
+        .expect("a")
+        .push(addr("eth0", "10.244.2.126", 25));
+    let r = run(&s, &Options::default());
+    assert!(
+        r.findings.iter().any(|f| f.id == "pod-cidr-overlap"),
+        "{:?}",
+        r.findings.iter().map(|f| &f.id).collect::<Vec<_>>()
+    );
+    assert!(!r.findings.iter().any(|f| f.id == "stale-interface-address"));
+    for f in &r.findings {
+        for line in f.fix.runtime.iter().chain(&f.fix.persistent) {
+            assert!(!line.contains("link delete eth0"), "{}: {line}", f.id);
+        }
+    }
+}
+
 #[test]
 fn service_range_overlapping_pods() {
     let r = run(

@@ -27,6 +27,15 @@ impl Default for DemoOptions {
     }
 }
 
+/// What the caller's check said about the broken node.
+#[derive(Debug, Clone, Default)]
+pub struct DemoCheck {
+    /// The report as a person reads it.
+    pub text: String,
+    /// `(finding id, its fix lines: now, then for good)`, in the report's order.
+    pub findings: Vec<(String, Vec<String>)>,
+}
+
 /// The fault names `--fault` accepts, in table order.
 pub fn fault_names() -> Vec<&'static str> {
     crate::FAULTS.iter().map(|s| s.name).collect()
@@ -63,7 +72,7 @@ fn show_flows(lab: &Lab) -> usize {
 /// namespace) and returns the text to print. Progress goes to stderr.
 pub fn run(
     opts: &DemoOptions,
-    check: &dyn Fn(&NodeHandle) -> Result<String, LabError>,
+    check: &dyn Fn(&NodeHandle) -> Result<DemoCheck, LabError>,
 ) -> Result<(), LabError> {
     if crate::effective_uid() != Some(0) {
         return Err(LabError::Demo(
@@ -147,24 +156,50 @@ pub fn run(
         "\nrunning netdoctor check on node {} (inside its namespace):",
         node.name
     ));
-    match check(&node) {
-        Ok(text) => {
-            for line in text.lines() {
-                say(&format!("  │ {line}"));
-            }
+    let report = match check(&node) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(LabError::Demo(format!(
+                "the check could not run ({e}): no fix is shown for a fault netdoctor has not found"
+            )))
         }
-        Err(e) => say(&format!("  ✗ the check could not run: {e:#}")),
+    };
+    for line in report.text.lines() {
+        say(&format!("  │ {line}"));
+    }
+    // A fix is shown only for a fault netdoctor named.
+    let Some((_, advice)) = report.findings.iter().find(|(id, _)| id == spec.finding) else {
+        let found: Vec<&str> = report.findings.iter().map(|(id, _)| id.as_str()).collect();
+        return Err(LabError::Demo(format!(
+            "netdoctor did not name {} on node {} (it found: {}): the demo stops without a fix",
+            spec.finding,
+            node.name,
+            if found.is_empty() {
+                "nothing".to_string()
+            } else {
+                found.join(", ")
+            }
+        )));
+    };
+    say(&format!(
+        "
+✓ netdoctor named {}; its advice:",
+        spec.finding
+    ));
+    for line in advice {
+        say(&format!("  - {line}"));
     }
 
     say(&format!(
-        "\napplying the runtime fix on node {}:",
+        "
+applying the runtime fix on node {}:",
         node.name
     ));
     let fix = lab
         .apply_runtime_fix(fault)
         .map_err(|e| LabError::during("applying the runtime fix", e))?;
     if fix.is_empty() {
-        say("  (the repair is in Kubernetes: the pods become ready and kube-proxy renders the endpoints again)");
+        say("  no command on the node repairs this: a person does what the advice above says (here the lab plays that part)");
     }
     for line in fix {
         say(&format!("  $ {line}"));

@@ -2,7 +2,7 @@
 //! inside whose namespace the fault is visible, and the runtime fix heals every flow. Needs
 //! root; skipped otherwise unless NETDOCTOR_REQUIRE_LAB=1.
 
-use netdoctor_lab::demo::{self, DemoOptions};
+use netdoctor_lab::demo::{self, DemoCheck, DemoOptions};
 use netdoctor_lab::{Fault, NodeHandle};
 use std::cell::RefCell;
 use std::process::Command;
@@ -17,7 +17,7 @@ fn demo_calls_check_on_the_broken_node_and_heals_it() {
         return;
     }
     let seen = RefCell::new(Vec::new());
-    let check = |node: &NodeHandle| -> Result<String, netdoctor_lab::LabError> {
+    let check = |node: &NodeHandle| -> Result<DemoCheck, netdoctor_lab::LabError> {
         // What the CLI's closure does, with `cat` standing in for `netdoctor check`.
         let out = Command::new("ip")
             .args([
@@ -38,7 +38,15 @@ fn demo_calls_check_on_the_broken_node_and_heals_it() {
         );
         seen.borrow_mut().push((node.name.clone(), text.clone()));
         assert!(node.root_dir().join("etc/sysctl.d/k8s.conf").is_file());
-        Ok(text)
+        let findings = if text.ends_with("= 0") {
+            vec![(
+                "ip-forward-disabled".to_string(),
+                vec!["sysctl -w net.ipv4.ip_forward=1".to_string()],
+            )]
+        } else {
+            Vec::new()
+        };
+        Ok(DemoCheck { text, findings })
     };
     let opts = DemoOptions {
         fault: Fault::IpForwardOff,
@@ -51,4 +59,26 @@ fn demo_calls_check_on_the_broken_node_and_heals_it() {
         vec![("n0".to_string(), "net.ipv4.ip_forward = 0".to_string())]
     );
     assert!(demo::fault_names().contains(&"stale-tunl0"));
+}
+
+#[test]
+fn no_fix_is_shown_for_a_fault_the_check_did_not_name() {
+    if !lab_available() {
+        return;
+    }
+    let blind = |_: &NodeHandle| -> Result<DemoCheck, netdoctor_lab::LabError> {
+        Ok(DemoCheck {
+            text: "all good".into(),
+            findings: Vec::new(),
+        })
+    };
+    let opts = DemoOptions {
+        fault: Fault::IpForwardOff,
+        ..DemoOptions::default()
+    };
+    let err = demo::run(&opts, &blind).expect_err("a fault not found is not fixed");
+    assert!(
+        err.to_string().contains("did not name ip-forward-disabled"),
+        "{err}"
+    );
 }

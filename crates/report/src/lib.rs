@@ -445,7 +445,10 @@ mod tests {
         assert!(t.contains("mtu-mismatch: no links"));
         assert!(!t.contains('\x1b'));
         let coloured = text(&report(), true);
-        assert!(coloured.contains("\x1b[31m"), "critical is red: {coloured:?}");
+        assert!(
+            coloured.contains("\x1b[31m"),
+            "critical is red: {coloured:?}"
+        );
     }
 
     #[test]
