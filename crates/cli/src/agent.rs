@@ -132,10 +132,15 @@ mod reporter {
                 "--node-condition needs --node-name (in a DaemonSet: --node-name=$(NODE_NAME) with NODE_NAME from spec.nodeName)"
             ),
         };
-        let access = match (&flags.objects.kubeconfig, flags.objects.in_cluster) {
-            (Some(p), _) => Access::Kubeconfig(p.clone()),
-            (None, true) => Access::InCluster,
-            (None, false) => Access::Infer,
+        let o = &flags.objects;
+        let access = match (&o.context, &o.kubeconfig, o.in_cluster) {
+            (Some(c), k, _) => Access::Context {
+                kubeconfig: k.clone(),
+                context: c.clone(),
+            },
+            (None, Some(p), _) => Access::Kubeconfig(p.clone()),
+            (None, None, true) => Access::InCluster,
+            (None, None, false) => Access::Infer,
         };
         let api = NodeReporter::connect(&access, &node)?;
         Ok(Reporter {

@@ -303,6 +303,10 @@ pub struct ObjectFlags {
     /// Read the cluster's objects live with the pod's service account (netdoctor running in a pod).
     #[arg(long)]
     pub in_cluster: bool,
+    /// Read the cluster's objects live through this context of the kubeconfig (--kubeconfig,
+    /// else $KUBECONFIG or ~/.kube/config, as kubectl does).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["kube_objects", "in_cluster"])]
+    pub context: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -325,7 +329,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub cluster: ClusterFlags,
     /// Output format: text, json (the contract), markdown (for a ticket), sarif (2.1.0, for
-    /// code-scanning dashboards) or junit (XML, one test case per root cause, for CI).
+    /// code-scanning dashboards), junit (XML, one test case per root cause, for CI) or npd
+    /// (node-problem-detector's custom plugin protocol: one line; exit 0 OK, 1 a finding at or
+    /// above --fail-on, 2 unknown).
     #[arg(short, long, value_enum, default_value_t = CheckFormat::Text)]
     pub output: CheckFormat,
     /// Exit with status 1 when a finding is at least this severe.
@@ -464,6 +470,8 @@ pub enum CheckFormat {
     Markdown,
     Sarif,
     Junit,
+    /// node-problem-detector's custom plugin protocol: one line, exit 0 OK, 1 problem, 2 unknown.
+    Npd,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub fn load_cluster(
             .with_context(|| format!("--kube-objects {}", path.display()))?;
         return Ok(Some(std::sync::Arc::new(cluster)));
     }
-    if flags.kubeconfig.is_none() && !flags.in_cluster {
+    if flags.kubeconfig.is_none() && !flags.in_cluster && flags.context.is_none() {
         let docs: Vec<(String, String)> = snapshots
             .iter()
             .flat_map(|s| {
@@ -54,9 +54,13 @@ pub fn load_cluster(
 #[cfg(feature = "live-api")]
 fn live_cluster(flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
     use netdoctor_kubeapi::Access;
-    let access = match &flags.kubeconfig {
-        Some(p) => Access::Kubeconfig(p.clone()),
-        None => Access::InCluster,
+    let access = match (&flags.context, &flags.kubeconfig) {
+        (Some(c), k) => Access::Context {
+            kubeconfig: k.clone(),
+            context: c.clone(),
+        },
+        (None, Some(p)) => Access::Kubeconfig(p.clone()),
+        (None, None) => Access::InCluster,
     };
     Ok(netdoctor_kubeapi::load(&access)?)
 }
@@ -104,16 +108,6 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
         FailOn::Warning => Severity::Warning,
         FailOn::Info => Severity::Info,
     };
-    let text = match args.output {
-        CheckFormat::Text => netdoctor_report::render(&report, Format::Text, colour),
-        CheckFormat::Json => netdoctor_report::render(&report, Format::Json, false),
-        CheckFormat::Markdown => netdoctor_report::render(&report, Format::Markdown, false),
-        CheckFormat::Sarif => netdoctor_report::sarif(&report, env!("CARGO_PKG_VERSION")),
-        CheckFormat::Junit => netdoctor_report::junit(&report, threshold),
-    };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .context("writing the report")?;
     // Nothing judged at all (no finding, no symptom, every step without input): say so, and do
     // not let a script read it as a clean bill of health.
     let nothing_judged = report.findings.is_empty()
@@ -122,6 +116,20 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
             .steps
             .iter()
             .all(|s| s.status == netdoctor_model::StepStatus::NotChecked);
+    let text = match args.output {
+        CheckFormat::Npd if nothing_judged => {
+            "netdoctor: nothing could be checked with these inputs\n".to_string()
+        }
+        CheckFormat::Text => netdoctor_report::render(&report, Format::Text, colour),
+        CheckFormat::Json => netdoctor_report::render(&report, Format::Json, false),
+        CheckFormat::Markdown => netdoctor_report::render(&report, Format::Markdown, false),
+        CheckFormat::Sarif => netdoctor_report::sarif(&report, env!("CARGO_PKG_VERSION")),
+        CheckFormat::Junit => netdoctor_report::junit(&report, threshold),
+        CheckFormat::Npd => npd_line(&report, threshold),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("writing the report")?;
     if nothing_judged {
         let _ = writeln!(
             std::io::stderr(),
@@ -168,6 +176,23 @@ pub fn run_collect(args: &CollectArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// node-problem-detector reads at most `max_output_length` (80 by default) of a plugin's output.
+const NPD_MAX: usize = 80;
+
+/// The one line a node-problem-detector custom plugin prints: the leading finding at or above
+/// the threshold (`id: title`), or that there is none.
+fn npd_line(report: &netdoctor_model::CheckReport, threshold: Severity) -> String {
+    let line = match report.findings.iter().find(|f| f.severity >= threshold) {
+        Some(f) => format!("{}: {}", f.id, f.title),
+        None => "netdoctor: no network problem found".to_string(),
+    };
+    let mut end = line.len().min(NPD_MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n", &line[..end])
 }
 
 /// `check --list`: the catalogue of root causes.

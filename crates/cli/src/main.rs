@@ -12,12 +12,25 @@ mod packet;
 mod pcap;
 mod trace;
 
-use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    // Installed as `kubectl-netdoctor`, it is the kubectl plugin `kubectl netdoctor`: say so in
+    // usage lines and errors.
+    let mut command = <args::Cli as clap::CommandFactory>::command();
+    let invoked = std::env::args_os().next().map(std::path::PathBuf::from);
+    if invoked
+        .as_deref()
+        .and_then(std::path::Path::file_name)
+        .is_some_and(|n| n == "kubectl-netdoctor")
+    {
+        command = command.bin_name("kubectl netdoctor");
+    }
+    let cli = match <args::Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     // A typo in the time limit is an error before anything runs, never a silent default.
     if let Err(e) = netdoctor_collect::live::command_timeout_from_env() {
         let _ = writeln!(std::io::stderr(), "netdoctor: {e}");

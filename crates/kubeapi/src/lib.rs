@@ -31,6 +31,12 @@ pub enum Access {
     Infer,
     /// A plain server URL without credentials (a `kubectl proxy`, or a test server).
     Url(String),
+    /// A named context (`--context`), of a kubeconfig file or of what kubectl would read
+    /// (`$KUBECONFIG`, `~/.kube/config`).
+    Context {
+        kubeconfig: Option<PathBuf>,
+        context: String,
+    },
 }
 
 /// Why the live objects could not be read.
@@ -67,6 +73,28 @@ async fn config(access: &Access) -> Result<Config, ApiError> {
         Access::Infer => Config::infer()
             .await
             .map_err(|e| err("kubeconfig or in-cluster config", e)),
+        Access::Context {
+            kubeconfig,
+            context,
+        } => {
+            let opts = KubeConfigOptions {
+                context: Some(context.clone()),
+                ..KubeConfigOptions::default()
+            };
+            let what = format!("context {context}");
+            match kubeconfig {
+                Some(path) => {
+                    let kc = Kubeconfig::read_from(path)
+                        .map_err(|e| err(path.display().to_string(), e))?;
+                    Config::from_custom_kubeconfig(kc, &opts)
+                        .await
+                        .map_err(|e| err(what, e))
+                }
+                None => Config::from_kubeconfig(&opts)
+                    .await
+                    .map_err(|e| err(what, e)),
+            }
+        }
         Access::Url(url) => {
             let uri = url.parse().map_err(|e| err(url.clone(), e))?;
             Ok(Config::new(uri))

@@ -201,3 +201,47 @@ fn unreachable_server_is_an_error_not_a_panic() {
     let e = load(&Access::Url(format!("http://127.0.0.1:{port}"))).expect_err("must fail");
     assert!(e.to_string().contains("list nodes"), "{e}");
 }
+
+/// `--context NAME` picks that context of the kubeconfig, not its current one.
+#[test]
+fn a_named_context_is_used_instead_of_the_current_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    std::thread::spawn(move || serve(listener, s2));
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dir = std::env::temp_dir().join(format!("netdoctor-kubeconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let kc = dir.join("config");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: dead\n\
+             clusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:{dead}\n\
+             - name: live\n  cluster:\n    server: http://{addr}\n\
+             users:\n- name: u\n  user: {{}}\n\
+             contexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\n\
+             - name: live\n  context:\n    cluster: live\n    user: u\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let current = load(&Access::Kubeconfig(kc.clone()));
+    assert!(current.is_err(), "the current context's server is down");
+    let live = load(&Access::Context {
+        kubeconfig: Some(kc.clone()),
+        context: "live".into(),
+    })
+    .expect("the named context");
+    assert_eq!(live.nodes.len(), 2);
+    let missing = load(&Access::Context {
+        kubeconfig: Some(kc),
+        context: "nope".into(),
+    })
+    .expect_err("an unknown context is an error");
+    assert!(missing.to_string().contains("nope"), "{missing}");
+    let _ = std::fs::remove_dir_all(dir);
+}
