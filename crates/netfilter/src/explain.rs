@@ -208,6 +208,10 @@ impl Explanation {
         if let Some(nat) = nat {
             ex.kube_services(nat);
         }
+        // kube-proxy's nftables mode.
+        for t in rs.tables.iter().filter(|t| t.name == "kube-proxy") {
+            ex.kube_proxy_nft(t);
+        }
         if let Some(filter) = filter {
             for chain in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS"] {
                 for r in filter
@@ -388,45 +392,125 @@ impl Explanation {
             let Some(sc) = &svc.service_chain else {
                 continue;
             };
-            let Some(chain) = nat.chain(sc) else { continue };
-            let mut remaining = 1.0;
-            for r in &chain.rules {
-                let Some(sep) = target_chain(r) else { continue };
-                if !sep.starts_with("KUBE-SEP-") {
-                    continue;
-                }
-                if r.matches
-                    .iter()
-                    .any(|m| matches!(m.kind, MatchKind::Recent { .. }))
-                {
-                    svc.session_affinity = true;
-                    continue;
-                }
-                let p = r
-                    .matches
-                    .iter()
-                    .find_map(|m| match m.kind {
-                        MatchKind::Statistic(Statistic::Random { probability }) if !m.negated => {
-                            Some(probability)
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or(1.0);
-                let share = remaining * p;
-                remaining -= share;
-                let dnat_to = nat.chain(sep).and_then(|c| {
-                    c.rules.iter().find_map(|r| match &r.target {
-                        Some(Target::Dnat { to, .. }) => to.first().map(ToString::to_string),
-                        _ => None,
-                    })
-                });
-                svc.endpoints.push(Endpoint {
-                    dnat_to,
-                    probability: share,
-                    chain: sep.to_string(),
-                    line: r.line,
-                });
+            let (endpoints, affinity) = endpoints_of(nat, sc, "KUBE-SEP-");
+            svc.endpoints = endpoints;
+            svc.session_affinity |= affinity;
+        }
+    }
+
+    /// kube-proxy's nftables mode (`table ip kube-proxy`): the `service-ips` and
+    /// `service-nodeports` verdict maps lead to `service-*` / `external-*` chains, whose
+    /// `numgen` branches lead to `endpoint-*` chains that DNAT; `no-endpoint-services` rejects.
+    fn kube_proxy_nft(&mut self, t: &Table) {
+        let name_of = |chain: &str| -> String {
+            // service-ULMVA6XW-ns1/svc1/tcp/p80 -> ns1/svc1:p80
+            let rest = chain.split_once('-').map_or(chain, |x| x.1);
+            let rest = rest.split_once('-').map_or(rest, |x| x.1);
+            let parts: Vec<&str> = rest.split('/').collect();
+            match parts.as_slice() {
+                [ns, name, _proto, port] => format!("{ns}/{name}:{port}"),
+                _ => rest.to_string(),
             }
+        };
+        let value = |v: &crate::nft::ElemValue| -> String {
+            match v {
+                crate::nft::ElemValue::Addr(a) => {
+                    let t = a.to_string();
+                    t.strip_suffix("/32")
+                        .or_else(|| t.strip_suffix("/128"))
+                        .map_or(t.clone(), str::to_string)
+                }
+                crate::nft::ElemValue::AddrRange(a, b) => format!("{a}-{b}"),
+                crate::nft::ElemValue::Number(n) => n.to_string(),
+                crate::nft::ElemValue::NumberRange(a, b) => format!("{a}-{b}"),
+                crate::nft::ElemValue::Name(n) => n.clone(),
+            }
+        };
+        for c in &t.chains {
+            for r in &c.rules {
+                let Some(Target::Vmap(vm)) = &r.target else {
+                    continue;
+                };
+                use crate::nft::KeyField as K;
+                let key: Vec<&K> = vm.key.iter().collect();
+                for (vals, verdict) in &vm.entries {
+                    let target = match verdict {
+                        crate::nft::VmapVerdict::Goto(c) | crate::nft::VmapVerdict::Jump(c) => c,
+                        _ => continue,
+                    };
+                    let field = |k: K| key.iter().position(|x| **x == k).and_then(|i| vals.get(i));
+                    let addr = field(K::Daddr).map(value);
+                    let port = match (field(K::L4proto), field(K::Dport)) {
+                        // The iptables mode's words: `80/tcp`.
+                        (Some(p), Some(d)) => Some(format!("{}/{}", value(d), value(p))),
+                        (None, Some(d)) => Some(value(d)),
+                        _ => None,
+                    };
+                    if target == "reject-chain" {
+                        // A Service without endpoints: its addresses and ports are rejected.
+                        let name = match &addr {
+                            Some(a) => {
+                                format!("{a} {} (no endpoints)", port.clone().unwrap_or_default())
+                            }
+                            None => format!(
+                                "NodePort {} (no endpoints)",
+                                port.clone().unwrap_or_default()
+                            ),
+                        };
+                        let svc = self.service_mut(&name);
+                        svc.no_endpoints_reject = Some(r.line);
+                        continue;
+                    }
+                    let kind = if addr.is_none() {
+                        EntryKind::NodePort
+                    } else if target.starts_with("service-") {
+                        EntryKind::ClusterIp
+                    } else if target.starts_with("external-") {
+                        EntryKind::ExternalIp
+                    } else {
+                        continue;
+                    };
+                    let name = name_of(target);
+                    let svc_chain = if target.starts_with("external-") {
+                        // external-X-ns/svc/... jumps to service-X-ns/svc/... (or, with
+                        // externalTrafficPolicy Local, balances the local endpoints itself).
+                        t.chain(target)
+                            .and_then(|ext| {
+                                ext.rules.iter().find_map(|er| {
+                                    target_chain(er).filter(|c| c.starts_with("service-"))
+                                })
+                            })
+                            .unwrap_or(target)
+                            .to_string()
+                    } else {
+                        target.clone()
+                    };
+                    let local = svc_chain == *target && target.starts_with("external-");
+                    let svc = self.service_mut(&name);
+                    svc.entries.push(Entry {
+                        kind,
+                        address: addr,
+                        port,
+                        chain: target.clone(),
+                        line: r.line,
+                    });
+                    svc.local_traffic_policy |= local;
+                    if svc.service_chain.is_none() {
+                        svc.service_chain = Some(svc_chain);
+                    }
+                }
+            }
+        }
+        for svc in &mut self.services {
+            let Some(sc) = &svc.service_chain else {
+                continue;
+            };
+            if !sc.starts_with("service-") && !sc.starts_with("external-") {
+                continue;
+            }
+            let (endpoints, affinity) = endpoints_of(t, sc, "endpoint-");
+            svc.endpoints = endpoints;
+            svc.session_affinity |= affinity;
         }
     }
 
@@ -533,6 +617,55 @@ impl Explanation {
 /// From an entry chain (`KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`) to the service chain:
 /// returns it, whether the path is externalTrafficPolicy=Local, and the load balancer's allowed
 /// source ranges.
+/// The endpoints a service chain balances (`KUBE-SEP-*` or `endpoint-*` chains), each with its
+/// share of new connections, and whether it keeps session affinity.
+fn endpoints_of(t: &Table, service_chain: &str, prefix: &str) -> (Vec<Endpoint>, bool) {
+    let mut out = Vec::new();
+    let mut affinity = false;
+    let Some(chain) = t.chain(service_chain) else {
+        return (out, affinity);
+    };
+    let mut remaining = 1.0;
+    for r in &chain.rules {
+        let Some(sep) = target_chain(r) else { continue };
+        if !sep.starts_with(prefix) {
+            continue;
+        }
+        if r.matches
+            .iter()
+            .any(|m| matches!(m.kind, MatchKind::Recent { .. }))
+        {
+            affinity = true;
+            continue;
+        }
+        let p = r
+            .matches
+            .iter()
+            .find_map(|m| match m.kind {
+                MatchKind::Statistic(Statistic::Random { probability }) if !m.negated => {
+                    Some(probability)
+                }
+                _ => None,
+            })
+            .unwrap_or(1.0);
+        let share = remaining * p;
+        remaining -= share;
+        let dnat_to = t.chain(sep).and_then(|c| {
+            c.rules.iter().find_map(|r| match &r.target {
+                Some(Target::Dnat { to, .. }) => to.first().map(ToString::to_string),
+                _ => None,
+            })
+        });
+        out.push(Endpoint {
+            dnat_to,
+            probability: share,
+            chain: sep.to_string(),
+            line: r.line,
+        });
+    }
+    (out, affinity)
+}
+
 fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>) {
     let mut local = start.starts_with("KUBE-XLB-");
     let mut ranges = Vec::new();

@@ -116,3 +116,83 @@ fn old_xlb_chains_with_and_without_local_endpoints() {
     assert_eq!(s.endpoints[0].chain, "KUBE-SEP-TVXZJYL67XY2CHS2");
     assert_eq!(s.endpoints[0].dnat_to, None);
 }
+
+/// kube-proxy's nftables mode is explained in the same words as its iptables mode: the same
+/// Services (kp.nft renders the same Services as kube-proxy's TestOverallIPTablesRules dump)
+/// with the same entries and endpoint shares, and the Services without endpoints.
+#[test]
+fn nftables_mode_in_the_words_of_iptables_mode() {
+    let nft_text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kp.nft"))
+            .expect("kp.nft");
+    let (rs, errors) = netdoctor_netfilter::parse_nft_text(&nft_text, "kp.nft");
+    assert!(errors.is_empty(), "{errors:?}");
+    let nft = Explanation::of(&rs);
+    let ipt_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules"
+    ))
+    .expect("overall");
+    let (rs, _) = netdoctor_netfilter::parse_iptables_save(&ipt_text, "overall");
+    let ipt = Explanation::of(&rs);
+    let endpoints = |ex: &Explanation, name: &str| -> Vec<(String, String)> {
+        ex.services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} not explained: {:?}",
+                    ex.services.iter().map(|s| &s.name).collect::<Vec<_>>()
+                )
+            })
+            .endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.dnat_to.clone().unwrap_or_default(),
+                    format!("{:.2}", e.probability),
+                )
+            })
+            .collect()
+    };
+    for name in ["ns1/svc1:p80", "ns4/svc4:p80"] {
+        assert_eq!(endpoints(&nft, name), endpoints(&ipt, name), "{name}");
+    }
+    assert_eq!(
+        endpoints(&nft, "ns4/svc4:p80"),
+        vec![
+            ("10.180.0.4:80".to_string(), "0.50".to_string()),
+            ("10.180.0.5:80".to_string(), "0.50".to_string())
+        ]
+    );
+    let svc4 = nft
+        .services
+        .iter()
+        .find(|s| s.name == "ns4/svc4:p80")
+        .expect("svc4");
+    let kinds: Vec<String> = svc4
+        .entries
+        .iter()
+        .map(|e| format!("{:?} {:?} {:?}", e.kind, e.address, e.port))
+        .collect();
+    assert!(
+        kinds.contains(&"ClusterIp Some(\"172.30.0.44\") Some(\"80/tcp\")".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"NodePort None Some(\"3001/tcp\")".to_string()),
+        "{kinds:?}"
+    );
+    let rejected: Vec<&str> = nft
+        .services
+        .iter()
+        .filter(|s| s.no_endpoints_reject.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(
+        rejected.contains(&"172.30.0.46 80/tcp (no endpoints)"),
+        "{rejected:?}"
+    );
+    let text = nft.render_text();
+    assert!(text.contains("50.0% -> endpoint-UKSFD7AG"), "{text}");
+}
