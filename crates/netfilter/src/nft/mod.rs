@@ -128,15 +128,21 @@ fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<Parse
             continue;
         };
         let handle = r.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32;
-        let exprs = r
+        let exprs: &[Value] = r
             .get("expr")
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut text = render_rule(&exprs);
-        if let Some(c) = r.get("comment").and_then(Value::as_str) {
-            text.push_str(&format!(" comment \"{c}\""));
-        }
+            .map_or(&[], Vec::as_slice);
+        // A rule read from `nft list ruleset` text keeps its line; one from JSON is rendered.
+        let text = match r.get("_text").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None => {
+                let mut text = render_rule(exprs);
+                if let Some(c) = r.get("comment").and_then(Value::as_str) {
+                    text.push_str(&format!(" comment \"{c}\""));
+                }
+                text
+            }
+        };
         if exprs.iter().any(|e| e.get("xt").is_some()) {
             *xt_rules.entry(ti).or_default() += 1;
         }
@@ -145,7 +151,7 @@ fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<Parse
             fam: &fam,
             table: &tname,
         };
-        let mut rules = translate(&ctx, &exprs, handle, &text);
+        let mut rules = translate(&ctx, exprs, handle, &text);
         if let Some(c) = r.get("comment").and_then(Value::as_str) {
             let c = Text::new(c);
             for rule in &mut rules {

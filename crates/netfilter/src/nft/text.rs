@@ -327,8 +327,10 @@ impl Reader<'_> {
         };
         let (fam, table) = self.table_names();
         let (exprs, comment, unread) = rule_exprs(t);
+        // `_text`: the line as written, so the rule keeps it (and is not rendered again).
         let mut rule = json!({
-            "family": fam, "table": table, "chain": chain, "handle": no, "expr": exprs
+            "family": fam, "table": table, "chain": chain, "handle": no, "expr": exprs,
+            "_text": t.trim()
         });
         if let Some(c) = comment {
             rule["comment"] = json!(c);
