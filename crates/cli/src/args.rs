@@ -261,6 +261,10 @@ pub enum PlanFormat {
     Text,
     Shell,
     Ansible,
+    /// `netdoctor.fix/v1`: the steps, restarts and what needs a person, for programs.
+    Json,
+    /// For a ticket or a change request.
+    Markdown,
 }
 
 /// Facts about the cluster that sharpen the diagnosis. Each may also come from the bundle's

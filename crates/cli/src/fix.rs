@@ -56,6 +56,8 @@ pub fn run_fix(args: &FixArgs) -> Result<ExitCode> {
             PlanFormat::Text => export::text(&the_plan, &report.node),
             PlanFormat::Shell => export::shell(&the_plan, &report.node),
             PlanFormat::Ansible => export::ansible(&the_plan, &report.node),
+            PlanFormat::Json => export::json(&the_plan, &report.node),
+            PlanFormat::Markdown => export::markdown(&the_plan, &report.node),
         };
         out.write_all(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);

@@ -58,6 +58,7 @@ pub enum TraceProto {
 pub enum TraceOutput {
     Text,
     Json,
+    Markdown,
 }
 
 /// Split `X:PORT` when PORT is a number and X is not an IPv6 address.
@@ -163,6 +164,7 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
             writeln!(out)?;
         }
         TraceOutput::Text => out.write_all(t.render_text().as_bytes())?,
+        TraceOutput::Markdown => out.write_all(t.render_markdown().as_bytes())?,
     }
     if a.fail_on_drop {
         return Ok(match t.verdict {

@@ -346,3 +346,27 @@ fn a_bundle_is_traced_like_a_snapshot() {
     let out = run(&["--from", "10.0.0.1", "--to", "10.0.0.2"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn markdown_marks_the_drop_and_its_finding() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = write_node_fwd(dir.path(), "0");
+    let out = run(&[
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--from",
+        "10.244.0.2",
+        "--to",
+        "172.31.255.99:80",
+        "-o",
+        "markdown",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("## Trace: dropped"), "{md}");
+    assert!(
+        md.contains("| # | way | node | stage | what happened |"),
+        "{md}"
+    );
+    assert!(md.contains("| **drop** | request |"), "{md}");
+    assert!(md.contains("(finding `ip-forward-disabled`)"), "{md}");
+}

@@ -412,3 +412,104 @@ pub fn ansible(plan: &Plan, node: &str) -> String {
     }
     o
 }
+
+/// The plan as JSON (`netdoctor.fix/v1`): each step with its kind, what it changes, why, and
+/// the findings it addresses; then the restarts and what needs a person. A file step lists the
+/// lines it adds and whether the file exists already (its content is not repeated).
+pub fn json(plan: &Plan, node: &str) -> String {
+    let steps: Vec<serde_json::Value> = plan
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Sysctl {
+                key,
+                value,
+                findings,
+            } => serde_json::json!({"kind": "sysctl", "key": key, "value": value,
+                "when": "now", "findings": findings}),
+            Step::Modprobe { name, findings } => serde_json::json!({"kind": "modprobe",
+                "module": name, "when": "now", "findings": findings}),
+            Step::Command {
+                argv,
+                why,
+                findings,
+            } => serde_json::json!({"kind": "command", "argv": argv, "why": why,
+                "when": "now", "findings": findings}),
+            Step::File(fc) => serde_json::json!({"kind": "file", "path": fc.path,
+                "exists": fc.before.is_some(), "adds": fc.added, "replaces": fc.replaces,
+                "why": fc.why, "when": "at boot", "findings": fc.findings}),
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "schema": "netdoctor.fix/v1",
+        "node": node,
+        "findings": plan.findings,
+        "steps": steps,
+        "restarts": plan.restarts.iter().map(|(s, w)| serde_json::json!({"service": s, "why": w})).collect::<Vec<_>>(),
+        "manual": plan.manual.iter().map(|(id, t)| serde_json::json!({"finding": id, "instruction": t})).collect::<Vec<_>>(),
+    });
+    let mut s =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The plan as Markdown, for a ticket or a change request.
+pub fn markdown(plan: &Plan, node: &str) -> String {
+    let mut o = String::new();
+    if plan.is_empty() {
+        let _ = writeln!(o, "## netdoctor fix, node `{node}`\n\nNothing to do.");
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "## netdoctor fix, node `{node}`\n\nPlan for {} (dry run; nothing was changed).\n",
+        plan.findings
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (i, s) in plan.steps.iter().enumerate() {
+        let (why, ids) = match s {
+            Step::Sysctl { findings, .. } | Step::Modprobe { findings, .. } => {
+                ("now, in the running kernel", findings)
+            }
+            Step::Command { why, findings, .. } => (why.as_str(), findings),
+            Step::File(fc) => (fc.why.as_str(), &fc.findings),
+        };
+        let _ = writeln!(
+            o,
+            "{}. {}: {why} ({})",
+            i + 1,
+            describe(s).replace('`', "'"),
+            ids.join(", ")
+        );
+        if let Step::File(fc) = s {
+            let _ = writeln!(
+                o,
+                "\n   ```\n{}   ```",
+                fc.added
+                    .iter()
+                    .map(|l| format!("   {l}\n"))
+                    .collect::<String>()
+            );
+        }
+    }
+    if !plan.restarts.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n### Then restart (netdoctor does not restart services itself)\n"
+        );
+        for (svc, why) in &plan.restarts {
+            let _ = writeln!(o, "- {svc}: {why}");
+        }
+    }
+    if !plan.manual.is_empty() {
+        let _ = writeln!(o, "\n### Needs a person\n");
+        for (id, t) in &plan.manual {
+            let _ = writeln!(o, "- `{id}`: {t}");
+        }
+    }
+    o
+}

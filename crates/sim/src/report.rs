@@ -101,6 +101,74 @@ impl Trace {
         }
     }
 
+    /// The trace as Markdown: the verdict, then per path a table of hops (the drop marked where
+    /// it happens, with the finding that explains it).
+    pub fn render_markdown(&self) -> String {
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut out = format!("## Trace: {}\n", verdict_word(self.verdict));
+        for (i, p) in self.paths.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "\n### Path {} of {}{}{}: {}\n",
+                i + 1,
+                self.paths.len(),
+                p.endpoint
+                    .as_deref()
+                    .map(|e| format!(", endpoint `{e}`"))
+                    .unwrap_or_default(),
+                p.probability
+                    .map(|x| format!(" ({:.0}%)", x * 100.0))
+                    .unwrap_or_default(),
+                verdict_word(p.verdict)
+            );
+            let _ = writeln!(
+                out,
+                "| # | way | node | stage | what happened |\n|---|---|---|---|---|"
+            );
+            for (n, h) in p.hops.iter().enumerate() {
+                let way = match h.direction {
+                    Direction::Request => "request",
+                    Direction::Reply => "reply",
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {way} | {} | {} | {} |",
+                    n + 1,
+                    cell(&h.node),
+                    cell(&h.stage),
+                    cell(&h.detail)
+                );
+            }
+            if let Some(d) = &p.drop {
+                let _ = writeln!(
+                    out,
+                    "| **drop** | {} | {} | {} | **{}**{} |",
+                    match d.direction {
+                        Direction::Request => "request",
+                        Direction::Reply => "reply",
+                    },
+                    cell(&d.node),
+                    cell(&d.stage),
+                    cell(&d.detail),
+                    d.finding
+                        .as_deref()
+                        .map(|f| format!(" (finding `{f}`)"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(u) = &p.unknown {
+                let _ = writeln!(out, "\nThe model could not decide: {}", cell(u));
+            }
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(out, "\n### Notes\n");
+            for n in &self.notes {
+                let _ = writeln!(out, "- {}", cell(n));
+            }
+        }
+        out
+    }
+
     /// The readable hop list: one line per decision.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
