@@ -30,9 +30,40 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 type Reply = Response<Full<Bytes>>;
 
 /// Bind `addr` and serve on a thread of its own until the returned sender fires.
+/// A TLS acceptor for the certificate chain and private key in these PEM files (rustls with
+/// the ring provider, its safe default protocol versions).
+pub(crate) fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, AgentError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| AgentError::Tls(format!("{}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(AgentError::Tls(format!(
+            "{}: no certificate",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| AgentError::Tls(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AgentError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| AgentError::Tls(format!("the certificate and key: {e}")))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 pub(crate) fn serve(
     addr: SocketAddr,
     shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), AgentError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -56,7 +87,7 @@ pub(crate) fn serve(
                     Ok(l) => l,
                     Err(_) => return,
                 };
-                accept_loop(listener, shared, stop_rx).await;
+                accept_loop(listener, shared, stop_rx, tls).await;
             });
         })
         .map_err(AgentError::Thread)?;
@@ -67,6 +98,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -84,21 +116,40 @@ async fn accept_loop(
             continue;
         };
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&req, &shared)) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            match tls {
+                // The handshake is bounded like a request head.
+                Some(acceptor) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        connection(TokioIo::new(s), shared).await;
+                    }
+                }
+                None => connection(TokioIo::new(stream), shared).await,
+            }
         });
     }
+}
+
+/// Serve one connection, bounded in head size, head time and lifetime.
+async fn connection<I>(io: I, shared: Arc<Shared>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(route(&req, &shared)) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .keep_alive(true)
+        .serve_connection(io, service);
+    let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {

@@ -38,6 +38,8 @@ pub enum AgentError {
     Netlink(std::io::Error),
     #[error("cannot start the agent's threads: {0}")]
     Thread(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// How the agent runs.
@@ -52,6 +54,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Re-check on netlink changes (off: only every `interval`).
     pub watch_netlink: bool,
+    /// Serve HTTPS with this certificate chain and key (PEM files); `None` serves plain HTTP.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             debounce: Duration::from_millis(500),
             token: None,
             watch_netlink: true,
+            tls: None,
         }
     }
 }
@@ -150,7 +155,11 @@ impl Agent {
             token: config.token.clone(),
         });
         let (tx, rx) = mpsc::channel::<Msg>();
-        let (addr, stop_server, server) = http::serve(config.listen, shared.clone())?;
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+            None => None,
+        };
+        let (addr, stop_server, server) = http::serve(config.listen, shared.clone(), tls)?;
         let watcher = if config.watch_netlink {
             let tx = tx.clone();
             Some(

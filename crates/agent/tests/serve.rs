@@ -37,6 +37,7 @@ fn agent(state: Arc<Mutex<Vec<&'static str>>>, token: Option<&str>) -> Agent {
         debounce: Duration::from_millis(50),
         token: token.map(str::to_string),
         watch_netlink: false,
+        tls: None,
     };
     Agent::start(config, move || {
         let ids = state.lock().expect("state").clone();
@@ -173,4 +174,121 @@ fn slow_and_huge_requests_do_not_stall_metrics() {
     post.read_to_string(&mut out).expect("read");
     assert!(out.starts_with("HTTP/1.1 405"), "{out}");
     drop(slow);
+}
+
+/// With a certificate, the agent speaks HTTPS (rustls) and nothing else: a client that checks
+/// the certificate gets the metrics; plain HTTP to the same port gets nothing.
+#[test]
+fn tls_from_a_certificate_file() {
+    let have = |t: &str| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("openssl") || !have("curl") {
+        assert!(
+            std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() != Ok("1"),
+            "NETDOCTOR_REQUIRE_LAB=1 but openssl or curl is missing"
+        );
+        eprintln!("tls_from_a_certificate_file: skipped (no openssl or curl)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=netdoctor-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        interval: Duration::from_secs(3600),
+        debounce: Duration::from_millis(50),
+        token: Some(TOKEN.into()),
+        watch_netlink: false,
+        tls: Some((cert.clone(), key)),
+    };
+    let a = Agent::start(config, || {
+        Ok(CheckResult {
+            check_json: "{}".into(),
+            snapshot_json: "{}".into(),
+            findings: vec![FindingSummary {
+                id: "mtu-mismatch".into(),
+                severity: "critical".into(),
+                title: String::new(),
+            }],
+        })
+    })
+    .expect("start with TLS");
+    let url = format!("https://127.0.0.1:{}/metrics", a.addr().port());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", "--cacert"])
+            .arg(&cert)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        let body = String::from_utf8_lossy(&out.stdout);
+        if body.contains("netdoctor_finding{id=\"mtu-mismatch\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no metrics over TLS: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Plain HTTP to the TLS port gets no metrics.
+    let mut s = TcpStream::connect(a.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(6)))
+        .expect("timeout");
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(!String::from_utf8_lossy(&out).contains("netdoctor_finding"));
+    // A key that does not match is refused at start, with the reason.
+    let other = dir.path().join("other.pem");
+    let st = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&other)
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let bad = Agent::start(
+        Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            tls: Some((cert, other)),
+            watch_netlink: false,
+            ..Config::default()
+        },
+        || Err("unused".into()),
+    );
+    assert!(bad.is_err(), "a mismatched key is refused");
 }

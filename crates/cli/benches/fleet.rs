@@ -37,6 +37,7 @@ fn agents(n: usize, snapshot: &str) -> Vec<Agent> {
                     debounce: Duration::from_millis(100),
                     token: Some("bench-token".into()),
                     watch_netlink: false,
+                    tls: None,
                 },
                 move || {
                     Ok(CheckResult {

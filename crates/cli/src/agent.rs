@@ -70,11 +70,17 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
         debounce: args.debounce,
         token,
         watch_netlink: !args.no_watch,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
     };
     let agent = Agent::start(config, check)?;
     let _ = writeln!(
         std::io::stderr(),
-        "netdoctor agent: serving http://{}/metrics (checks every {}, {}; /v1/ {})",
+        "netdoctor agent: serving {}://{}/metrics (checks every {}, {}; /v1/ {})",
+        if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         agent.addr(),
         humantime::format_duration(args.interval),
         if args.no_watch {

@@ -357,6 +357,12 @@ pub struct AgentArgs {
     /// A file holding the bearer token that /v1/check and /v1/snapshot require.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Do not watch netlink; check only every --interval.
     #[arg(long)]
     pub no_watch: bool,
