@@ -180,13 +180,13 @@ fn slow_and_huge_requests_do_not_stall_metrics() {
 /// the certificate gets the metrics; plain HTTP to the same port gets nothing.
 #[test]
 fn tls_from_a_certificate_file() {
-    let have = |t: &str| {
+    let have = |t: &str, arg: &str| {
         std::process::Command::new(t)
-            .arg("--version")
+            .arg(arg)
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if !have("openssl") || !have("curl") {
+    if !have("openssl", "version") || !have("curl", "--version") {
         assert!(
             std::env::var("NETDOCTOR_REQUIRE_LAB").as_deref() != Ok("1"),
             "NETDOCTOR_REQUIRE_LAB=1 but openssl or curl is missing"
