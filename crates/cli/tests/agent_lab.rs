@@ -2,19 +2,9 @@
 //! (ip_forward) is found by the check the next netlink change starts, well before the
 //! interval, and shows in /metrics; repaired, it clears.
 
-use netdoctor_testkit::{require_lab, Netns};
-use std::process::{Child, Command, Stdio};
+use netdoctor_testkit::{require_lab, Netns, Processes};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The agent, ended by its PID when the test ends (also on a panic).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn metrics(ns: &Netns) -> String {
     let out = Command::new("ip")
@@ -25,14 +15,14 @@ fn metrics(ns: &Netns) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn wait_for(ns: &Netns, agent: &mut Running, needle: &str, within: Duration) -> String {
+fn wait_for(ns: &Netns, agent: &mut Processes, needle: &str, within: Duration) -> String {
     let deadline = Instant::now() + within;
     loop {
         let m = metrics(ns);
         if m.contains(needle) {
             return m;
         }
-        if let Ok(Some(status)) = agent.0.try_wait() {
+        if let Some(Ok(Some(status))) = agent.children.first_mut().map(|c| c.try_wait()) {
             panic!("the agent exited ({status}) before {needle:?} appeared");
         }
         assert!(
@@ -71,7 +61,8 @@ fn agent_sees_a_fault_on_the_next_netlink_change_and_its_repair() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the agent");
-    let mut agent = Running(child);
+    let mut agent = Processes::default();
+    agent.push(child);
     let first = wait_for(
         &ns,
         &mut agent,

@@ -3,21 +3,10 @@
 //! namespace that records every request). A fault sets NetworkProblem=True with the finding's
 //! reason and a Warning event; the repair sets it False with a Normal event.
 
-use netdoctor_testkit::{require_lab, Netns};
+use netdoctor_testkit::{require_lab, Netns, Processes};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 const MOCK: &str = r#"
 import json, sys
@@ -95,8 +84,8 @@ fn node_condition_and_events_follow_a_fault_and_its_repair() {
          current-context: c\n",
     )
     .expect("kubeconfig");
-    let mut procs = Running(Vec::new());
-    procs.0.push(
+    let mut procs = Processes::default();
+    procs.push(
         Command::new("ip")
             .args(["netns", "exec", &ns.name, "python3"])
             .arg(&script)
@@ -108,7 +97,7 @@ fn node_condition_and_events_follow_a_fault_and_its_repair() {
             .expect("mock api"),
     );
     std::thread::sleep(Duration::from_millis(500));
-    procs.0.push(
+    procs.push(
         Command::new("ip")
             .args([
                 "netns",

@@ -1,21 +1,10 @@
 //! `netdoctor fleet` over three lab nodes (network namespaces on one switch), read from their
 //! agents and from `collect` files: per-node findings, the cross-node ones, the summary.
 
-use netdoctor_testkit::{require_lab, sh, Netns};
+use netdoctor_testkit::{require_lab, sh, Netns, Processes};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 struct Lab {
     sw: Netns,
@@ -141,9 +130,9 @@ fn fleet_from_snapshots_and_from_agents() {
     // From the nodes' agents.
     let token = dir.path().join("token");
     std::fs::write(&token, "fleet-lab-token\n").expect("token");
-    let mut agents = Running(Vec::new());
+    let mut agents = Processes::default();
     for (i, n) in lab.nodes.iter().enumerate() {
-        agents.0.push(
+        agents.push(
             Command::new("ip")
                 .args([
                     "netns",

@@ -2,26 +2,10 @@
 //! side and the server's side of a router that DNATs a Service address, drops one port on the
 //! way in and another on the way back): it must agree with the kernel on where each flow died.
 
-use netdoctor_testkit::{require_lab, sh, Netns};
+use netdoctor_testkit::{require_lab, sh, Netns, Processes};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            // SIGINT lets tcpdump write out what it holds.
-            let _ = Command::new("kill")
-                .args(["-INT", &c.id().to_string()])
-                .status();
-        }
-        for c in &mut self.0 {
-            let _ = c.wait();
-        }
-    }
-}
 
 fn spawn(ns: &Netns, args: &[&str]) -> Child {
     Command::new("ip")
@@ -71,8 +55,9 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
         dir.path().join("client.pcap"),
         dir.path().join("server.pcap"),
     );
-    let mut procs = Running(Vec::new());
-    procs.0.push(spawn(
+    let mut procs = Processes::default();
+    procs.interrupt = true;
+    procs.push(spawn(
         &server,
         &[
             "python3",
@@ -83,7 +68,7 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
             "10.77.2.2",
         ],
     ));
-    procs.0.push(spawn(
+    procs.push(spawn(
         &server,
         &[
             "python3",
@@ -94,7 +79,7 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
             "10.77.2.2",
         ],
     ));
-    procs.0.push(spawn(
+    procs.push(spawn(
         &client,
         &[
             "tcpdump",
@@ -106,7 +91,7 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
             "ip",
         ],
     ));
-    procs.0.push(spawn(
+    procs.push(spawn(
         &server,
         &[
             "tcpdump",

@@ -3,21 +3,10 @@
 //! alert rule goes pending and then fires, and after the repair the finding is 0 and the alert
 //! is gone.
 
-use netdoctor_testkit::{repo_root, require_lab, Netns};
+use netdoctor_testkit::{repo_root, require_lab, Netns, Processes};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Running(Vec<Child>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn query(ns: &Netns, q: &str) -> Vec<Value> {
     let out = Command::new("ip")
@@ -71,8 +60,8 @@ fn prometheus_sees_the_fault_the_alert_fires_and_clears() {
         ),
     )
     .expect("config");
-    let mut procs = Running(Vec::new());
-    procs.0.push(
+    let mut procs = Processes::default();
+    procs.push(
         Command::new("ip")
             .args([
                 "netns",
@@ -96,7 +85,7 @@ fn prometheus_sees_the_fault_the_alert_fires_and_clears() {
             .spawn()
             .expect("agent"),
     );
-    procs.0.push(
+    procs.push(
         Command::new("ip")
             .args(["netns", "exec", &ns.name, "prometheus"])
             .arg(format!("--config.file={}", config.display()))

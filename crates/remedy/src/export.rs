@@ -42,13 +42,7 @@ pub fn text(plan: &Plan, node: &str) -> String {
         plan.findings.join(", ")
     );
     for (i, s) in plan.steps.iter().enumerate() {
-        let (why, ids) = match s {
-            Step::Sysctl { findings, .. } | Step::Modprobe { findings, .. } => {
-                ("now, in the running kernel", findings)
-            }
-            Step::Command { why, findings, .. } => (why.as_str(), findings),
-            Step::File(fc) => (fc.why.as_str(), &fc.findings),
-        };
+        let (why, ids) = why_and_findings(s);
         let _ = writeln!(
             o,
             "{:>2}. {}\n    why: {why} [{}]",
@@ -471,13 +465,7 @@ pub fn markdown(plan: &Plan, node: &str) -> String {
             .join(", ")
     );
     for (i, s) in plan.steps.iter().enumerate() {
-        let (why, ids) = match s {
-            Step::Sysctl { findings, .. } | Step::Modprobe { findings, .. } => {
-                ("now, in the running kernel", findings)
-            }
-            Step::Command { why, findings, .. } => (why.as_str(), findings),
-            Step::File(fc) => (fc.why.as_str(), &fc.findings),
-        };
+        let (why, ids) = why_and_findings(s);
         let _ = writeln!(
             o,
             "{}. {}: {why} ({})",
@@ -512,4 +500,15 @@ pub fn markdown(plan: &Plan, node: &str) -> String {
         }
     }
     o
+}
+
+/// Why a step is made, and the findings it addresses.
+fn why_and_findings(s: &Step) -> (&str, &[String]) {
+    match s {
+        Step::Sysctl { findings, .. } | Step::Modprobe { findings, .. } => {
+            ("now, in the running kernel", findings)
+        }
+        Step::Command { why, findings, .. } => (why.as_str(), findings),
+        Step::File(fc) => (fc.why.as_str(), &fc.findings),
+    }
 }

@@ -143,6 +143,38 @@ impl Drop for Netns {
     }
 }
 
+/// Processes a test started (an agent, a server, a capture), ended by their PID when the test
+/// ends, also after a panic. `interrupt` ends them with SIGINT first (tcpdump then writes out
+/// what it holds), else they are killed.
+#[derive(Default)]
+pub struct Processes {
+    pub children: Vec<std::process::Child>,
+    pub interrupt: bool,
+}
+
+impl Processes {
+    pub fn push(&mut self, c: std::process::Child) {
+        self.children.push(c);
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            if self.interrupt {
+                let _ = Command::new("kill")
+                    .args(["-INT", &c.id().to_string()])
+                    .status();
+            } else {
+                let _ = c.kill();
+            }
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+    }
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
