@@ -30,18 +30,7 @@ pub struct Change {
     pub message: String,
 }
 
-/// `ip-forward-disabled` -> `IpForwardDisabled` (an Event or condition reason is CamelCase).
-pub fn camel(id: &str) -> String {
-    id.split(['-', '_'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
+pub use netdoctor_model::camel_case as camel;
 
 /// Writes one node's condition and events. Blocking: it runs its own runtime.
 pub struct NodeReporter {

@@ -250,6 +250,20 @@ impl std::fmt::Display for Cause {
     }
 }
 
+/// A finding id in CamelCase (`ip-forward-disabled` -> `IpForwardDisabled`): how a Kubernetes
+/// condition or Event reason, and a SARIF rule name, spell it.
+pub fn camel_case(id: &str) -> String {
+    id.split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ mod net;
 mod provenance;
 mod snapshot;
 
-pub use catalogue::{Cause, CauseInfo, Input, Step, CAUSES};
+pub use catalogue::{camel_case, Cause, CauseInfo, Input, Step, CAUSES};
 pub use evidence::{
     BgpPeer, ConntrackStats, IpSet, IpvsReal, IpvsService, LinkStats, Offload, ProbeResult,
 };

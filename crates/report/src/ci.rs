@@ -17,18 +17,6 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-/// `ip-forward-disabled` -> `IpForwardDisabled` (SARIF's rule `name`).
-fn camel(id: &str) -> String {
-    id.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 fn message(f: &Finding) -> String {
     let mut m = f.title.clone();
     if !f.evidence.is_empty() {
@@ -48,7 +36,7 @@ pub fn sarif(report: &CheckReport, version: &str) -> String {
         .map(|c| {
             json!({
                 "id": c.id,
-                "name": camel(c.id),
+                "name": netdoctor_model::camel_case(c.id),
                 "shortDescription": {"text": c.title},
                 "fullDescription": {"text": c.explanation},
                 "help": {"text": c.fix.join("\n")},
