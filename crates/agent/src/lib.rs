@@ -87,6 +87,19 @@ pub struct CheckResult {
     /// The `collect` document the check worked on.
     pub snapshot_json: String,
     pub findings: Vec<FindingSummary>,
+    /// The last round of active probes (`--probe`), for `netdoctor_probe_success`. Empty
+    /// without probes.
+    pub probes: Vec<ProbeSummary>,
+}
+
+/// One probe, as the metrics need it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeSummary {
+    /// `overlay`, `pod`, `mtu`, `service`, `dns`.
+    pub kind: String,
+    /// The target in words (`node n1 VTEP 10.244.1.0`).
+    pub target: String,
+    pub ok: bool,
 }
 
 /// Why a check ran.

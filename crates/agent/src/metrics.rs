@@ -25,6 +25,12 @@ struct SeverityLabels {
     severity: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+struct ProbeLabels {
+    kind: String,
+    target: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TriggerLabels {
     trigger: String,
@@ -41,6 +47,9 @@ pub struct Metrics {
     failed: Counter,
     /// The findings of the last successful check, to set to 0 when they clear.
     present: Mutex<BTreeSet<(String, String)>>,
+    probe: Family<ProbeLabels, Gauge>,
+    /// The probes of the last check, to drop the series of targets that are gone.
+    probed: Mutex<BTreeSet<ProbeLabels>>,
 }
 
 const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
@@ -55,6 +64,12 @@ impl Metrics {
         let last = Gauge::<f64, AtomicU64>::default();
         let checks = Family::<TriggerLabels, Counter>::default();
         let failed = Counter::default();
+        let probe = Family::<ProbeLabels, Gauge>::default();
+        registry.register(
+            "netdoctor_probe_success",
+            "1 when the last probe of this kind to this target got its answer, 0 when it failed (with --probe)",
+            probe.clone(),
+        );
         registry.register(
             "netdoctor_finding",
             "1 while the finding is present on this node, 0 once it has cleared",
@@ -101,6 +116,8 @@ impl Metrics {
             checks,
             failed,
             present: Mutex::new(BTreeSet::new()),
+            probe,
+            probed: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -152,6 +169,28 @@ impl Metrics {
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         *present = now_set;
+        drop(present);
+        let probes: BTreeSet<ProbeLabels> = r
+            .probes
+            .iter()
+            .map(|p| ProbeLabels {
+                kind: p.kind.clone(),
+                target: p.target.clone(),
+            })
+            .collect();
+        let mut probed = self.probed.lock().unwrap_or_else(|p| p.into_inner());
+        for gone in probed.difference(&probes) {
+            self.probe.remove(gone);
+        }
+        for p in &r.probes {
+            self.probe
+                .get_or_create(&ProbeLabels {
+                    kind: p.kind.clone(),
+                    target: p.target.clone(),
+                })
+                .set(i64::from(p.ok));
+        }
+        *probed = probes;
         let ts = now
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -190,7 +229,51 @@ mod tests {
                     title: String::new(),
                 })
                 .collect(),
+            probes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_probe_is_1_when_it_passed_0_when_it_failed_and_gone_with_its_target() {
+        let m = Metrics::new();
+        let now = SystemTime::now();
+        let probe = |target: &str, ok| crate::ProbeSummary {
+            kind: "overlay".into(),
+            target: target.into(),
+            ok,
+        };
+        let mut r = result(&[]);
+        r.probes = vec![
+            probe("node n1 VTEP 10.244.1.0", true),
+            probe("node n2 VTEP 10.244.2.0", false),
+        ];
+        m.observe_check(Trigger::Start, Duration::ZERO, now, Some(&r));
+        let t = m.encode();
+        assert!(
+            t.contains(
+                "netdoctor_probe_success{kind=\"overlay\",target=\"node n1 VTEP 10.244.1.0\"} 1"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "netdoctor_probe_success{kind=\"overlay\",target=\"node n2 VTEP 10.244.2.0\"} 0"
+            ),
+            "{t}"
+        );
+        r.probes = vec![probe("node n1 VTEP 10.244.1.0", false)];
+        m.observe_check(Trigger::Interval, Duration::ZERO, now, Some(&r));
+        let t = m.encode();
+        assert!(
+            t.contains(
+                "netdoctor_probe_success{kind=\"overlay\",target=\"node n1 VTEP 10.244.1.0\"} 0"
+            ),
+            "{t}"
+        );
+        assert!(
+            !t.contains("node n2"),
+            "a node that left keeps no series: {t}"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn agent(state: Arc<Mutex<Vec<&'static str>>>, token: Option<&str>) -> Agent {
     Agent::start(config, move || {
         let ids = state.lock().expect("state").clone();
         Ok(CheckResult {
+            probes: Vec::new(),
             check_json: format!("{{\"schema\":\"netdoctor.check/v1\",\"ids\":{ids:?}}}"),
             snapshot_json: "{\"schema\":\"netdoctor.snapshot/v1\"}".into(),
             findings: ids
@@ -232,6 +233,7 @@ fn tls_from_a_certificate_file() {
     };
     let a = Agent::start(config, || {
         Ok(CheckResult {
+            probes: Vec::new(),
             check_json: "{}".into(),
             snapshot_json: "{}".into(),
             findings: vec![FindingSummary {

@@ -246,15 +246,7 @@ impl<'a> Context<'a> {
 
     /// The main-table route a packet to `addr` takes (longest prefix, then lowest metric).
     pub fn route_to(&self, addr: IpAddr) -> Option<&Route> {
-        self.routes()
-            .iter()
-            .filter(|r| r.table == TABLE_MAIN && r.dst.contains(&addr))
-            .max_by(|a, b| {
-                a.dst
-                    .prefix_len()
-                    .cmp(&b.dst.prefix_len())
-                    .then(b.metric.unwrap_or(0).cmp(&a.metric.unwrap_or(0)))
-            })
+        self.snap.main_route(addr)
     }
 
     /// The evidence line for a link (`flannel.1 mtu 1450 (ip-link.txt:8)`).

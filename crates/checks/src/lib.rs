@@ -10,6 +10,7 @@
 //! This crate knows Kubernetes networking (which interfaces pods use, what flannel and Calico
 //! need); it does not know how state is collected or rendered.
 
+mod active;
 mod bridge;
 mod cidr;
 mod cluster;
@@ -34,6 +35,7 @@ pub mod signatures;
 mod steps;
 mod versions;
 
+pub use active::fold as fold_probes;
 pub use cluster::run_cluster;
 pub use context::{Context, Options};
 pub use fleet::cross_node;
@@ -92,6 +94,7 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
             .map(|p| format!("{}: {}", p.source, p.message))
             .collect(),
         symptoms: out.symptoms,
+        probes: Vec::new(),
         available_inputs: ctx.available_inputs(),
     };
     rank::by_cause(&mut report);

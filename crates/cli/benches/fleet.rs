@@ -41,6 +41,7 @@ fn agents(n: usize, snapshot: &str) -> Vec<Agent> {
                 },
                 move || {
                     Ok(CheckResult {
+                        probes: Vec::new(),
                         check_json: "{}".into(),
                         snapshot_json: snap.clone(),
                         findings: Vec::new(),

@@ -3,7 +3,7 @@
 use crate::args::AgentArgs;
 use crate::check::{load_cluster, options};
 use anyhow::{Context as _, Result};
-use netdoctor_agent::{Agent, CheckResult, Config, FindingSummary};
+use netdoctor_agent::{Agent, CheckResult, Config, FindingSummary, ProbeSummary};
 use netdoctor_collect::live::{collect_live, LiveOptions};
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,6 +26,15 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let probe = args.probe.then(|| {
+        (
+            args.probe_interval,
+            crate::probe::options_of(&args.probe_flags),
+        )
+    });
+    // The last round of probes, and when it ran: probes cost seconds of timeouts, so they run
+    // every --probe-interval, and the checks in between fold the last round in.
+    let mut probed: Option<(std::time::Instant, Vec<netdoctor_model::ProbeRun>)> = None;
     let check = move || -> std::result::Result<CheckResult, String> {
         let mut snapshot = collect_live(&LiveOptions {
             root: root.clone(),
@@ -41,6 +50,21 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
         opts.cluster =
             load_cluster(&cluster.objects, &[&snapshot]).map_err(|e| format!("{e:#}"))?;
         let mut report = netdoctor_checks::run(&snapshot, &opts);
+        if let Some((every, popts)) = &probe {
+            if probed.as_ref().is_none_or(|(at, _)| at.elapsed() >= *every) {
+                let (_, runs, _) = crate::probe::send(
+                    &snapshot,
+                    opts.cluster.as_deref(),
+                    cluster.node_name.as_deref(),
+                    popts,
+                )
+                .map_err(|e| format!("{e:#}"))?;
+                probed = Some((std::time::Instant::now(), runs));
+            }
+            if let Some((_, runs)) = &probed {
+                netdoctor_checks::fold_probes(&mut report, runs.clone());
+            }
+        }
         if let Some(c) = &opts.cluster {
             report
                 .input_problems
@@ -58,7 +82,17 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
         if let Some(r) = reporter.as_mut() {
             r.after_check(&report);
         }
+        let probes = report
+            .probes
+            .iter()
+            .map(|p| ProbeSummary {
+                kind: p.kind.as_str().to_string(),
+                target: p.to.clone(),
+                ok: p.ok,
+            })
+            .collect();
         Ok(CheckResult {
+            probes,
             check_json: netdoctor_report::render(&report, netdoctor_report::Format::Json, false),
             snapshot_json: serde_json::to_string(&snapshot).map_err(|e| e.to_string())?,
             findings,

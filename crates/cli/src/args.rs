@@ -137,6 +137,32 @@ pub enum Command {
         netdoctor pcap a.pcapng b.pcapng --port 8080 -o json"
     )]
     Pcap(PcapArgs),
+    /// Send real packets from this node: overlay, pods, MTU, Services, DNS.
+    #[command(
+        long_about = "Send real packets from this node through its real routes, devices and \
+        firewall, to the other nodes, pods and Services the cluster objects name (or only to the \
+        --to targets), and say what came back:\n\n\
+        - overlay: an ICMP echo to each other node's underlay address, then one to its VTEP \
+        through the overlay device (VXLAN on the cluster's port, IPIP), or a TCP connect to BGP \
+        179 where the CNI peers by BGP;\n\
+        - pod: an ICMP echo to a pod on each other node (--pods-per-node);\n\
+        - mtu: the largest packet with DF set that passes each node-to-node path, underlay and \
+        overlay, against the MTU of the device it leaves by;\n\
+        - service: TCP connects to each ClusterIP and to this node's NodePorts;\n\
+        - dns: a query for kubernetes.default.svc.<--cluster-domain> through the cluster DNS \
+        Service.\n\n\
+        The node's state is read too, so each failure names the finding it confirms; an overlay \
+        that the other node's underlay answers but its VTEP does not, with nothing on this node \
+        to explain it, is `overlay-blocked-outside-node` (a cloud security group, a network ACL, \
+        or the peer's firewall). Needs root (raw ICMP sockets). At most --max-targets targets of \
+        each kind, each answer waited for --timeout. Exit status: 0 every probe passed, 1 one \
+        failed, 2 nothing could be probed.",
+        after_help = "Examples:\n  \
+        sudo netdoctor probe --kube-objects cluster.json\n  \
+        sudo netdoctor probe --kind overlay,mtu --to node/worker-3 -o json\n  \
+        sudo netdoctor probe --to svc/kube-system/kube-dns --to 10.244.3.7 --timeout 2s"
+    )]
+    Probe(ProbeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Examples:\n  \
         netdoctor completions bash > /etc/bash_completion.d/netdoctor\n  \
@@ -341,6 +367,13 @@ pub struct CheckArgs {
     /// Exit with status 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
+    /// Also send real packets from this node (as `netdoctor probe` does, live only, as root)
+    /// and fold what they show into the diagnosis: a blocked overlay that no host rule explains
+    /// is named as a drop outside the node.
+    #[arg(long, conflicts_with_all = ["from", "snapshot"])]
+    pub probe: bool,
+    #[command(flatten)]
+    pub probe_flags: ProbeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -373,6 +406,17 @@ pub struct AgentArgs {
     /// events; the node is --node-name (in a DaemonSet: the downward API's spec.nodeName).
     #[arg(long)]
     pub node_condition: bool,
+    /// Also probe the other nodes, pods and Services with real packets (as `netdoctor probe`
+    /// does) every --probe-interval, export each result as netdoctor_probe_success{kind,target},
+    /// and fold the last round into every check (so a blocked overlay or a narrowed MTU alerts
+    /// before a user notices). Needs the cluster's objects and CAP_NET_RAW.
+    #[arg(long)]
+    pub probe: bool,
+    /// How often the probes run (with --probe).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "probe")]
+    pub probe_interval: std::time::Duration,
+    #[command(flatten)]
+    pub probe_flags: ProbeFlags,
     /// Read the node's configuration files under DIR instead of / (a DaemonSet mounts the
     /// node's root here, read-only).
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -422,6 +466,58 @@ pub struct PcapArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// What `probe` sends, and to whom.
+#[derive(Args, Debug, Clone)]
+pub struct ProbeFlags {
+    /// Probe only this target (repeatable): node/NAME, pod/NAMESPACE/NAME, svc/NAMESPACE/NAME,
+    /// an IPv4 address (ICMP echo) or ADDRESS:PORT (TCP connect). Default: every target the
+    /// cluster objects name.
+    #[arg(long = "to", value_name = "TARGET", value_parser = parse_target)]
+    pub to: Vec<netdoctor_probe::Target>,
+    /// Only these kinds of probe (comma-separated): overlay, pod, mtu, service, dns.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub kind: Vec<ProbeKindArg>,
+    /// How long to wait for each answer.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Pods probed on each other node.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub pods_per_node: usize,
+    /// At most this many targets of each kind.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_targets: usize,
+    /// The cluster's DNS domain (for the dns probe).
+    #[arg(long, value_name = "DOMAIN", default_value = "cluster.local")]
+    pub cluster_domain: String,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKindArg {
+    Overlay,
+    Pod,
+    Mtu,
+    Service,
+    Dns,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub probe: ProbeFlags,
+    /// Read the node's configuration files under DIR instead of /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+fn parse_target(s: &str) -> Result<netdoctor_probe::Target, String> {
+    s.parse()
 }
 
 fn parse_agent_url(s: &str) -> Result<String, String> {

@@ -98,6 +98,15 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
     let mut opts = options(&args.cluster);
     opts.cluster = load_cluster(&args.cluster.objects, &[&snapshot])?;
     let mut report = netdoctor_checks::run(&snapshot, &opts);
+    if args.probe {
+        crate::probe::fold_into(
+            &mut report,
+            &snapshot,
+            opts.cluster.as_deref(),
+            args.cluster.node_name.as_deref(),
+            &args.probe_flags,
+        )?;
+    }
     if let Some(c) = &opts.cluster {
         report
             .input_problems

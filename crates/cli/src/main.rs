@@ -10,6 +10,7 @@ mod fix;
 mod fleet;
 mod packet;
 mod pcap;
+mod probe;
 mod trace;
 
 use std::io::Write;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         args::Command::Agent(a) => agent::run_agent(&a),
         args::Command::Fleet(a) => fleet::run_fleet(&a),
         args::Command::Pcap(a) => pcap::run_pcap(&a),
+        args::Command::Probe(a) => probe::run_probe(&a, colour),
         args::Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "netdoctor", &mut std::io::stdout());

@@ -79,6 +79,16 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
             "10.77.2.2",
         ],
     ));
+    // The servers answer before any capture starts (python can take seconds to start on a
+    // busy machine; a fixed sleep made this test flaky).
+    for port in [8080, 8081] {
+        let url = format!("http://10.77.2.2:{port}/");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !server.try_run(&format!("curl -s -o /dev/null --max-time 1 {url}")) {
+            assert!(std::time::Instant::now() < deadline, "{url} never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     procs.push(spawn(
         &client,
         &[
@@ -103,7 +113,19 @@ fn pcap_agrees_with_the_kernel_on_where_flows_died() {
             "ip",
         ],
     ));
-    std::thread::sleep(Duration::from_millis(1500));
+    // Both captures are running once tcpdump has written its file header.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ![&a, &b]
+        .iter()
+        .all(|f| std::fs::metadata(f).is_ok_and(|m| m.len() >= 24))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tcpdump did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     // Delivered through DNAT; dropped on the way in; dropped on the way back; a ping.
     let curl = |url: &str| {
         let _ = Command::new("ip")

@@ -69,6 +69,8 @@ pub enum Input {
     Versions,
     /// What the user knows of the cluster: CIDRs, the CNI (flags, cluster.json).
     Context,
+    /// Active probes from this node (`check --probe`, `netdoctor probe`).
+    Probes,
 }
 
 impl Input {
@@ -87,6 +89,7 @@ impl Input {
             Input::ClusterObjects => "cluster-objects",
             Input::Versions => "versions",
             Input::Context => "context",
+            Input::Probes => "probes",
         }
     }
 }

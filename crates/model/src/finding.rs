@@ -171,6 +171,9 @@ pub struct CheckReport {
     /// Messages several causes print (an addition to the contract).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symptoms: Vec<Symptom>,
+    /// Active probes run with the diagnosis (`check --probe`; an addition to the contract).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::ProbeRun>,
     /// The kinds of input the checks had (not in the JSON: the renderers that list every
     /// cause use it to tell "checked and clean" from "not checked").
     #[serde(skip)]

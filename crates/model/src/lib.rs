@@ -10,6 +10,7 @@ mod catalogue;
 mod evidence;
 mod finding;
 mod net;
+mod probe;
 mod provenance;
 mod snapshot;
 
@@ -25,6 +26,7 @@ pub use net::{
     Address, BridgePort, FdbEntry, Link, Neighbour, Route, RouteKind, RoutingRule, VxlanInfo,
     TABLE_LOCAL, TABLE_MAIN,
 };
+pub use probe::{MtuMeasure, ProbeKind, ProbeOutcome, ProbeReport, ProbeRun, PROBE_SCHEMA};
 pub use provenance::{Source, Sourced};
 pub use snapshot::{
     Backend, ClusterHints, ConfigFile, Conntrack, Family, InputSummary, IptablesDump, LogFile,

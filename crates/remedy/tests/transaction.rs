@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 fn report(wanted: &[(&str, &str)]) -> CheckReport {
     CheckReport {
         available_inputs: Vec::new(),
+        probes: Vec::new(),
         schema: "netdoctor.check/v1".into(),
         node: "n".into(),
         findings: vec![Finding {

@@ -7,7 +7,7 @@
 mod ci;
 
 pub use ci::{junit, sarif};
-use netdoctor_model::{CheckReport, Finding, Severity, StepStatus};
+use netdoctor_model::{CheckReport, Finding, ProbeReport, ProbeRun, Severity, StepStatus};
 use std::fmt::Write;
 
 /// The output formats every command offers.
@@ -286,6 +286,10 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
             }
         }
     }
+    if !report.probes.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Probes (real packets from this node)"));
+        probe_lines(&mut o, &report.probes, &p);
+    }
     if !report.not_checked.is_empty() {
         let _ = writeln!(o, "\n{}", p.bold("Not checked"));
         for n in &report.not_checked {
@@ -302,6 +306,90 @@ pub fn text(report: &CheckReport, colour: bool) -> String {
         let _ = writeln!(o, "\n{}", p.bold("Lines that could not be read"));
         for l in &report.input_problems {
             let _ = writeln!(o, "  - {l}");
+        }
+    }
+    o
+}
+
+fn probe_lines(o: &mut String, runs: &[ProbeRun], p: &Paint) {
+    for r in runs {
+        let verdict = if r.ok {
+            p.sev(Severity::Info, "pass")
+        } else {
+            p.sev(Severity::Critical, "FAIL")
+        };
+        let rtt = r.rtt_ms.map(|t| format!(" {t} ms")).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {verdict} {:<7} {}{}",
+            r.kind.as_str(),
+            r.to,
+            p.dim(&rtt)
+        );
+        o.push_str(&wrap(&r.detail, "         ", 100));
+        if let Some(f) = &r.finding {
+            let _ = writeln!(o, "         confirms: {f}");
+        }
+        if !r.ok {
+            o.push_str(&p.dim(&wrap(&format!("sent: {}", r.sent), "         ", 100)));
+        }
+    }
+}
+
+fn probe_table(o: &mut String, runs: &[ProbeRun]) {
+    let _ = writeln!(o, "| result | kind | to | what came back | confirms |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for r in runs {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            if r.ok { "pass" } else { "**FAIL**" },
+            r.kind.as_str(),
+            cell(&r.to),
+            cell(&r.detail),
+            r.finding
+                .as_deref()
+                .map(|f| format!("`{f}`"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// `netdoctor probe` for people: one block per probe, then the count.
+pub fn probe_text(report: &ProbeReport, colour: bool) -> String {
+    let p = Paint(colour);
+    let mut o = String::new();
+    let failed = report.results.iter().filter(|r| !r.ok).count();
+    let _ = writeln!(
+        o,
+        "{} from {}: {} probe(s), {} failed",
+        p.bold("netdoctor probe"),
+        report.node,
+        report.results.len(),
+        failed
+    );
+    if !report.results.is_empty() {
+        o.push('\n');
+        probe_lines(&mut o, &report.results, &p);
+    }
+    if !report.skipped.is_empty() {
+        let _ = writeln!(o, "\n{}", p.bold("Not probed"));
+        for s in &report.skipped {
+            let _ = writeln!(o, "  - {}", p.dim(s));
+        }
+    }
+    o
+}
+
+/// `netdoctor probe` as Markdown.
+pub fn probe_markdown(report: &ProbeReport) -> String {
+    let mut o = format!("## netdoctor probe from {}\n\n", report.node);
+    probe_table(&mut o, &report.results);
+    if !report.skipped.is_empty() {
+        let _ = writeln!(o, "\n### Not probed\n");
+        for s in &report.skipped {
+            let _ = writeln!(o, "- {s}");
         }
     }
     o
@@ -379,6 +467,11 @@ pub fn markdown(report: &CheckReport) -> String {
         }
         o.push('\n');
     }
+    if !report.probes.is_empty() {
+        let _ = writeln!(o, "### Probes\n");
+        probe_table(&mut o, &report.probes);
+        o.push('\n');
+    }
     if !report.not_checked.is_empty() {
         let _ = writeln!(o, "### Not checked\n");
         for n in &report.not_checked {
@@ -412,6 +505,7 @@ mod tests {
     fn report() -> CheckReport {
         CheckReport {
             available_inputs: Vec::new(),
+            probes: Vec::new(),
             schema: CHECK_SCHEMA.into(),
             node: "n2".into(),
             findings: vec![Finding {

@@ -133,6 +133,16 @@ impl Netns {
     pub fn run(&self, cmd: &str) -> String {
         self.exec(&["sh", "-c", cmd])
     }
+
+    /// A shell command line inside the namespace; whether it succeeded (for polling).
+    pub fn try_run(&self, cmd: &str) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, "sh", "-c", cmd])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
 }
 
 impl Drop for Netns {

@@ -115,6 +115,16 @@ catalogue! {
         explanation: "A host firewall rule drops the overlay's packets between nodes: UDP 8472/4789 (VXLAN), TCP 179 (BGP), IP protocol 4 (IPIP), UDP 51820/51821 (WireGuard). Same-node pod traffic works, cross-node traffic dies. Verify by capturing on both ends (`tcpdump -ni any udp port 8472`).",
         fix: ["allow the overlay's port from every node in the host firewall"],
     }
+    OverlayBlockedOutsideNode {
+        id: "overlay-blocked-outside-node",
+        step: Rules,
+        severity: Critical,
+        needs: [Probes],
+        after_reboot: false,
+        title: "The overlay's packets are dropped outside this node (a cloud security group, a network ACL, or the peer's firewall)",
+        explanation: "A probe showed it: the other node answers on the underlay, but a packet through the overlay (VXLAN's UDP port, IPIP, or BGP's TCP 179) gets no answer, and nothing on this node explains it: its firewall lets the overlay through, and its routes and FDB entries are right. The packets die between the nodes, in a cloud security group or network ACL that allows ICMP but not the overlay's port, or in the peer's own host firewall. Verify with `tcpdump -ni <uplink> udp port 8472` on both nodes while the probe runs: the request leaves this node and never arrives, or arrives and its answer never comes back.",
+        fix: ["allow the overlay's transport between every pair of nodes in the cloud security group or network ACL (flannel VXLAN: UDP 8472; Calico VXLAN: UDP 4789; IPIP: IP protocol 4; BGP: TCP 179)", "run `netdoctor check --probe` on the peer node too: its host firewall may be the one dropping"],
+    }
     ForwardPolicyDrop {
         id: "forward-policy-drop",
         step: Rules,
