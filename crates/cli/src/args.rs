@@ -163,6 +163,27 @@ pub enum Command {
         sudo netdoctor probe --to svc/kube-system/kube-dns --to 10.244.3.7 --timeout 2s"
     )]
     Probe(ProbeArgs),
+    /// Capture one flow on this node's interfaces and say where it vanished, and why the kernel
+    /// dropped it.
+    #[command(
+        long_about = "Capture one flow on every interface of this node it crosses (the device \
+        the source is reached by, the route's device to the destination, and the underlay under \
+        an overlay device, where it travels encapsulated), send it from the network namespace \
+        that holds the source (this node's, or a pod's under /run/netns), or wait --wait for \
+        someone else to send it, and say per direction where it was last seen. While it runs, \
+        the kernel's own drop reasons (the skb:kfree_skb tracepoint, kernels since 5.17: \
+        NETFILTER_DROP, IP_RPFILTER, PKT_TOO_BIG, NEIGH_FAILED, ...) are recorded in a tracing \
+        instance of its own; where tracefs is not mounted it is mounted in a private mount \
+        namespace, so the node's mounts do not change. The drop reason, where the flow was \
+        last seen and this node's diagnosis together name the finding. Every tcpdump and \
+        tracing instance it started is ended, also on Ctrl-C. Needs root and tcpdump. Exit \
+        status: 0 delivered, 1 dropped, 2 nothing of the flow was captured.",
+        after_help = "Examples:\n  \
+        sudo netdoctor capture --from 10.244.0.5 --to 10.244.1.7:8080\n  \
+        sudo netdoctor capture --from 10.244.0.5 --to 10.244.1.7 --proto icmp -o json\n  \
+        sudo netdoctor capture --from 10.0.0.99 --to 10.244.0.5:80 --wait 30s --on eth0 --on cni0"
+    )]
+    Capture(CaptureArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Examples:\n  \
         netdoctor completions bash > /etc/bash_completion.d/netdoctor\n  \
@@ -514,6 +535,60 @@ pub struct ProbeArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtoArg {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// The flow's source address (a pod's, or this node's).
+    #[arg(long, value_name = "IP")]
+    pub from: std::net::Ipv4Addr,
+    /// The flow's destination: IP or IP:PORT.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dest)]
+    pub to: (std::net::Ipv4Addr, Option<u16>),
+    /// The protocol (default: tcp with a port, icmp without).
+    #[arg(long, value_enum)]
+    pub proto: Option<ProtoArg>,
+    /// How many connections, datagrams or echoes to send.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub count: u32,
+    /// How long to wait for each answer.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// How long to capture when the source is not on this node (someone else sends the flow).
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub wait: std::time::Duration,
+    /// Capture on these interfaces, in the order the request crosses them, instead of the
+    /// ones the routes give (repeatable).
+    #[arg(long, value_name = "IFACE")]
+    pub on: Vec<String>,
+    /// Do not record the kernel's drop reasons.
+    #[arg(long)]
+    pub no_drop_reasons: bool,
+    /// Read the node's configuration files under DIR instead of /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+fn parse_dest(s: &str) -> Result<(std::net::Ipv4Addr, Option<u16>), String> {
+    if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
+        return Ok((a, None));
+    }
+    match s.parse::<std::net::SocketAddrV4>() {
+        Ok(sa) => Ok((*sa.ip(), Some(sa.port()))),
+        Err(_) => Err(format!("{s:?}: expected an IPv4 address or IP:PORT")),
+    }
 }
 
 fn parse_target(s: &str) -> Result<netdoctor_probe::Target, String> {

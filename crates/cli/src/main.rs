@@ -3,6 +3,7 @@
 
 mod agent;
 mod args;
+mod capture;
 mod check;
 mod demo;
 mod explain;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         args::Command::Fleet(a) => fleet::run_fleet(&a),
         args::Command::Pcap(a) => pcap::run_pcap(&a),
         args::Command::Probe(a) => probe::run_probe(&a, colour),
+        args::Command::Capture(a) => capture::run_capture(&a, colour),
         args::Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "netdoctor", &mut std::io::stdout());

@@ -71,7 +71,7 @@ fn keep(f: &FlowReport, args: &PcapArgs) -> bool {
     port_ok && host_ok
 }
 
-fn render(r: &Report, md: bool) -> String {
+pub(crate) fn render(r: &Report, md: bool) -> String {
     let mut out = String::new();
     let path: Vec<String> = r.points.iter().map(ToString::to_string).collect();
     let dropped = r.flows.iter().filter(|f| f.verdict == "dropped").count();
