@@ -163,8 +163,7 @@ pub enum Command {
         sudo netdoctor probe --to svc/kube-system/kube-dns --to 10.244.3.7 --timeout 2s"
     )]
     Probe(ProbeArgs),
-    /// Capture one flow on this node's interfaces and say where it vanished, and why the kernel
-    /// dropped it.
+    /// Capture one flow on this node: where it vanished, and the kernel's drop reason.
     #[command(
         long_about = "Capture one flow on every interface of this node it crosses (the device \
         the source is reached by, the route's device to the destination, and the underlay under \
@@ -379,7 +378,8 @@ pub struct CheckArgs {
     pub root: PathBuf,
     #[command(flatten)]
     pub cluster: ClusterFlags,
-    /// Output format: text, json (the contract), markdown (for a ticket), sarif (2.1.0, for
+    /// Output format: text, json (the contract), markdown (for a ticket), html (one
+    /// self-contained page), sarif (2.1.0, for
     /// code-scanning dashboards), junit (XML, one test case per root cause, for CI) or npd
     /// (node-problem-detector's custom plugin protocol: one line; exit 0 OK, 1 a finding at or
     /// above --fail-on, 2 unknown).
@@ -653,6 +653,8 @@ pub enum CheckFormat {
     Junit,
     /// node-problem-detector's custom plugin protocol: one line, exit 0 OK, 1 problem, 2 unknown.
     Npd,
+    /// One self-contained HTML page (no script, nothing fetched when opened).
+    Html,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

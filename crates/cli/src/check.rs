@@ -135,6 +135,7 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
         CheckFormat::Sarif => netdoctor_report::sarif(&report, env!("CARGO_PKG_VERSION")),
         CheckFormat::Junit => netdoctor_report::junit(&report, threshold),
         CheckFormat::Npd => npd_line(&report, threshold),
+        CheckFormat::Html => netdoctor_report::check_html(&report),
     };
     std::io::stdout()
         .write_all(text.as_bytes())

@@ -59,6 +59,8 @@ pub enum TraceOutput {
     Text,
     Json,
     Markdown,
+    /// One self-contained HTML page: the path drawn as a diagram, the drop marked.
+    Html,
 }
 
 /// Split `X:PORT` when PORT is a number and X is not an IPv6 address.
@@ -165,6 +167,9 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
         }
         TraceOutput::Text => out.write_all(t.render_text().as_bytes())?,
         TraceOutput::Markdown => out.write_all(t.render_markdown().as_bytes())?,
+        TraceOutput::Html => out.write_all(
+            netdoctor_report::trace_html(&t, &format!("{} -> {}", a.from, a.to)).as_bytes(),
+        )?,
     }
     if a.fail_on_drop {
         return Ok(match t.verdict {

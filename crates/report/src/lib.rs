@@ -5,8 +5,10 @@
 //! (the CLI uses it only on a terminal, and never when `NO_COLOR` is set).
 
 mod ci;
+pub mod html;
 
 pub use ci::{junit, sarif};
+pub use html::{check_html, trace_html};
 use netdoctor_model::{CheckReport, Finding, ProbeReport, ProbeRun, Severity, StepStatus};
 use std::fmt::Write;
 
@@ -498,11 +500,11 @@ fn read_as_words(read_as: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use netdoctor_model::{Fix, NotChecked, CHECK_SCHEMA};
 
-    fn report() -> CheckReport {
+    pub(crate) fn report() -> CheckReport {
         CheckReport {
             available_inputs: Vec::new(),
             probes: Vec::new(),
