@@ -183,6 +183,21 @@ pub enum Command {
         sudo netdoctor capture --from 10.0.0.99 --to 10.244.0.5:80 --wait 30s --on eth0 --on cni0"
     )]
     Capture(CaptureArgs),
+    /// Print the JSON Schema of a JSON output (check, snapshot, trace, probe, capture, pcap,
+    /// fleet, packet).
+    #[command(
+        long_about = "Print the JSON Schema (draft 2020-12) of one of netdoctor's JSON outputs, \
+        generated from the types that are serialised: check (`check -o json`), snapshot \
+        (`collect`), trace, probe, capture, pcap, fleet, packet (`explain ... --packet -o \
+        json`). The same files are committed under docs/schemas/.",
+        after_help = "Examples:\n  \
+        netdoctor schema check > check.schema.json\n  \
+        netdoctor schema trace | jq '.properties | keys'"
+    )]
+    Schema {
+        /// Which output.
+        name: String,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Examples:\n  \
         netdoctor completions bash > /etc/bash_completion.d/netdoctor\n  \

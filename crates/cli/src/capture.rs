@@ -16,22 +16,22 @@ use std::sync::Arc;
 /// Schema tag of `capture --output json`.
 const CAPTURE_SCHEMA: &str = "netdoctor.capture/v1";
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct PointOut<'a> {
     interface: &'a str,
     filter: &'a str,
     why: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct DropOut<'a> {
     reason: &'a str,
     function: &'a str,
     count: usize,
 }
 
-#[derive(Serialize)]
-struct CaptureOut<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct CaptureOut<'a> {
     schema: &'static str,
     node: &'a str,
     sent: &'a [String],
@@ -43,6 +43,7 @@ struct CaptureOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     kernel_drops_not_recorded: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    #[schemars(default)]
     input_problems: &'a [String],
 }
 

@@ -31,7 +31,7 @@ impl Source {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct NodeResult {
     node: String,
     source: String,
@@ -40,7 +40,7 @@ struct NodeResult {
     error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Summary {
     id: String,
     severity: Severity,
@@ -48,8 +48,8 @@ struct Summary {
     nodes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct FleetReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct FleetReport {
     schema: &'static str,
     nodes: Vec<NodeResult>,
     cluster: Vec<Finding>,

@@ -12,6 +12,7 @@ mod fleet;
 mod packet;
 mod pcap;
 mod probe;
+mod schema;
 mod trace;
 
 use std::io::Write;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         args::Command::Pcap(a) => pcap::run_pcap(&a),
         args::Command::Probe(a) => probe::run_probe(&a, colour),
         args::Command::Capture(a) => capture::run_capture(&a, colour),
+        args::Command::Schema { name } => schema::run_schema(&name),
         args::Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "netdoctor", &mut std::io::stdout());

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 const KUBE_MASQ_MARK: u32 = 0x4000;
 
 /// The packet the user described.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PacketSpec {
     pub proto: String,
     pub src: IpAddr,
@@ -138,7 +138,7 @@ pub struct Walk<'a> {
 }
 
 /// One possible fate of the packet (the contract's `outcomes[]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PacketOutcome {
     /// `None` when a choice on the path has no known probability.
     pub probability: Option<f64>,
@@ -158,7 +158,7 @@ pub struct PacketOutcome {
 }
 
 /// The whole answer (`netdoctor.packet/v1`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PacketReport {
     pub schema: &'static str,
     pub source: String,

@@ -102,6 +102,7 @@ fn capture_names_where_and_why_the_kernel_dropped_the_flow() {
     let (code, v) = capture(&lab, n0, &[]);
     let f = flow(&v);
     assert_eq!(f["verdict"], "delivered", "{v:#}");
+    support::assert_schema("capture", &v);
     assert_eq!(code, Some(0));
 
     // (fault, direction, last seen, kernel drop reason, finding); None: not asserted.
@@ -165,6 +166,7 @@ fn capture_names_where_and_why_the_kernel_dropped_the_flow() {
         lab.inject(*fault).expect("inject");
         let (code, v) = capture(&lab, n0, &[]);
         lab.revert(*fault).expect("revert");
+        support::assert_schema("capture", &v);
         let f = flow(&v);
         let got = (
             f["verdict"].as_str(),

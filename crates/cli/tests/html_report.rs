@@ -4,6 +4,8 @@
 //! Needs root (the lab) and chromium; fails under NETDOCTOR_REQUIRE_LAB=1 when they are
 //! missing.
 
+mod support;
+
 use netdoctor_lab::{ClusterSpec, Fault, Lab, CLUSTER_CIDR, SERVICE_CIDR};
 use netdoctor_testkit::require_lab;
 use std::path::{Path, PathBuf};

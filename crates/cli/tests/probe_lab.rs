@@ -95,6 +95,7 @@ fn probes_agree_with_real_traffic_and_tell_the_host_firewall_from_the_network() 
     assert!(all_ok(&v), "healthy: {v:#}");
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["schema"], "netdoctor.probe/v1");
+    support::assert_schema("probe", &v);
     for kind in ["overlay", "pod", "mtu", "service"] {
         assert!(!results(&v, kind).is_empty(), "no {kind} probe: {v:#}");
     }

@@ -12,7 +12,9 @@ use serde::Serialize;
 /// The steps of the reasoning, in the order an expert goes when "the pod can't reach the
 /// service": is the app there, is the IP right, is there a route, do the rules let it through,
 /// are the kernel switches right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
     App,
@@ -48,7 +50,7 @@ impl Step {
 }
 
 /// What a check needs to decide about a cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Input {
     Sysctls,
@@ -95,7 +97,7 @@ impl Input {
 }
 
 /// One root cause, as the catalogue declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CauseInfo {
     #[serde(skip)]
     pub cause: Cause,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// A device's traffic counters (`ip -s link`, `netstat -i`, `ifconfig`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkStats {
     pub ifname: String,
     pub rx_packets: Option<u64>,
@@ -19,7 +19,7 @@ pub struct LinkStats {
 }
 
 /// One offload feature of a device (`ethtool -k`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Offload {
     pub ifname: String,
     /// `tx-checksum-ip-generic`, `tx-udp_tnl-segmentation`, ...
@@ -32,7 +32,7 @@ pub struct Offload {
 }
 
 /// An IPVS virtual service and its real servers (`ipvsadm -Ln`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IpvsService {
     /// `TCP`, `UDP`, `SCTP`.
     pub protocol: String,
@@ -44,7 +44,7 @@ pub struct IpvsService {
 }
 
 /// A real server of an IPVS service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IpvsReal {
     pub address: IpAddr,
     pub port: u16,
@@ -54,7 +54,7 @@ pub struct IpvsReal {
 }
 
 /// An ipset (`ipset list`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IpSet {
     pub name: String,
     /// `hash:ip`, `hash:ip,port`, `hash:net`, ...
@@ -66,7 +66,7 @@ pub struct IpSet {
 }
 
 /// A BGP peer as the CNI reports it (`calicoctl node status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BgpPeer {
     pub address: IpAddr,
     /// `node-to-node mesh`, `global`, `node specific`.
@@ -85,7 +85,7 @@ impl BgpPeer {
 }
 
 /// What a probe someone ran showed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeResult {
     /// `ping`, `curl`, `dns`, `tcp` (nc), `iperf3`.
     pub kind: String,
@@ -99,7 +99,7 @@ pub struct ProbeResult {
 }
 
 /// Connection-tracking statistics (`conntrack -S`, summed over CPUs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConntrackStats {
     pub insert_failed: u64,
     pub drop: u64,

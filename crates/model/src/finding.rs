@@ -8,7 +8,19 @@ use std::fmt;
 pub const CHECK_SCHEMA: &str = "netdoctor.check/v1";
 
 /// How bad a finding is. Ordered so that `Critical > Warning > Info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -47,7 +59,7 @@ impl std::str::FromStr for Severity {
 }
 
 /// The two halves of a fix: what repairs the node now, and what makes it survive a reboot.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fix {
     pub runtime: Vec<String>,
     pub persistent: Vec<String>,
@@ -55,7 +67,7 @@ pub struct Fix {
 
 /// A mechanical step of a remedy, for `netdoctor fix`. An addition to the contract's finding
 /// (`actions`): the `fix` strings are for people, these are for the planner.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     /// Set a sysctl now (`runtime`) and/or at boot (`persistent`).
@@ -80,7 +92,7 @@ pub enum Action {
 }
 
 /// One root cause, with the evidence that shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// A stable id from the contract's table (`ip-forward-disabled`, ...).
     pub id: String,
@@ -96,21 +108,21 @@ pub struct Finding {
 }
 
 /// A check that could not run, and what it would need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NotChecked {
     pub check: String,
     pub reason: String,
 }
 
 /// How one input was read (`inputs` in the JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputRead {
     pub source: String,
     pub read_as: String,
 }
 
 /// How one step of the reasoning went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
     Passed,
@@ -122,7 +134,7 @@ pub enum StepStatus {
 }
 
 /// One step of the diagnosis, in the order an expert goes: app, IP, route, rules, kernel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReasoningStep {
     /// `app`, `ip`, `route`, `rules`, `kernel`.
     pub step: String,
@@ -138,7 +150,7 @@ pub struct ReasoningStep {
 
 /// A message in the logs that several root causes print: it says where to look, not what is
 /// wrong. An addition to the contract (`symptoms`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Symptom {
     /// `file:line: the message as pasted`.
     pub evidence: String,
@@ -154,7 +166,7 @@ pub struct Symptom {
 }
 
 /// The whole `check --output json` document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckReport {
     pub schema: String,
     pub node: String,

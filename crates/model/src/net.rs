@@ -13,7 +13,7 @@ pub const TABLE_MAIN: u32 = 254;
 pub const TABLE_LOCAL: u32 = 255;
 
 /// A network interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Link {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
@@ -65,7 +65,7 @@ impl Link {
 }
 
 /// VXLAN parameters of a link (`ip -d link show`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VxlanInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u32>,
@@ -81,7 +81,7 @@ pub struct VxlanInfo {
 }
 
 /// An IP address on an interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Address {
     pub ifname: String,
     pub addr: IpAddr,
@@ -104,7 +104,7 @@ impl Address {
 }
 
 /// The type of a route (`ip route` prints it before the destination; unicast is implied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteKind {
     Unicast,
@@ -140,12 +140,13 @@ impl RouteKind {
 }
 
 /// A route in any table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Route {
     /// Table id: 254 main, 255 local, 253 default, or a custom id.
     pub table: u32,
     pub kind: RouteKind,
     /// Destination prefix; the default route is `0.0.0.0/0` (or `::/0`).
+    #[schemars(with = "String")]
     pub dst: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
@@ -190,7 +191,7 @@ impl Route {
 }
 
 /// A policy routing rule (`ip rule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoutingRule {
     /// IPv4 (`ip rule`) or IPv6 (`ip -6 rule`). Snapshots written before the field existed
     /// held IPv4 rules only.
@@ -200,8 +201,10 @@ pub struct RoutingRule {
     #[serde(default)]
     pub not: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub from: Option<IpNet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub to: Option<IpNet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iif: Option<String>,
@@ -219,7 +222,7 @@ pub struct RoutingRule {
 }
 
 /// A neighbour (ARP / NDP) entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Neighbour {
     pub addr: IpAddr,
     pub dev: String,
@@ -233,7 +236,7 @@ pub struct Neighbour {
 
 /// A bridge forwarding database entry (`bridge fdb show`). For a VXLAN device, `dst` is the
 /// remote VTEP's underlay address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FdbEntry {
     pub mac: String,
     pub dev: String,
@@ -251,7 +254,7 @@ pub struct FdbEntry {
 
 /// A port of a bridge (`/sys/class/net/BR/brif/PORT`, `bridge -d link`): what matters for pods
 /// is hairpin mode, which lets a pod reach itself through its own Service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BridgePort {
     pub bridge: String,
     /// The port's name; `veth*` when a glob was printed without names.

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 pub const PROBE_SCHEMA: &str = "netdoctor.probe/v1";
 
 /// What a probe tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
     /// The node-to-node path: the underlay, then a packet through the overlay device (VXLAN,
@@ -45,7 +57,7 @@ impl ProbeKind {
 }
 
 /// How a probe ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeOutcome {
     /// An answer came back (an echo reply, a connection, a DNS answer).
@@ -65,7 +77,7 @@ pub enum ProbeOutcome {
 }
 
 /// The largest DF packet that passed a path, and what the devices on the path claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MtuMeasure {
     /// The largest IP packet (header included) that came back answered.
     pub largest: u32,
@@ -77,7 +89,7 @@ pub struct MtuMeasure {
 }
 
 /// One probe and what it showed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeRun {
     pub kind: ProbeKind,
     /// This node (its name, else its hostname).
@@ -113,7 +125,7 @@ pub struct ProbeRun {
 impl Eq for ProbeRun {}
 
 /// The whole `probe --output json` document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeReport {
     pub schema: String,
     /// This node.

@@ -5,7 +5,9 @@ use std::fmt;
 /// kernel source such as `/proc/sys/net/ipv4/ip_forward` or `netlink RTM_GETROUTE`.
 ///
 /// Findings quote it in their evidence, so a user can check every claim.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Source {
     /// A path (relative to a bundle, or absolute on the node) or a live source name.
     pub file: String,
@@ -42,7 +44,7 @@ impl fmt::Display for Source {
 }
 
 /// A value together with its [`Source`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sourced<T> {
     pub value: T,
     pub source: Source,

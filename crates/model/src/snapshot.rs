@@ -14,7 +14,7 @@ pub const SNAPSHOT_SCHEMA: &str = "netdoctor.snapshot/v1";
 
 /// One node's network state. Every part is optional: `None` means the part was not collected
 /// (and `not_collected` usually says why), an empty collection means it was collected and empty.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeSnapshot {
     pub schema: String,
     /// The node's hostname, as the source reported it.
@@ -232,7 +232,7 @@ impl NodeSnapshot {
 }
 
 /// Loaded and built-in kernel modules.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Modules {
     /// Loadable modules currently loaded (`/proc/modules`, `lsmod`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,7 +246,7 @@ pub struct Modules {
 }
 
 /// Which iptables backend a dump belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Legacy,
@@ -256,7 +256,7 @@ pub enum Backend {
 }
 
 /// Address family of a dump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,
@@ -271,7 +271,7 @@ impl Family {
 }
 
 /// One `iptables-save` output, raw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IptablesDump {
     pub backend: Backend,
     pub family: Family,
@@ -282,7 +282,7 @@ pub struct IptablesDump {
 }
 
 /// `nf_conntrack_count` and `nf_conntrack_max`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Conntrack {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<Sourced<u64>>,
@@ -291,7 +291,7 @@ pub struct Conntrack {
 }
 
 /// A node configuration file, whole. Kept verbatim so that `fix` can preserve every line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigFile {
     /// Absolute path on the node: `/usr/lib/sysctl.d/00-system.conf`.
     pub path: String,
@@ -305,7 +305,7 @@ pub struct ConfigFile {
 }
 
 /// A log, or the part of one that was kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogFile {
     /// The name quoted in evidence (`dmesg.txt`, `journal`, `dmesg`).
     pub name: String,
@@ -314,16 +314,19 @@ pub struct LogFile {
 }
 
 /// What is known about the cluster this node belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterHints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<Sourced<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Sourced<String>>")]
     pub cluster_cidr: Option<Sourced<IpNet>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Sourced<String>>")]
     pub service_cidr: Option<Sourced<IpNet>>,
     /// This node's own pod CIDR (from `subnet.env`, the Node object, or the user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Sourced<String>>")]
     pub pod_cidr: Option<Sourced<IpNet>>,
     /// `flannel`, `calico`, `cilium`, `weave`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,7 +344,7 @@ pub struct ClusterHints {
 }
 
 /// A part of the snapshot that is missing, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NotCollected {
     /// `sysctls`, `routes`, `iptables-legacy`, ...
     pub part: String,
@@ -349,7 +352,7 @@ pub struct NotCollected {
 }
 
 /// How one input was read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputSummary {
     pub source: String,
     /// `ip route`, `sysctl -a`, `iptables-save`, `not recognised`, ...
@@ -357,7 +360,7 @@ pub struct InputSummary {
 }
 
 /// A line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParseProblem {
     pub source: Source,
     pub message: String,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// A capture point: where a file was taken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Point {
     pub node: String,
     pub interface: String,
@@ -32,20 +32,20 @@ impl std::fmt::Display for Point {
 }
 
 /// `{"node", "interface"}` where a flow was last seen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Where {
     pub node: String,
     pub interface: String,
 }
 
 /// Where it was lost: after the node's point, before the next one (`stage` says which).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LostAt {
     pub node: String,
     pub stage: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PointSeen {
     pub node: String,
     pub interface: String,
@@ -53,7 +53,7 @@ pub struct PointSeen {
 }
 
 /// One flow's story (the contract's `flows[]`, with counts added).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlowReport {
     pub flow: String,
     /// `delivered` or `dropped`.
@@ -76,7 +76,7 @@ pub struct FlowReport {
 }
 
 /// The whole answer (`netdoctor.capture/v1`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema: &'static str,
     pub points: Vec<Point>,

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 pub const TRACE_SCHEMA: &str = "netdoctor.trace/v1";
 
 /// The fate of the whole exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TraceVerdict {
     Delivered,
@@ -16,7 +16,7 @@ pub enum TraceVerdict {
 }
 
 /// Which way a hop's packet travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Request,
@@ -24,7 +24,7 @@ pub enum Direction {
 }
 
 /// One decision on the way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Hop {
     pub node: String,
     pub stage: String,
@@ -33,7 +33,7 @@ pub struct Hop {
 }
 
 /// Where and why the packet died.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Drop {
     pub node: String,
     pub stage: String,
@@ -44,7 +44,7 @@ pub struct Drop {
 }
 
 /// One way the exchange can go (a service has one per endpoint its rules can choose).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TracePath {
     /// The endpoint chosen by DNAT on this path (`10.244.1.2:8080`), when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct TracePath {
 }
 
 /// A trace: the contract's fields, then every path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Trace {
     pub schema: &'static str,
     /// `dropped` when any path is dropped (some connections fail, which a user sees as

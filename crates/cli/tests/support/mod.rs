@@ -112,3 +112,33 @@ pub fn finding_ids(v: &serde_json::Value, critical_only: bool) -> Vec<String> {
         .filter_map(|f| f["id"].as_str().map(String::from))
         .collect()
 }
+
+/// Whether `v` validates against the committed schema `docs/schemas/NAME.schema.json`.
+#[allow(dead_code)]
+pub fn schema_accepts(name: &str, v: &serde_json::Value) -> bool {
+    schema_errors(name, v).is_empty()
+}
+
+#[allow(dead_code)]
+fn schema_errors(name: &str, v: &serde_json::Value) -> Vec<String> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/schemas")
+        .join(format!("{name}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("committed schema")).expect("json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    validator
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// Panic unless `v` validates against the committed schema `NAME`.
+#[allow(dead_code)]
+pub fn assert_schema(name: &str, v: &serde_json::Value) {
+    let errors = schema_errors(name, v);
+    assert!(
+        errors.is_empty(),
+        "{name} output does not validate against docs/schemas/{name}.schema.json: {errors:#?}"
+    );
+}
