@@ -5,9 +5,7 @@
 //! stays where it was.
 
 use crate::Request;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -19,50 +17,8 @@ pub enum Proto {
     Icmp,
 }
 
-/// Where the source address lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// This process's network namespace.
-    Here,
-    /// A named network namespace.
-    Netns(PathBuf),
-}
-
-/// Whether `src` can be bound to in the calling thread's network namespace.
-fn holds(src: Ipv4Addr) -> bool {
-    UdpSocket::bind(SocketAddr::from((src, 0))).is_ok()
-}
-
-/// Run `f` in a thread that has entered the network namespace at `path`.
-fn in_netns<T: Send + 'static>(path: PathBuf, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).ok()?;
-        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
-        Some(f())
-    })
-    .join()
-    .ok()
-    .flatten()
-}
-
-/// Where `src` lives: here, or in a named network namespace.
-pub fn find_source(src: Ipv4Addr) -> Option<Source> {
-    if holds(src) {
-        return Some(Source::Here);
-    }
-    for dir in ["/run/netns", "/var/run/netns"] {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if in_netns(path.clone(), move || holds(src)) == Some(true) {
-                return Some(Source::Netns(path));
-            }
-        }
-    }
-    None
-}
+use netdoctor_probe::netns::in_netns;
+pub use netdoctor_probe::netns::{find_source, Source};
 
 /// Send the flow `count` times; what each attempt gave, and the source ports it used (so the
 /// captures are read for these connections only).

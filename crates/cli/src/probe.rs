@@ -60,7 +60,23 @@ pub fn send(
         .or_else(|| snapshot.hostname.clone())
         .unwrap_or_else(|| "this node".into());
     let view = netdoctor_probe::NodeView { me, snapshot };
-    let (planned, skipped) = netdoctor_probe::plan(&view, cluster, opts);
+    let (mut planned, skipped) = netdoctor_probe::plan(&view, cluster, opts);
+    // Pods are probed from a pod of this node when one is reachable: its packets are forwarded
+    // by the node (FORWARD, ip_forward, the bridge), which the node's own are not.
+    let pod_cidr = me
+        .and_then(|n| n.pod_cidr_v4())
+        .or_else(|| snapshot.hints.pod_cidr.as_ref().map(|c| c.value));
+    let first_pod = planned.iter().find_map(|p| match (&p.kind, &p.action) {
+        (ProbeKind::Pod, netdoctor_probe::Action::Echo { dst }) => Some(*dst),
+        _ => None,
+    });
+    if let (Some(ipnet::IpNet::V4(cidr)), Some(towards)) = (pod_cidr, first_pod) {
+        if let Some(from) = netdoctor_probe::netns::pod_netns(cidr, towards) {
+            for p in planned.iter_mut().filter(|p| p.kind == ProbeKind::Pod) {
+                p.from_netns = Some(from.clone());
+            }
+        }
+    }
     if !planned.is_empty() && std::io::stderr().is_terminal() {
         let _ = writeln!(
             std::io::stderr(),

@@ -112,6 +112,24 @@ fn probes_agree_with_real_traffic_and_tell_the_host_firewall_from_the_network() 
         assert_eq!(m["mtu"]["largest"], m["mtu"]["claimed"], "{m:#}");
     }
 
+    // Pods are probed from a pod of this node, so the node forwards them as it forwards pods.
+    let pod = &results(&v, "pod")[0];
+    assert!(
+        pod["sent"]
+            .as_str()
+            .is_some_and(|s| s.contains("from the pod network namespace")),
+        "{pod:#}"
+    );
+
+    // FORWARD drops pod traffic: invisible to the node's own packets, seen from a pod.
+    lab.inject(Fault::ForwardPolicyDrop).expect("inject");
+    let (_, v) = netdoctor_in(n0, &["probe", "--kind", "overlay,pod"]);
+    lab.revert(Fault::ForwardPolicyDrop).expect("revert");
+    assert_eq!(only(&v, "overlay")["ok"], true, "{v:#}");
+    let pod = &results(&v, "pod")[0];
+    assert_eq!(pod["ok"], false, "{pod:#}");
+    assert_eq!(pod["finding"], "forward-policy-drop", "{pod:#}");
+
     // The host firewall drops VXLAN: the overlay is silent while the underlay answers, and the
     // diagnosis names the rule, not the cloud.
     lab.inject(Fault::VxlanPortBlocked).expect("inject");

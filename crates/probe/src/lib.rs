@@ -19,6 +19,7 @@
 
 mod icmp;
 mod net;
+pub mod netns;
 mod plan;
 
 pub use icmp::{echo, Echo, HEADERS};
@@ -151,7 +152,24 @@ fn run_action(from: &str, p: &Planned, opts: &Options) -> Result<ProbeRun, Probe
     let mut r = base(from, p);
     match &p.action {
         Action::Echo { dst } => {
-            let e = echo_retry(*dst, 84, false, opts)?;
+            let e = match &p.from_netns {
+                Some((ns, src)) => {
+                    let (dst, opts2) = (*dst, opts.clone());
+                    r.sent = format!(
+                        "{} from the pod network namespace {} (as {src})",
+                        r.sent,
+                        ns.display()
+                    );
+                    netns::in_netns(ns.clone(), move || echo_retry(dst, 84, false, &opts2))
+                        .unwrap_or_else(|| {
+                            Err(ProbeError::Io(std::io::Error::other(format!(
+                                "cannot enter the network namespace {}",
+                                ns.display()
+                            ))))
+                        })?
+                }
+                None => echo_retry(*dst, 84, false, opts)?,
+            };
             fill_echo(&mut r, &e, opts);
         }
         Action::Overlay {

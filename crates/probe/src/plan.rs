@@ -189,6 +189,9 @@ pub struct Planned {
     /// The node the target lives on.
     pub node: Option<String>,
     pub action: Action,
+    /// Send it from this pod network namespace (its path, and the pod's address there) rather
+    /// than from the node: a pod's packet is forwarded by the node, the node's own is not.
+    pub from_netns: Option<(std::path::PathBuf, Ipv4Addr)>,
     /// What the user named to get it (for `--to` filtering).
     pod: Option<(String, String)>,
     service: Option<(String, String)>,
@@ -201,6 +204,7 @@ impl Planned {
             to,
             node: node.map(str::to_string),
             action,
+            from_netns: None,
             pod: None,
             service: None,
         }
