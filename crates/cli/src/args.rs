@@ -183,8 +183,7 @@ pub enum Command {
         sudo netdoctor capture --from 10.0.0.99 --to 10.244.0.5:80 --wait 30s --on eth0 --on cni0"
     )]
     Capture(CaptureArgs),
-    /// Print the JSON Schema of a JSON output (check, snapshot, trace, probe, capture, pcap,
-    /// fleet, packet).
+    /// Print the JSON Schema of one of the JSON outputs (generated from its types).
     #[command(
         long_about = "Print the JSON Schema (draft 2020-12) of one of netdoctor's JSON outputs, \
         generated from the types that are serialised: check (`check -o json`), snapshot \

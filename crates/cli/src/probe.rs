@@ -70,8 +70,21 @@ pub fn send(
         (ProbeKind::Pod, netdoctor_probe::Action::Echo { dst }) => Some(*dst),
         _ => None,
     });
+    // This node's address in its pod network (the bridge's), which a pod reaches directly.
+    let node_addr = |cidr: ipnet::Ipv4Net| {
+        snapshot
+            .addresses
+            .iter()
+            .flatten()
+            .find_map(|a| match a.addr {
+                std::net::IpAddr::V4(v) if cidr.contains(&v) && v != cidr.network() => Some(v),
+                _ => None,
+            })
+    };
     if let (Some(ipnet::IpNet::V4(cidr)), Some(towards)) = (pod_cidr, first_pod) {
-        if let Some(from) = netdoctor_probe::netns::pod_netns(cidr, towards) {
+        if let Some(from) =
+            node_addr(cidr).and_then(|addr| netdoctor_probe::netns::pod_netns(cidr, towards, addr))
+        {
             for p in planned.iter_mut().filter(|p| p.kind == ProbeKind::Pod) {
                 p.from_netns = Some(from.clone());
             }

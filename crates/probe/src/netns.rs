@@ -64,21 +64,57 @@ pub fn find_source(src: Ipv4Addr) -> Option<Source> {
 }
 
 /// A pod's network namespace on this node: a named namespace whose route to `towards` leaves
-/// from an address in `pod_cidr` (the pod's own) that the caller's namespace does not hold.
-/// With its address.
-pub fn pod_netns(pod_cidr: Ipv4Net, towards: Ipv4Addr) -> Option<(PathBuf, Ipv4Addr)> {
+/// from an address in `pod_cidr` that the caller's namespace does not hold, and from which a
+/// datagram to `node_addr` (an address this node holds in the pod network, its bridge's) really
+/// reaches the caller's namespace. The datagram is the proof: another node's pods (another
+/// cluster in namespaces on the same machine) have the same addresses. With the pod's address.
+pub fn pod_netns(
+    pod_cidr: Ipv4Net,
+    towards: Ipv4Addr,
+    node_addr: Ipv4Addr,
+) -> Option<(PathBuf, Ipv4Addr)> {
+    let listener = UdpSocket::bind("0.0.0.0:0").ok()?;
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .ok()?;
+    let port = listener.local_addr().ok()?.port();
     named().into_iter().find_map(|p| {
+        let token: [u8; 8] = {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            (t ^ u64::from(std::process::id())).to_be_bytes()
+        };
         let src = in_netns(p.clone(), move || {
             let s = UdpSocket::bind("0.0.0.0:0").ok()?;
             s.connect(SocketAddr::from((towards, 9))).ok()?;
-            match s.local_addr().ok()?.ip() {
-                std::net::IpAddr::V4(a) => Some(a),
-                std::net::IpAddr::V6(_) => None,
+            let src = match s.local_addr().ok()?.ip() {
+                std::net::IpAddr::V4(a) => a,
+                std::net::IpAddr::V6(_) => return None,
+            };
+            if !pod_cidr.contains(&src) {
+                return None;
             }
+            let probe = UdpSocket::bind(SocketAddr::from((src, 0))).ok()?;
+            probe
+                .send_to(&token, SocketAddr::from((node_addr, port)))
+                .ok()?;
+            Some(src)
         })
         .flatten()?;
-        // An address this namespace holds too (the node's own namespace, flannel.1's X.0
-        // address) is not a pod's.
-        (pod_cidr.contains(&src) && !holds(src)).then_some((p, src))
+        // An address this namespace holds too (the node's own namespace) is not a pod's.
+        if holds(src) {
+            return None;
+        }
+        let mut buf = [0u8; 16];
+        loop {
+            match listener.recv_from(&mut buf) {
+                Ok((8, from)) if buf[..8] == token && from.ip() == std::net::IpAddr::V4(src) => {
+                    return Some((p, src));
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
     })
 }
