@@ -33,6 +33,7 @@ mod routes_local;
 mod rpfilter;
 pub mod signatures;
 mod steps;
+mod unread;
 mod versions;
 
 pub use active::fold as fold_probes;
@@ -80,6 +81,7 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
     // single-node check lacked data for).
     let found: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();
     out.not_checked.retain(|n| !found.contains(&n.check));
+    unread::explain(&mut out.not_checked, snapshot, &ctx.available_inputs());
     let steps = steps::reasoning(&out.findings, &out.not_checked, &ctx.available_inputs());
     let mut report = CheckReport {
         steps,
@@ -87,7 +89,11 @@ pub fn run(snapshot: &NodeSnapshot, options: &Options) -> CheckReport {
         node: ctx.node_name(),
         findings: out.findings,
         not_checked: out.not_checked,
-        inputs: inputs(snapshot),
+        inputs: {
+            let mut v = inputs(snapshot);
+            v.extend(unread::inputs(snapshot));
+            v
+        },
         input_problems: snapshot
             .problems
             .iter()

@@ -241,3 +241,82 @@ fn policy_rules_of_both_families_are_collected() {
         "{rules:?}"
     );
 }
+
+/// Without root, the live check lists what it could not read and why, and the rule checks say
+/// so instead of asking for a file.
+#[test]
+fn a_run_without_root_says_what_it_could_not_read() {
+    if !lab_available("a_run_without_root_says_what_it_could_not_read")
+        || !netdoctor_testkit::have("setpriv")
+    {
+        return;
+    }
+    let ns = flannel_node();
+    // A copy of the binary that nobody can run (the build directory may be closed to others).
+    let dir = tempfile::tempdir().expect("tempdir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = dir.path().join("netdoctor");
+    std::fs::copy(env!("CARGO_BIN_EXE_netdoctor"), &bin).expect("copy");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg(&bin)
+        .args(["check", "-o", "json", "--cluster-cidr", "10.244.0.0/16"])
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let unread: Vec<&Value> = v["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .filter(|i| {
+            i["read_as"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not read"))
+        })
+        .collect();
+    assert!(
+        unread.iter().any(|i| i["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("iptables"))),
+        "the rule sets are listed as not read: {v:#}"
+    );
+    let mismatch = v["not_checked"]
+        .as_array()
+        .expect("not_checked")
+        .iter()
+        .find(|n| n["check"] == "forward-policy-drop" || n["check"] == "iptables-backend-mismatch")
+        .expect("a rule check not checked");
+    let reason = mismatch["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("could not be read on this node") && !reason.contains(".txt"),
+        "{reason}"
+    );
+    // And the text says it too.
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg(&bin)
+        .args(["check", "--cluster-cidr", "10.244.0.0/16"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("- not read:"), "{text}");
+}
