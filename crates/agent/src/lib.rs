@@ -278,6 +278,15 @@ fn run_one(check: &mut Box<CheckFn>, trigger: Trigger, shared: &Shared) {
     let started = Instant::now();
     let result = check();
     let took = started.elapsed();
+    match &result {
+        Ok(r) => tracing::info!(
+            trigger = trigger.as_str(),
+            took_ms = took.as_millis() as u64,
+            findings = r.findings.len(),
+            "check"
+        ),
+        Err(e) => tracing::warn!(trigger = trigger.as_str(), error = %e, "check failed"),
+    }
     let now = SystemTime::now();
     shared
         .metrics

@@ -117,7 +117,11 @@ pub fn read_bundle(dir: &Path) -> Result<NodeSnapshot, BundleError> {
         let Some(text) = read_text(dir, &rel, &mut snap, &mut budget) else {
             continue;
         };
+        let before = snap.inputs.len();
         read_file_with_hosts(&shown, &file_name(&rel), &text, &mut snap, &mut hosts);
+        for i in &snap.inputs[before..] {
+            tracing::debug!(file = %i.source, read_as = %i.read_as, "bundle file");
+        }
     }
     node_dirs::read_root(dir, &mut snap);
     node_dirs::read_kube(dir, &mut snap);

@@ -150,6 +150,7 @@ impl Tcpdump {
                 iface: p.interface.clone(),
                 source,
             })?;
+        tracing::info!(interface = %p.interface, filter = %p.filter, pid = child.id(), "tcpdump started");
         let mut t = Tcpdump {
             child: Some(child),
             file: file.to_path_buf(),
@@ -266,6 +267,7 @@ pub fn run(snap: &NodeSnapshot, req: &Request, stop: &AtomicBool) -> Result<Outc
     for (i, p) in points.iter().enumerate() {
         dumps.push(Tcpdump::start(p, &dir.path().join(format!("{i}.pcap")))?);
     }
+    tracing::debug!(tracefs = ?req.tracefs, "recording kernel drops");
     let watch = match (&req.tracefs, &req.untraced) {
         (Some(t), _) => DropWatch::start(t),
         (None, Some(why)) => Err(why.clone()),

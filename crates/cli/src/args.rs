@@ -29,6 +29,11 @@ pub struct Cli {
     /// set), always, or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Say what netdoctor is doing on standard error: -v what it reads and sends, -vv every
+    /// command it runs and every file it reads, -vvv everything. RUST_LOG (e.g.
+    /// RUST_LOG=netdoctor_collect=debug) takes precedence when set.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -94,10 +94,24 @@ pub fn run_check(args: &CheckArgs, colour: bool) -> Result<ExitCode> {
         print_catalogue(args.output)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let started = std::time::Instant::now();
     let snapshot = load(args)?;
+    tracing::info!(
+        took_ms = started.elapsed().as_millis() as u64,
+        inputs = snapshot.inputs.len(),
+        problems = snapshot.problems.len(),
+        "inputs read"
+    );
     let mut opts = options(&args.cluster);
     opts.cluster = load_cluster(&args.cluster.objects, &[&snapshot])?;
+    let started = std::time::Instant::now();
     let mut report = netdoctor_checks::run(&snapshot, &opts);
+    tracing::info!(
+        took_ms = started.elapsed().as_millis() as u64,
+        findings = report.findings.len(),
+        not_checked = report.not_checked.len(),
+        "checks run"
+    );
     if args.probe {
         crate::probe::fold_into(
             &mut report,

@@ -18,6 +18,33 @@ mod trace;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Diagnostics on standard error through `tracing`: RUST_LOG when set, else the level -v asks
+/// for (warnings only without it). Colour only on a terminal, as --color says.
+fn init_logging(verbose: u8, colour: args::ColorChoice) {
+    use std::io::IsTerminal;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = match colour {
+        args::ColorChoice::Always => true,
+        args::ColorChoice::Never => false,
+        args::ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     // Installed as `kubectl-netdoctor`, it is the kubectl plugin `kubectl netdoctor`: say so in
     // usage lines and errors.
@@ -40,6 +67,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let colour = cli.color.stdout();
+    init_logging(cli.verbose, cli.color);
     let result = match cli.command {
         args::Command::Check(a) => check::run_check(&a, colour),
         args::Command::Collect(a) => check::run_collect(&a),

@@ -105,3 +105,46 @@ fn every_subcommand_help_ends_with_examples() {
         );
     }
 }
+
+/// Standard error of a run with these arguments and environment (RUST_LOG removed unless set).
+fn stderr_of(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netdoctor"));
+    c.args(args).env_remove("RUST_LOG").env_remove("NO_COLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn diagnostics_go_to_stderr_with_v_or_rust_log_and_only_then() {
+    let json = ["check", "--from", CASE, "-o", "json"];
+    let (out, err) = stderr_of(&json, &[]);
+    assert!(
+        !err.contains("INFO") && !err.contains("DEBUG"),
+        "quiet by default: {err}"
+    );
+    serde_json::from_str::<serde_json::Value>(&out).expect("stdout stays JSON");
+    let (out, err) = stderr_of(&["-v", "check", "--from", CASE, "-o", "json"], &[]);
+    assert!(err.contains("INFO") && err.contains("checks run"), "{err}");
+    assert!(!err.contains("DEBUG"), "{err}");
+    serde_json::from_str::<serde_json::Value>(&out).expect("stdout stays JSON with -v");
+    // -vv: every file of the bundle, as it was read.
+    let (_, err) = stderr_of(&["check", "--from", CASE, "-vv"], &[]);
+    assert!(
+        err.contains("DEBUG") && err.contains("bundle file"),
+        "{err}"
+    );
+    // RUST_LOG wins, per crate.
+    let (_, err) = stderr_of(&json, &[("RUST_LOG", "netdoctor_bundle=debug")]);
+    assert!(
+        err.contains("bundle file") && !err.contains("checks run"),
+        "{err}"
+    );
+    // Piped: no escape codes in the diagnostics either.
+    assert!(!err.contains('\u{1b}'), "{err}");
+}

@@ -51,6 +51,8 @@ impl Default for LiveOptions {
 /// Everything this node's kernel and tools report, for the network namespace of the calling
 /// process.
 pub fn collect_live(opts: &LiveOptions) -> NodeSnapshot {
+    let started = std::time::Instant::now();
+    tracing::info!(root = %opts.root.display(), "reading this node's state");
     let mut snap = NodeSnapshot {
         collected_at: Some(clock::now_rfc3339()),
         ..NodeSnapshot::default()
@@ -119,6 +121,14 @@ pub fn collect_live(opts: &LiveOptions) -> NodeSnapshot {
             Err(_) => snap.not_collected.push(panicked("tools")),
         }
     });
+    tracing::info!(
+        took_ms = started.elapsed().as_millis() as u64,
+        not_collected = snap.not_collected.len(),
+        "read this node's state"
+    );
+    for n in &snap.not_collected {
+        tracing::debug!(part = %n.part, reason = %n.reason, "not collected");
+    }
     snap
 }
 

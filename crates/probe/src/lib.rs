@@ -142,10 +142,13 @@ fn echo_words(e: &Echo, timeout: Duration, attempts: u32) -> (ProbeOutcome, Stri
 }
 
 fn run_one(from: &str, p: &Planned, opts: &Options) -> ProbeRun {
-    match run_action(from, p, opts) {
+    tracing::debug!(kind = p.kind.as_str(), to = %p.to, sent = %p.action.sent(), "probe");
+    let r = match run_action(from, p, opts) {
         Ok(r) => r,
         Err(e) => failed(from, p, ProbeOutcome::NotSent, e.to_string()),
-    }
+    };
+    tracing::info!(kind = r.kind.as_str(), to = %r.to, ok = r.ok, detail = %r.detail, "probe result");
+    r
 }
 
 fn run_action(from: &str, p: &Planned, opts: &Options) -> Result<ProbeRun, ProbeError> {

@@ -115,6 +115,7 @@ pub(crate) fn run_for(
         .chain(args.iter().map(|a| a.to_string()))
         .collect::<Vec<_>>()
         .join(" ");
+    tracing::debug!(command = %shown, "running");
     let mut child = Command::new(tool)
         .args(args)
         .stdin(Stdio::null())
