@@ -485,8 +485,8 @@ pub struct FleetArgs {
     #[command(flatten)]
     pub cluster: ClusterFlags,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[arg(short, long, value_enum, default_value_t = FleetFormat::Text)]
+    pub output: FleetFormat,
     /// Exit with status 1 when a finding on any node, or across nodes, is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Critical)]
     pub fail_on: FailOn,
@@ -673,6 +673,15 @@ pub enum CheckFormat {
     /// node-problem-detector's custom plugin protocol: one line, exit 0 OK, 1 problem, 2 unknown.
     Npd,
     /// One self-contained HTML page (no script, nothing fetched when opened).
+    Html,
+}
+
+/// `fleet`'s formats: the common three and one self-contained HTML page.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetFormat {
+    Text,
+    Json,
+    Markdown,
     Html,
 }
 

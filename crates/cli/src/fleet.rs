@@ -1,7 +1,7 @@
 //! `netdoctor fleet`: every node's snapshot (from agents or files), every node's diagnosis, the
 //! cross-node one, and a summary per root cause.
 
-use crate::args::{FailOn, FleetArgs, OutputFormat};
+use crate::args::{FailOn, FleetArgs, FleetFormat};
 use crate::check::{load_cluster, options};
 use anyhow::{Context as _, Result};
 use netdoctor_model::{CheckReport, Finding, NodeSnapshot, Severity};
@@ -110,9 +110,10 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
         summary,
     };
     let text = match args.output {
-        OutputFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        OutputFormat::Text => render_text(&report, false),
-        OutputFormat::Markdown => render_text(&report, true),
+        FleetFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        FleetFormat::Text => render_text(&report, false),
+        FleetFormat::Markdown => render_text(&report, true),
+        FleetFormat::Html => render_html(&report),
     };
     std::io::stdout()
         .write_all(text.as_bytes())
@@ -304,4 +305,87 @@ fn render_text(r: &FleetReport, md: bool) -> String {
         );
     }
     out
+}
+
+/// `fleet -o html`: the summary per root cause, the cross-node findings, and every node (its
+/// findings folded away under its line).
+fn render_html(r: &FleetReport) -> String {
+    use netdoctor_report::html::{esc, page};
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let read = r.nodes.iter().filter(|n| n.error.is_none()).count();
+    let _ = writeln!(
+        o,
+        "<h1>netdoctor fleet</h1><p class=\"sub\">{} node(s), {read} read; {} root cause(s) across them</p>",
+        r.nodes.len(),
+        r.summary.len()
+    );
+    o.push_str("<h2>Root causes, per node count</h2>\n");
+    if r.summary.is_empty() {
+        o.push_str("<p>No finding on any node.</p>\n");
+    } else {
+        o.push_str(
+            "<table id=\"summary\"><tr><th>severity</th><th>root cause</th><th>nodes</th></tr>\n",
+        );
+        for s in &r.summary {
+            let _ = writeln!(
+                o,
+                "<tr><td><span class=\"badge {sev}\">{sev}</span></td><td><code>{}</code> {}</td><td>{} of {}: {}</td></tr>",
+                esc(&s.id),
+                esc(&s.title),
+                s.nodes.len(),
+                r.nodes.len(),
+                s.nodes.iter().map(|n| format!("<a href=\"#node-{0}\">{0}</a>", esc(n))).collect::<Vec<_>>().join(", "),
+                sev = s.severity.as_str()
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    if !r.cluster.is_empty() {
+        o.push_str("<h2>Across nodes</h2>\n");
+        for f in &r.cluster {
+            let _ = writeln!(
+                o,
+                "<div class=\"finding {sev}\"><h3><span class=\"badge {sev}\">{sev}</span> <code>{}</code> {}</h3><ul class=\"evidence\">{}</ul><p>{}</p></div>",
+                esc(&f.id),
+                esc(&f.title),
+                f.evidence.iter().map(|e| format!("<li>{}</li>", esc(e))).collect::<String>(),
+                esc(&f.explanation),
+                sev = f.severity.as_str()
+            );
+        }
+    }
+    o.push_str("<h2>Nodes</h2>\n");
+    for n in &r.nodes {
+        let count = |sev: Severity| n.findings.iter().filter(|f| f.severity == sev).count();
+        let status = match (&n.error, count(Severity::Critical)) {
+            (Some(_), _) => ("unknown", "not read".to_string()),
+            (None, 0) => ("passed", format!("{} warning(s)", count(Severity::Warning))),
+            (None, c) => ("critical", format!("{c} critical")),
+        };
+        let _ = writeln!(
+            o,
+            "<details class=\"node-result\" id=\"node-{id}\"><summary><strong>{id}</strong> <span class=\"badge {}\">{}</span> <span class=\"muted\">{}</span></summary>",
+            status.0,
+            esc(&status.1),
+            esc(&n.source),
+            id = esc(&n.node)
+        );
+        if let Some(e) = &n.error {
+            let _ = writeln!(o, "<p>{}</p>", esc(e));
+        }
+        for f in &n.findings {
+            let _ = writeln!(
+                o,
+                "<div class=\"finding {sev}\"><h3><span class=\"badge {sev}\">{sev}</span> <code>{}</code> {}</h3><ul class=\"evidence\">{}</ul>{}</div>",
+                esc(&f.id),
+                esc(&f.title),
+                f.evidence.iter().map(|e| format!("<li>{}</li>", esc(e))).collect::<String>(),
+                if f.fix.runtime.is_empty() { String::new() } else { format!("<pre>{}</pre>", esc(&f.fix.runtime.join("\n"))) },
+                sev = f.severity.as_str()
+            );
+        }
+        o.push_str("</details>\n");
+    }
+    page("netdoctor fleet", &o)
 }

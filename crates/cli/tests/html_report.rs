@@ -234,6 +234,31 @@ fn the_html_trace_and_check_render_with_the_drop_at_the_right_hop() {
         std::env::temp_dir().join("netdoctor-check-html.png"),
     )
     .ok();
+    // The fleet page over both nodes' snapshots.
+    let out = Command::new(BIN)
+        .arg("fleet")
+        .args(
+            files
+                .iter()
+                .flat_map(|f| ["--snapshot".as_ref(), f.as_os_str()]),
+        )
+        .args(["-o", "html"])
+        .output()
+        .expect("fleet");
+    let page = dir.path().join("fleet.html");
+    std::fs::write(&page, &out.stdout).expect("write");
+    let d = dom(&page, dir.path());
+    for part in [
+        "id=\"summary\"",
+        "overlay-port-blocked",
+        "id=\"node-n0\"",
+        "id=\"node-n1\"",
+    ] {
+        assert!(d.contains(part), "{part} missing from the fleet page: {d}");
+    }
+    let (px, ch, _) = screenshot(&page, dir.path(), 1024, 900);
+    let (ink, _) = ink_and_red(&px, ch);
+    assert!(ink > 0.02, "fleet page: {ink:.3} ink");
     lab.revert(Fault::VxlanPortBlocked).expect("revert");
     lab.close().expect("close");
 }

@@ -71,7 +71,8 @@ td, th { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vert
 @media print { body { font-size: 11px; } .node { break-inside: avoid; } .finding { break-inside: avoid; } a { color: inherit; } }
 "#;
 
-fn page(title: &str, body: &str) -> String {
+/// A whole page around `body` (escaped by the caller), with the report's style.
+pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
