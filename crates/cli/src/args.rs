@@ -193,7 +193,7 @@ pub enum Command {
         long_about = "Print the JSON Schema (draft 2020-12) of one of netdoctor's JSON outputs, \
         generated from the types that are serialised: check (`check -o json`), snapshot \
         (`collect`), trace, probe, capture, pcap, fleet, packet (`explain ... --packet -o \
-        json`). The same files are committed under docs/schemas/.",
+        json`), explain (`explain ... -o json`), fix (`fix --format json`). The same files are committed under docs/schemas/.",
         after_help = "Examples:\n  \
         netdoctor schema check > check.schema.json\n  \
         netdoctor schema trace | jq '.properties | keys'"

@@ -117,14 +117,25 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
             }
         }
         ExplainFormat::Json => {
-            let doc = serde_json::json!({
-                "schema": "netdoctor.explain/v1",
-                "source": name,
-                "explanation": explanation,
-                "input_problems": problems,
-            });
+            let doc = ExplainDoc {
+                schema: "netdoctor.explain/v1",
+                source: &name,
+                explanation: &explanation,
+                input_problems: &problems,
+            };
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole `explain iptables|nft FILE -o json` document (`netdoctor.explain/v1`).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ExplainDoc<'a> {
+    pub schema: &'static str,
+    /// The file read (`-` for standard input).
+    pub source: &'a str,
+    pub explanation: &'a Explanation,
+    /// Lines that could not be read (`file:line: message`).
+    pub input_problems: &'a [String],
 }

@@ -18,6 +18,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("pcap", "pcap -o json"),
     ("fleet", "fleet -o json"),
     ("packet", "explain iptables|nft FILE --packet ... -o json"),
+    ("explain", "explain iptables|nft FILE -o json"),
+    ("fix", "fix --format json"),
 ];
 
 pub fn schema_json(name: &str) -> Option<String> {
@@ -30,6 +32,8 @@ pub fn schema_json(name: &str) -> Option<String> {
         "pcap" => schema_for!(netdoctor_pcap::Report),
         "fleet" => schema_for!(crate::fleet::FleetReport),
         "packet" => schema_for!(crate::packet::PacketReport),
+        "explain" => schema_for!(crate::explain::ExplainDoc<'static>),
+        "fix" => schema_for!(netdoctor_remedy::export::FixDoc<'static>),
         _ => return None,
     };
     let mut s = serde_json::to_string_pretty(&schema).ok()?;

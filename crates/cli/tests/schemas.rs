@@ -12,7 +12,7 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
 const NAMES: &[&str] = &[
-    "check", "snapshot", "trace", "probe", "capture", "pcap", "fleet", "packet",
+    "check", "snapshot", "trace", "probe", "capture", "pcap", "fleet", "packet", "explain", "fix",
 ];
 
 fn repo(rel: &str) -> PathBuf {
@@ -171,6 +171,41 @@ fn real_outputs_validate_against_their_committed_schemas() {
         "json",
     ]);
     support::assert_schema("packet", &v);
+    // explain, on iptables and nft rule sets
+    let v = run(&[
+        "explain",
+        "iptables",
+        rules.to_str().expect("utf8"),
+        "-o",
+        "json",
+    ]);
+    support::assert_schema("explain", &v);
+    let nft = repo("crates/netfilter/tests/data/kp.nft");
+    let v = run(&["explain", "nft", nft.to_str().expect("utf8"), "-o", "json"]);
+    support::assert_schema("explain", &v);
+    // fix, on the snapshot (ip_forward = 0: sysctl and file steps) and on cases' bundles
+    let v = run(&["fix", "--snapshot", a, "--format", "json"]);
+    assert!(!v["steps"].as_array().expect("steps").is_empty(), "{v:#}");
+    support::assert_schema("fix", &v);
+    for case in [
+        "nixpkgs118656_systemd_sysctl_restart_resets_forwarding",
+        "case12_vxlan_8472_blocked_cloud_sg",
+    ] {
+        let dir = repo(&format!("tests/cases/{case}"));
+        let out = Command::new(BIN)
+            .args([
+                "fix",
+                "--from",
+                dir.to_str().expect("utf8"),
+                "--format",
+                "json",
+            ])
+            .output()
+            .expect("fix");
+        if !out.stdout.is_empty() {
+            support::assert_schema("fix", &serde_json::from_slice(&out.stdout).expect("json"));
+        }
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// The structured explanation of a rule set.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Explanation {
     pub source: String,
     /// kube-proxy services, in the order KUBE-SERVICES lists them.
@@ -24,7 +24,7 @@ pub struct Explanation {
 }
 
 /// How traffic reaches a service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     ClusterIp,
@@ -34,7 +34,7 @@ pub enum EntryKind {
 }
 
 /// One way into a service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Entry {
     pub kind: EntryKind,
     /// Destination address (none for a NodePort: every local address).
@@ -48,7 +48,7 @@ pub struct Entry {
 }
 
 /// An endpoint of a service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Endpoint {
     /// `ip:port` of the DNAT, when the endpoint chain is in the dump.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ pub struct Endpoint {
 }
 
 /// A kube-proxy service as its rules describe it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ServiceView {
     /// `namespace/name:port` from the rules' comments.
     pub name: String,
@@ -83,7 +83,7 @@ pub struct ServiceView {
 }
 
 /// A rule or policy that drops or rejects.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DropRule {
     pub table: String,
     pub chain: String,
@@ -95,7 +95,7 @@ pub struct DropRule {
 }
 
 /// A chain of another component.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChainSummary {
     pub table: String,
     pub chain: String,

@@ -407,43 +407,135 @@ pub fn ansible(plan: &Plan, node: &str) -> String {
     o
 }
 
-/// The plan as JSON (`netdoctor.fix/v1`): each step with its kind, what it changes, why, and
-/// the findings it addresses; then the restarts and what needs a person. A file step lists the
-/// lines it adds and whether the file exists already (its content is not repeated).
+/// One step of `fix --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FixStepDoc<'a> {
+    Sysctl {
+        key: &'a str,
+        value: &'a str,
+        when: &'static str,
+        findings: &'a [String],
+    },
+    Modprobe {
+        module: &'a str,
+        when: &'static str,
+        findings: &'a [String],
+    },
+    Command {
+        argv: &'a [String],
+        why: &'a str,
+        when: &'static str,
+        findings: &'a [String],
+    },
+    File {
+        path: &'a str,
+        /// Whether the file exists already (its content is not repeated).
+        exists: bool,
+        /// The lines it adds.
+        adds: &'a [String],
+        /// The lines it replaces.
+        replaces: &'a [String],
+        why: &'a str,
+        when: &'static str,
+        findings: &'a [String],
+    },
+}
+
+/// A service a person must restart after the steps.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct RestartDoc<'a> {
+    pub service: &'a str,
+    pub why: &'a str,
+}
+
+/// What needs a person.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ManualDoc<'a> {
+    pub finding: &'a str,
+    pub instruction: &'a str,
+}
+
+/// The whole `fix --format json` document (`netdoctor.fix/v1`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct FixDoc<'a> {
+    pub schema: &'static str,
+    pub node: &'a str,
+    /// Finding ids the plan addresses.
+    pub findings: &'a [String],
+    pub steps: Vec<FixStepDoc<'a>>,
+    pub restarts: Vec<RestartDoc<'a>>,
+    pub manual: Vec<ManualDoc<'a>>,
+}
+
+/// The plan as a `netdoctor.fix/v1` document: each step with its kind, what it changes, why,
+/// and the findings it addresses; then the restarts and what needs a person.
+pub fn doc<'a>(plan: &'a Plan, node: &'a str) -> FixDoc<'a> {
+    FixDoc {
+        schema: "netdoctor.fix/v1",
+        node,
+        findings: &plan.findings,
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Sysctl {
+                    key,
+                    value,
+                    findings,
+                } => FixStepDoc::Sysctl {
+                    key,
+                    value,
+                    when: "now",
+                    findings,
+                },
+                Step::Modprobe { name, findings } => FixStepDoc::Modprobe {
+                    module: name,
+                    when: "now",
+                    findings,
+                },
+                Step::Command {
+                    argv,
+                    why,
+                    findings,
+                } => FixStepDoc::Command {
+                    argv,
+                    why,
+                    when: "now",
+                    findings,
+                },
+                Step::File(fc) => FixStepDoc::File {
+                    path: &fc.path,
+                    exists: fc.before.is_some(),
+                    adds: &fc.added,
+                    replaces: &fc.replaces,
+                    why: &fc.why,
+                    when: "at boot",
+                    findings: &fc.findings,
+                },
+            })
+            .collect(),
+        restarts: plan
+            .restarts
+            .iter()
+            .map(|(service, why)| RestartDoc { service, why })
+            .collect(),
+        manual: plan
+            .manual
+            .iter()
+            .map(|(finding, instruction)| ManualDoc {
+                finding,
+                instruction,
+            })
+            .collect(),
+    }
+}
+
+/// The plan as JSON (`netdoctor.fix/v1`, see [`doc`]). A file step lists the lines it adds and
+/// whether the file exists already (its content is not repeated).
 pub fn json(plan: &Plan, node: &str) -> String {
-    let steps: Vec<serde_json::Value> = plan
-        .steps
-        .iter()
-        .map(|s| match s {
-            Step::Sysctl {
-                key,
-                value,
-                findings,
-            } => serde_json::json!({"kind": "sysctl", "key": key, "value": value,
-                "when": "now", "findings": findings}),
-            Step::Modprobe { name, findings } => serde_json::json!({"kind": "modprobe",
-                "module": name, "when": "now", "findings": findings}),
-            Step::Command {
-                argv,
-                why,
-                findings,
-            } => serde_json::json!({"kind": "command", "argv": argv, "why": why,
-                "when": "now", "findings": findings}),
-            Step::File(fc) => serde_json::json!({"kind": "file", "path": fc.path,
-                "exists": fc.before.is_some(), "adds": fc.added, "replaces": fc.replaces,
-                "why": fc.why, "when": "at boot", "findings": fc.findings}),
-        })
-        .collect();
-    let doc = serde_json::json!({
-        "schema": "netdoctor.fix/v1",
-        "node": node,
-        "findings": plan.findings,
-        "steps": steps,
-        "restarts": plan.restarts.iter().map(|(s, w)| serde_json::json!({"service": s, "why": w})).collect::<Vec<_>>(),
-        "manual": plan.manual.iter().map(|(id, t)| serde_json::json!({"finding": id, "instruction": t})).collect::<Vec<_>>(),
-    });
-    let mut s =
-        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s = serde_json::to_string_pretty(&doc(plan, node))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
