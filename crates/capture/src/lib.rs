@@ -10,6 +10,7 @@
 //! Must not know: the checks, the CLI.
 
 pub mod drops;
+pub mod ruletrace;
 mod send;
 
 pub use drops::{find_tracefs, DropCount, DropWatch};
@@ -228,6 +229,9 @@ pub struct Request {
     /// tracefs to record drop reasons in (`None`: not recorded, with `untraced` saying why).
     pub tracefs: Option<PathBuf>,
     pub untraced: Option<String>,
+    /// When the kernel dropped the flow in netfilter, send it once more with the kernel's rule
+    /// trace on (a table of our own, removed after) to name the rule.
+    pub trace_rules: bool,
 }
 
 /// What the capture showed.
@@ -239,6 +243,9 @@ pub struct Outcome {
     pub drops: Result<Vec<DropCount>, String>,
     /// What was sent, or that the user's traffic was waited for.
     pub sent: Vec<String>,
+    /// The nf_tables rules (or chain policies) that dropped the flow, by the kernel's own trace:
+    /// `None` when no trace was run, `Err` when it could not be.
+    pub rule_trace: Option<Result<Vec<String>, String>>,
 }
 
 /// Capture, send, stop, read. `stop` (Ctrl-C) ends the sending or waiting early; everything
@@ -338,11 +345,40 @@ pub fn run(snap: &NodeSnapshot, req: &Request, stop: &AtomicBool) -> Result<Outc
                 .any(|p| f.flow.contains(&format!("{}:{p} ", req.src)))
         });
     }
+    // Netfilter dropped it: which rule? Ask the kernel, on this flow only.
+    let netfilter = drops
+        .as_ref()
+        .is_ok_and(|d| d.iter().any(|x| x.reason == "NETFILTER_DROP"));
+    let rule_trace = match (
+        &source,
+        req.trace_rules && netfilter && !stop.load(Ordering::Relaxed),
+    ) {
+        (Some(source), true) => {
+            let ports: Vec<u16> = snap
+                .links
+                .iter()
+                .flatten()
+                .filter_map(|l| l.vxlan.as_ref().map(|v| v.dstport.unwrap_or(4789)))
+                .collect();
+            Some(
+                ruletrace::RuleTrace::start(req.src, req.dst, &ports, dir.path()).map(|t| {
+                    let once = Request {
+                        count: 1,
+                        ..req.clone()
+                    };
+                    let _ = send::send(source, &once, stop);
+                    t.finish()
+                }),
+            )
+        }
+        _ => None,
+    };
     Ok(Outcome {
         points,
         report,
         drops,
         sent,
+        rule_trace,
     })
 }
 

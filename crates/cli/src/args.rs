@@ -590,6 +590,12 @@ pub struct CaptureArgs {
     /// Do not record the kernel's drop reasons.
     #[arg(long)]
     pub no_drop_reasons: bool,
+    /// Do not confirm a netfilter drop with the kernel's rule trace (by default, when the
+    /// kernel says netfilter dropped the flow, it is sent once more with `meta nftrace` set on
+    /// this flow only, by a table of our own that is removed afterwards, and `nft monitor
+    /// trace` names the rule).
+    #[arg(long)]
+    pub no_rule_trace: bool,
     /// Read the node's configuration files under DIR instead of /.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,

@@ -42,6 +42,13 @@ pub(crate) struct CaptureOut<'a> {
     /// Why the kernel's drops were not recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     kernel_drops_not_recorded: Option<&'a str>,
+    /// The nf_tables rules or chain policies that dropped the flow, by the kernel's own trace
+    /// (`nft monitor trace` on this flow only), when netfilter dropped it (an addition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_trace: Option<&'a [String]>,
+    /// Why the rule trace could not be run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_trace_not_run: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     #[schemars(default)]
     input_problems: &'a [String],
@@ -107,6 +114,7 @@ pub fn run_capture(args: &CaptureArgs, colour: bool) -> Result<ExitCode> {
         on: args.on.clone(),
         tracefs,
         untraced,
+        trace_rules: !args.no_rule_trace,
     };
     let mut out = netdoctor_capture::run(&snapshot, &req, &stop).context("netdoctor capture")?;
     drop(private);
@@ -140,6 +148,14 @@ pub fn run_capture(args: &CaptureArgs, colour: bool) -> Result<ExitCode> {
                 .collect()
         }),
         kernel_drops_not_recorded: out.drops.as_ref().err().map(String::as_str),
+        rule_trace: match &out.rule_trace {
+            Some(Ok(v)) => Some(v.as_slice()),
+            _ => None,
+        },
+        rule_trace_not_run: match &out.rule_trace {
+            Some(Err(e)) => Some(e.as_str()),
+            _ => None,
+        },
         input_problems: &out.report.input_problems,
     };
     let text = match args.output {
@@ -205,6 +221,28 @@ fn render(
         Err(e) => {
             let _ = writeln!(s, "{b}not recorded: {e}");
         }
+    }
+    match &out.rule_trace {
+        Some(Ok(lines)) => {
+            let _ = writeln!(
+                s,
+                "\n{}The kernel's trace of the rules (this flow only)",
+                if md { "## " } else { "" }
+            );
+            if lines.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "{b}no nf_tables rule dropped it (an iptables-legacy rule?)"
+                );
+            }
+            for l in lines {
+                let _ = writeln!(s, "{b}dropped by: {l}");
+            }
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(s, "\nThe rule trace could not run: {e}");
+        }
+        None => {}
     }
     for f in &out.report.flows {
         if let Some(id) = f.finding {

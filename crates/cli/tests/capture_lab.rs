@@ -184,9 +184,40 @@ fn capture_names_where_and_why_the_kernel_dropped_the_flow() {
         if !ok {
             wrong.push(format!("{}: got {got:?} {r:?} exit {code:?}", fault.name()));
         }
+        // A netfilter drop is confirmed by the kernel's own rule trace, naming the rule.
+        let traced: Vec<&str> = v["rule_trace"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let want = match fault {
+            Fault::ForwardPolicyDrop => Some("FORWARD"),
+            Fault::VxlanPortBlocked => Some("8472"),
+            _ => None,
+        };
+        println!("{}: {got:?} {r:?} rule trace {traced:?}", fault.name());
+        if let Some(w) = want {
+            if !traced.iter().any(|l| l.contains(w) && l.contains("drop")) {
+                wrong.push(format!(
+                    "{}: rule trace {traced:?} {}",
+                    fault.name(),
+                    v["rule_trace_not_run"]
+                ));
+            }
+        }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
-    // Nothing left behind: no tcpdump of ours, no tracing instance.
+    // Nothing left behind: no trace table, no tcpdump of ours, no tracing instance.
+    let tables = Command::new("ip")
+        .args(["netns", "exec", &n0.netns, "nft", "list", "tables"])
+        .output()
+        .expect("nft");
+    let tables = String::from_utf8_lossy(&tables.stdout);
+    assert!(!tables.contains("netdoctor_trace"), "{tables}");
+    let monitors = Command::new("pgrep")
+        .args(["-f", "nft monitor trace"])
+        .output()
+        .expect("pgrep");
+    assert!(monitors.stdout.is_empty(), "nft monitor left running");
     let mine = Command::new("pgrep")
         .args(["-f", "tcpdump --immediate-mode"])
         .output()
