@@ -54,6 +54,8 @@ pub fn load_cluster(
 #[cfg(feature = "live-api")]
 fn live_cluster(flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
     use netdoctor_kubeapi::Access;
+    let _progress =
+        crate::progress::Progress::spinner("reading the cluster's objects from the API server");
     let access = match (&flags.context, &flags.kubeconfig) {
         (Some(c), k) => Access::Context {
             kubeconfig: k.clone(),
@@ -83,6 +85,9 @@ pub fn load(args: &CheckArgs) -> Result<NodeSnapshot> {
     if !args.root.is_dir() {
         anyhow::bail!("--root {}: not a directory", args.root.display());
     }
+    let _progress = crate::progress::Progress::spinner(
+        "reading this node's state (netlink, /proc, iptables-save, nft)",
+    );
     Ok(collect_live(&LiveOptions {
         root: args.root.clone(),
         ..LiveOptions::default()
@@ -172,10 +177,14 @@ pub fn run_collect(args: &CollectArgs) -> Result<ExitCode> {
     if !args.root.is_dir() {
         anyhow::bail!("--root {}: not a directory", args.root.display());
     }
+    let progress = crate::progress::Progress::spinner(
+        "reading this node's state (netlink, /proc, iptables-save, nft)",
+    );
     let mut snapshot = collect_live(&LiveOptions {
         root: args.root.clone(),
         ..LiveOptions::default()
     });
+    drop(progress);
     if let Some(name) = &args.node_name {
         snapshot.hints.node_name = Some(netdoctor_model::Sourced::new(
             name.clone(),

@@ -8,7 +8,7 @@ use netdoctor_model::{CheckReport, Finding, NodeSnapshot, Severity};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -155,7 +155,7 @@ fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<G
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<NodeSnapshot, String>>>> =
         Mutex::new((0..sources.len()).map(|_| None).collect());
-    let progress = std::io::stderr().is_terminal();
+    let progress = crate::progress::Progress::bar(sources.len() as u64, "reading the nodes");
     let workers = args.concurrency.clamp(1, 256).min(sources.len());
     let token = token.map(Arc::<str>::from);
     std::thread::scope(|scope| {
@@ -170,20 +170,12 @@ fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<G
                     Source::Agent(url) => from_agent(&http, url, token.as_deref()),
                 };
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if progress {
-                    let _ = write!(
-                        std::io::stderr(),
-                        "\rnetdoctor fleet: {n}/{} nodes read",
-                        sources.len()
-                    );
-                }
+                done.fetch_add(1, Ordering::Relaxed);
+                progress.inc();
             });
         }
     });
-    if progress {
-        let _ = writeln!(std::io::stderr());
-    }
+    drop(progress);
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(sources
         .iter()

@@ -12,6 +12,7 @@ mod fleet;
 mod packet;
 mod pcap;
 mod probe;
+mod progress;
 mod schema;
 mod trace;
 

@@ -148,3 +148,31 @@ fn diagnostics_go_to_stderr_with_v_or_rust_log_and_only_then() {
     // Piped: no escape codes in the diagnostics either.
     assert!(!err.contains('\u{1b}'), "{err}");
 }
+
+/// Progress is drawn on a terminal (a pty from `script`) and never into a pipe.
+#[test]
+fn progress_only_on_a_terminal() {
+    if !netdoctor_testkit::have("script") {
+        assert!(
+            !netdoctor_testkit::lab_required(),
+            "script (util-linux) is missing"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("snap.json");
+    let cmd = format!(
+        "{} collect -o {}",
+        env!("CARGO_BIN_EXE_netdoctor"),
+        out.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("reading this node's state"), "{shown}");
+    let (_, err) = stderr_of(&["collect", "-o", out.to_str().expect("utf8")], &[]);
+    assert!(!err.contains("reading this node's state"), "{err}");
+    assert!(err.contains("wrote"), "{err}");
+}
