@@ -9,7 +9,10 @@ use crate::{AgentError, Shared};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
+    WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -160,6 +163,20 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     r
 }
 
+/// Whether the client takes a zstd-encoded body (`Accept-Encoding: zstd`).
+fn accepts_zstd(h: &HeaderMap) -> bool {
+    h.get_all(ACCEPT_ENCODING).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',').any(|e| {
+                let mut parts = e.split(';');
+                let name = parts.next().unwrap_or("").trim();
+                let q0 = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+                name.eq_ignore_ascii_case("zstd") && !q0
+            })
+        })
+    })
+}
+
 fn unauthorized() -> Reply {
     let mut r = reply(StatusCode::UNAUTHORIZED, "text/plain", "unauthorized\n");
     r.headers_mut()
@@ -218,22 +235,39 @@ fn route(req: &Request<Incoming>, shared: &Shared) -> Reply {
                 return unauthorized();
             }
             let latest = shared.latest.read().unwrap_or_else(|p| p.into_inner());
-            let doc = if req.uri().path() == "/v1/check" {
-                latest.check_json.clone()
-            } else {
-                latest.snapshot_json.clone()
-            };
-            match doc {
-                Some(d) => reply(
-                    StatusCode::OK,
-                    "application/json",
-                    Bytes::copy_from_slice(d.as_bytes()),
-                ),
-                None => reply(
+            let not_yet = || {
+                reply(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
                     "the first check has not finished\n",
-                ),
+                )
+            };
+            if req.uri().path() == "/v1/check" {
+                // Bytes are shared, not copied, per request.
+                return match latest.check_json.clone() {
+                    Some(d) => reply(StatusCode::OK, "application/json", d),
+                    None => not_yet(),
+                };
+            }
+            let Some(z) = latest.snapshot_zstd.clone() else {
+                return not_yet();
+            };
+            drop(latest);
+            if accepts_zstd(req.headers()) {
+                let mut r = reply(StatusCode::OK, "application/json", z);
+                r.headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+                r
+            } else {
+                // A client without zstd gets the JSON, decompressed for this response only.
+                match zstd::decode_all(&z[..]) {
+                    Ok(json) => reply(StatusCode::OK, "application/json", json),
+                    Err(e) => reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "text/plain",
+                        format!("the stored snapshot cannot be read: {e}\n"),
+                    ),
+                }
             }
         }
         _ => reply(

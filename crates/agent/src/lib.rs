@@ -85,7 +85,9 @@ pub struct CheckResult {
     /// The `check --output json` document.
     pub check_json: String,
     /// The `collect` document the check worked on.
-    pub snapshot_json: String,
+    /// The `collect` document the check worked on, zstd-compressed (a big node's snapshot is
+    /// tens of MiB of JSON and a few MiB compressed; the agent keeps only this).
+    pub snapshot_zstd: Vec<u8>,
     pub findings: Vec<FindingSummary>,
     /// The last round of active probes (`--probe`), for `netdoctor_probe_success`. Empty
     /// without probes.
@@ -130,8 +132,9 @@ enum Msg {
 /// The last results, shared by the checker and the server.
 #[derive(Default)]
 pub(crate) struct Latest {
-    pub check_json: Option<Arc<str>>,
-    pub snapshot_json: Option<Arc<str>>,
+    pub check_json: Option<bytes::Bytes>,
+    /// zstd-compressed.
+    pub snapshot_zstd: Option<bytes::Bytes>,
     pub finished: Option<SystemTime>,
     pub error: Option<String>,
 }
@@ -294,8 +297,8 @@ fn run_one(check: &mut Box<CheckFn>, trigger: Trigger, shared: &Shared) {
     let mut latest = shared.latest.write().unwrap_or_else(|p| p.into_inner());
     match result {
         Ok(r) => {
-            latest.check_json = Some(Arc::from(r.check_json));
-            latest.snapshot_json = Some(Arc::from(r.snapshot_json));
+            latest.check_json = Some(bytes::Bytes::from(r.check_json));
+            latest.snapshot_zstd = Some(bytes::Bytes::from(r.snapshot_zstd));
             latest.finished = Some(now);
             latest.error = None;
         }

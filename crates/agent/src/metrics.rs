@@ -220,7 +220,7 @@ mod tests {
     fn result(ids: &[(&str, &str)]) -> CheckResult {
         CheckResult {
             check_json: "{}".into(),
-            snapshot_json: "{}".into(),
+            snapshot_zstd: Vec::new(),
             findings: ids
                 .iter()
                 .map(|(id, s)| FindingSummary {

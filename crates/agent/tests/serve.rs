@@ -44,7 +44,8 @@ fn agent(state: Arc<Mutex<Vec<&'static str>>>, token: Option<&str>) -> Agent {
         Ok(CheckResult {
             probes: Vec::new(),
             check_json: format!("{{\"schema\":\"netdoctor.check/v1\",\"ids\":{ids:?}}}"),
-            snapshot_json: "{\"schema\":\"netdoctor.snapshot/v1\"}".into(),
+            snapshot_zstd: zstd::encode_all(&b"{\"schema\":\"netdoctor.snapshot/v1\"}"[..], 3)
+                .expect("zstd"),
             findings: ids
                 .iter()
                 .map(|id| FindingSummary {
@@ -127,6 +128,22 @@ fn results_need_the_token_and_leak_nothing_without_it() {
         (200, "{\"schema\":\"netdoctor.snapshot/v1\"}")
     );
     assert_eq!(get(a.addr(), "/nothing", None).0, 404);
+    // A client that takes zstd gets the stored bytes as they are, marked so.
+    let mut s = TcpStream::connect(a.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(
+        format!("GET /v1/snapshot HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nAuthorization: {bearer}\r\nAccept-Encoding: gzip, zstd\r\n\r\n")
+            .as_bytes(),
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: zstd"), "{head}");
+    let json = zstd::decode_all(&raw[split..]).expect("a zstd body");
+    assert_eq!(json, b"{\"schema\":\"netdoctor.snapshot/v1\"}");
 }
 
 #[test]
@@ -235,7 +252,7 @@ fn tls_from_a_certificate_file() {
         Ok(CheckResult {
             probes: Vec::new(),
             check_json: "{}".into(),
-            snapshot_json: "{}".into(),
+            snapshot_zstd: zstd::encode_all(&b"{}"[..], 3).expect("zstd"),
             findings: vec![FindingSummary {
                 id: "mtu-mismatch".into(),
                 severity: "critical".into(),

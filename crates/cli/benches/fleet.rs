@@ -43,7 +43,7 @@ fn agents(n: usize, snapshot: &str) -> Vec<Agent> {
                     Ok(CheckResult {
                         probes: Vec::new(),
                         check_json: "{}".into(),
-                        snapshot_json: snap.clone(),
+                        snapshot_zstd: zstd::encode_all(snap.as_bytes(), 3).expect("zstd"),
                         findings: Vec::new(),
                     })
                 },

@@ -94,7 +94,7 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
         Ok(CheckResult {
             probes,
             check_json: netdoctor_report::render(&report, netdoctor_report::Format::Json, false),
-            snapshot_json: serde_json::to_string(&snapshot).map_err(|e| e.to_string())?,
+            snapshot_zstd: compressed_json(&snapshot).map_err(|e| e.to_string())?,
             findings,
         })
     };
@@ -130,6 +130,14 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
     );
     agent.wait();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `value` as JSON straight into a zstd encoder: the uncompressed document (tens of MiB on a
+/// big node) never exists in memory.
+fn compressed_json<T: serde::Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    let mut enc = zstd::Encoder::new(Vec::new(), 3)?;
+    serde_json::to_writer(&mut enc, value).map_err(std::io::Error::other)?;
+    enc.finish()
 }
 
 /// The bearer token in `file`: one line without spaces.

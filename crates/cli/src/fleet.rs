@@ -188,7 +188,7 @@ fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<G
 fn from_agent(http: &ureq::Agent, url: &str, token: Option<&str>) -> Result<NodeSnapshot, String> {
     let base = url.trim_end_matches('/');
     let full = format!("{base}/v1/snapshot");
-    let mut req = http.get(&full);
+    let mut req = http.get(&full).header("Accept-Encoding", "zstd");
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
@@ -202,12 +202,35 @@ fn from_agent(http: &ureq::Agent, url: &str, token: Option<&str>) -> Result<Node
     if !status.is_success() {
         return Err(format!("{full}: HTTP {status}"));
     }
+    let zstd_body = resp
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("zstd"));
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_SNAPSHOT)
         .read_to_vec()
         .map_err(|e| format!("{full}: {e}"))?;
+    let body = if zstd_body {
+        // Decompressed with the same limit: a small body must not expand without bound.
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        zstd::Decoder::new(&body[..])
+            .map_err(|e| format!("{full}: {e}"))?
+            .take(MAX_SNAPSHOT + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("{full}: a zstd body that cannot be read: {e}"))?;
+        if out.len() as u64 > MAX_SNAPSHOT {
+            return Err(format!(
+                "{full}: the snapshot is larger than {MAX_SNAPSHOT} bytes"
+            ));
+        }
+        out
+    } else {
+        body
+    };
     netdoctor_collect::snapshot_io::parse_snapshot(&body, &full).map_err(|e| e.to_string())
 }
 
