@@ -235,22 +235,9 @@ fn print_catalogue(format: CheckFormat) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         CheckFormat::Json => {
-            let list: Vec<serde_json::Value> = causes
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "id": c.id,
-                        "step": c.step.as_str(),
-                        "severity": c.severity,
-                        "needs": c.needs.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-                        "after_reboot": c.after_reboot,
-                        "title": c.title,
-                        "explanation": c.explanation,
-                        "fix": c.fix,
-                    })
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &list)?;
+            // The declarations themselves, so the output and its schema (`netdoctor schema
+            // catalogue`) come from one type.
+            serde_json::to_writer_pretty(&mut out, causes)?;
             writeln!(out)?;
         }
         _ => {

@@ -20,6 +20,7 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("packet", "explain iptables|nft FILE --packet ... -o json"),
     ("explain", "explain iptables|nft FILE -o json"),
     ("fix", "fix --format json"),
+    ("catalogue", "check --list -o json"),
 ];
 
 pub fn schema_json(name: &str) -> Option<String> {
@@ -34,6 +35,7 @@ pub fn schema_json(name: &str) -> Option<String> {
         "packet" => schema_for!(crate::packet::PacketReport),
         "explain" => schema_for!(crate::explain::ExplainDoc<'static>),
         "fix" => schema_for!(netdoctor_remedy::export::FixDoc<'static>),
+        "catalogue" => schema_for!(Vec<netdoctor_model::CauseInfo>),
         _ => return None,
     };
     let mut s = serde_json::to_string_pretty(&schema).ok()?;

@@ -242,6 +242,24 @@ fn policy_rules_of_both_families_are_collected() {
     );
 }
 
+/// Runs `bin ARGS` inside the namespace `ns` as nobody (uid and gid 65534, no groups).
+fn as_nobody(ns: &str, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .arg("--clear-groups")
+        .arg(bin)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
 /// Without root, the live check lists what it could not read and why, and the rule checks say
 /// so instead of asking for a file.
 #[test]
@@ -259,20 +277,11 @@ fn a_run_without_root_says_what_it_could_not_read() {
     let bin = dir.path().join("netdoctor");
     std::fs::copy(env!("CARGO_BIN_EXE_netdoctor"), &bin).expect("copy");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ])
-        .arg(&bin)
-        .args(["check", "-o", "json", "--cluster-cidr", "10.244.0.0/16"])
-        .output()
-        .expect("run");
+    let out = as_nobody(
+        &ns.name,
+        &bin,
+        &["check", "-o", "json", "--cluster-cidr", "10.244.0.0/16"],
+    );
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     let unread: Vec<&Value> = v["inputs"]
@@ -303,20 +312,11 @@ fn a_run_without_root_says_what_it_could_not_read() {
         "{reason}"
     );
     // And the text says it too.
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ])
-        .arg(&bin)
-        .args(["check", "--cluster-cidr", "10.244.0.0/16"])
-        .output()
-        .expect("run");
+    let out = as_nobody(
+        &ns.name,
+        &bin,
+        &["check", "--cluster-cidr", "10.244.0.0/16"],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("- not read:"), "{text}");
 }

@@ -12,7 +12,17 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
 const NAMES: &[&str] = &[
-    "check", "snapshot", "trace", "probe", "capture", "pcap", "fleet", "packet", "explain", "fix",
+    "check",
+    "snapshot",
+    "trace",
+    "probe",
+    "capture",
+    "pcap",
+    "fleet",
+    "packet",
+    "explain",
+    "fix",
+    "catalogue",
 ];
 
 fn repo(rel: &str) -> PathBuf {
@@ -187,6 +197,10 @@ fn real_outputs_validate_against_their_committed_schemas() {
     let v = run(&["fix", "--snapshot", a, "--format", "json"]);
     assert!(!v["steps"].as_array().expect("steps").is_empty(), "{v:#}");
     support::assert_schema("fix", &v);
+    // the catalogue of root causes
+    let v = run(&["check", "--list", "-o", "json"]);
+    assert!(v.as_array().is_some_and(|a| a.len() > 20), "{v:#}");
+    support::assert_schema("catalogue", &v);
     for case in [
         "nixpkgs118656_systemd_sysctl_restart_resets_forwarding",
         "case12_vxlan_8472_blocked_cloud_sg",
