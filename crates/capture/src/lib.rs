@@ -61,7 +61,8 @@ pub fn points(snap: &NodeSnapshot, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<CaptureP
             .flatten()
             .any(|x| x.addr == IpAddr::V4(a))
     };
-    let dev_to = |a: Ipv4Addr| snap.main_route(IpAddr::V4(a)).and_then(|r| r.dev.clone());
+    let routing = netdoctor_datapath::Routing::from_snapshot(snap);
+    let dev_to = |a: Ipv4Addr| routing.route_to(IpAddr::V4(a)).and_then(|r| r.dev.clone());
     // Underlay device -> the overlay ports it carries.
     let default_dev = snap
         .routes

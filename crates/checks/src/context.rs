@@ -9,7 +9,10 @@ use netdoctor_model::{
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+pub use netdoctor_datapath::tunnel_overhead;
+use netdoctor_datapath::{rules::NodeRules, Routing};
 
 /// Facts the user gives on the command line. They win over everything the snapshot says.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +47,9 @@ pub struct Context<'a> {
     /// The name of this node's Node object, identified per the contract (`--node-name`, the
     /// hostname, or the Node owning one of this node's addresses).
     pub kube_node: Option<String>,
+    /// The node's routing and rule sets, built when a check first asks.
+    routing: OnceLock<Routing>,
+    rules: OnceLock<NodeRules>,
 }
 
 impl<'a> Context<'a> {
@@ -83,6 +89,8 @@ impl<'a> Context<'a> {
             flannel_subnet,
             cluster: opts.cluster.clone(),
             kube_node,
+            routing: OnceLock::new(),
+            rules: OnceLock::new(),
         }
     }
 
@@ -95,26 +103,19 @@ impl<'a> Context<'a> {
         Vec<netdoctor_netfilter::ParseError>,
         String,
     )> {
-        if let Some(j) = &self.snap.nft_json {
-            let (rs, errors) = netdoctor_netfilter::parse_nft_json(&j.value, &j.source.file);
-            return Some((rs, errors, j.source.to_string()));
-        }
-        let t = self.snap.nft_text.as_ref()?;
-        let (mut rs, mut errors) = netdoctor_netfilter::parse_nft_text(&t.value, &t.source.file);
-        // Lines of a pasted section are numbered from where it starts in its file.
-        let first = t.source.line.unwrap_or(1).saturating_sub(1);
-        for r in rs
-            .tables
-            .iter_mut()
-            .flat_map(|tb| tb.chains.iter_mut())
-            .flat_map(|c| c.rules.iter_mut())
-        {
-            r.line += first;
-        }
-        for e in &mut errors {
-            e.line += first;
-        }
-        Some((rs, errors, t.source.file.clone()))
+        netdoctor_datapath::rules::nft_rules(self.snap)
+    }
+
+    /// The node's policy routing and tables, as `trace` sees them.
+    pub fn routing(&self) -> &Routing {
+        self.routing
+            .get_or_init(|| Routing::from_snapshot(self.snap))
+    }
+
+    /// Every IPv4 rule set of the node, as `trace` sees them.
+    pub fn rules(&self) -> &NodeRules {
+        self.rules
+            .get_or_init(|| netdoctor_datapath::rules::gather(self.snap))
     }
 
     /// Which kinds of evidence this diagnosis has (for the reasoning steps).
@@ -244,9 +245,10 @@ impl<'a> Context<'a> {
             .collect()
     }
 
-    /// The main-table route a packet to `addr` takes (longest prefix, then lowest metric).
+    /// The route a packet this node sends to `addr` takes, through the policy rules and every
+    /// table they name (the local table first), as the kernel looks it up.
     pub fn route_to(&self, addr: IpAddr) -> Option<&Route> {
-        self.snap.main_route(addr)
+        self.routing().route_to(addr)
     }
 
     /// The evidence line for a link (`flannel.1 mtu 1450 (ip-link.txt:8)`).
@@ -381,33 +383,6 @@ pub fn is_cni_device(name: &str) -> bool {
         "br-",
     ];
     PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
-/// Encapsulation overhead of a tunnel device, by kind or well-known name.
-pub fn tunnel_overhead(l: &Link) -> Option<(u32, &'static str)> {
-    // Trust the kind when the source reported it; fall back to well-known names otherwise
-    // (`route -n` and `ifconfig` pastes carry no kind). A veth named tunl0 is not a tunnel.
-    let by_kind = match l.kind.as_deref() {
-        Some("vxlan") => Some((50, "VXLAN")),
-        Some("geneve") => Some((50, "Geneve")),
-        Some("ipip") => Some((20, "IPIP")),
-        Some("wireguard") => Some((80, "WireGuard")),
-        Some(_) => return None,
-        None => None,
-    };
-    if by_kind.is_some() || l.vxlan.is_some() {
-        return by_kind.or(Some((50, "VXLAN")));
-    }
-    let n = l.name.as_str();
-    if n.starts_with("flannel.") || n == "vxlan.calico" {
-        Some((50, "VXLAN"))
-    } else if n == "tunl0" {
-        Some((20, "IPIP"))
-    } else if n.starts_with("flannel-wg") || n.starts_with("wg") || n == "wireguard.cali" {
-        Some((80, "WireGuard"))
-    } else {
-        None
-    }
 }
 
 /// Whether a route is one a CNI or the kernel made for pod traffic rather than a host network.

@@ -1,6 +1,8 @@
-//! Firewall checks, judged by evaluating real packets through every backend's rules (the kernel
-//! runs iptables-legacy and iptables-nft rules both, so a packet must pass both):
-//! `forward-policy-drop`, `overlay-port-blocked`, `nodeport-blocked`.
+//! Firewall checks, judged by evaluating packets through every rule set of the node together
+//! (the kernel runs iptables-legacy, iptables-nft and native nftables tables all, so a packet
+//! must pass each), with the same hook evaluation `trace` follows packets through
+//! ([`netdoctor_datapath::run_hook`]): `forward-policy-drop`, `overlay-port-blocked`,
+//! `nodeport-blocked`.
 //!
 //! Field notes: a FORWARD policy of DROP does not break everything (kube-proxy's KUBE-FORWARD
 //! accepts marked and established traffic), so it is judged by evaluating pod-CIDR flows, not by
@@ -11,143 +13,66 @@ use netdoctor_model::Cause;
 use crate::context::{tunnel_overhead, Context};
 use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use ipnet::IpNet;
+use netdoctor_datapath::hook::Decided;
+use netdoctor_datapath::overlay::vxlan_port;
+use netdoctor_datapath::rules::{backend_tool as tool, RuleSet as Rules};
+use netdoctor_datapath::{run_hook, HookOutcome};
 use netdoctor_model::Finding;
-use netdoctor_model::{Backend, Family, Severity};
-use netdoctor_netfilter::{
-    parse_dump, parse_listing, ErrorKind, Evaluation, Evaluator, Hook, HostContext, ListingInfo,
-    Packet, Ruleset, TableFamily, Verdict,
-};
+use netdoctor_model::Severity;
+use netdoctor_netfilter::{Hook, HostContext, Packet, Ruleset, TableFamily, Verdict};
 use std::net::IpAddr;
 
-/// One backend's IPv4 rules, parsed.
-struct Rules {
-    backend: Backend,
-    ruleset: Ruleset,
-    source: String,
-    /// Read from an `iptables -L` listing: what it showed and assumed.
-    listing: Option<ListingInfo>,
-    /// Read from nftables (`nft list ruleset`, text or JSON): fixes are nft commands.
-    nft: bool,
-    /// Why these rules may be incomplete (a cut listing, a chain pasted without its table).
-    partial: Option<String>,
+/// The fates of one packet at a hook: one per load-balancing branch and per order of the
+/// backends, as [`run_hook`] gives them.
+type Fates = Vec<HookOutcome>;
+
+/// `pkt` through every rule set at `hook`. [`check`] has made sure the rules were collected.
+fn at(ctx: &Context, host: &HostContext, hook: Hook, pkt: &Packet) -> Fates {
+    run_hook(ctx.rules(), host, hook, pkt).unwrap_or_default()
 }
 
-impl Rules {
-    /// What a verdict from these rules must carry: a listing without `-v` hides interfaces,
-    /// and kube-proxy's chains that were not listed were assumed.
-    fn caveats(&self) -> (Vec<String>, bool) {
-        let mut notes = Vec::new();
-        if let Some(p) = &self.partial {
-            notes.push(format!("{}: {p}", self.source));
-        }
-        let Some(l) = &self.listing else {
-            return (notes, false);
-        };
-        if !l.verbose {
-            notes.push(format!(
-                "{}: a listing without -v does not show the rules' interfaces, so a rule that looks unconditional may be limited to one (ask for `iptables -S` or `iptables-save`)",
-                self.source
-            ));
-        }
-        if !l.assumed.is_empty() {
-            notes.push(format!(
-                "{}: not listed, so kube-proxy's standard rules were assumed for {}",
-                self.source,
-                l.assumed.join(", ")
-            ));
-        }
-        (notes, !l.verbose)
-    }
-}
-
-fn rulesets(ctx: &Context) -> Vec<Rules> {
-    let mut sets: Vec<Rules> = ctx
-        .snap
-        .iptables
-        .iter()
-        .filter(|d| d.family == Family::Ipv4)
-        .map(|d| Rules {
-            backend: d.backend,
-            ruleset: parse_dump(d).0,
-            source: d.source.to_string(),
-            listing: None,
-            nft: false,
-            partial: None,
-        })
-        .collect();
-    for l in &ctx.snap.iptables_listings {
-        let source = l.source.to_string();
-        let (ruleset, _, info) = parse_listing(&l.value, &l.source.file);
-        if ruleset.tables.iter().all(|t| t.chains.is_empty()) {
+/// A packet arriving from outside and addressed to this node: PREROUTING, then INPUT if it
+/// is still for us (a DNAT may have sent it on), else FORWARD.
+fn inbound(ctx: &Context, host: &HostContext, pkt: &Packet, local: &[IpAddr]) -> Fates {
+    let mut fates = Vec::new();
+    for o in at(ctx, host, Hook::Prerouting, pkt) {
+        if !o.verdict.is_accept() {
+            fates.push(o);
             continue;
         }
-        sets.push(Rules {
-            backend: Backend::Unknown,
-            ruleset,
-            source,
-            listing: Some(info),
-            nft: false,
-            partial: None,
-        });
+        let hook = if local.contains(&o.packet.dst) {
+            Hook::Input
+        } else {
+            Hook::Forward
+        };
+        fates.extend(at(ctx, host, hook, &o.packet));
     }
-    sets.extend(nft_rulesets(ctx));
-    sets
+    fates
 }
 
-/// The nftables rule set (`nft -j list ruleset`, or its text). When an iptables-nft dump is
-/// there too, the tables iptables-nft owns (`ip filter`, `ip nat`, ...) are the same rules
-/// seen twice, and only the native nft tables (firewalld, kube-proxy's nftables mode, a
-/// host firewall) are kept from it.
-fn nft_rulesets(ctx: &Context) -> Option<Rules> {
-    let (mut ruleset, errors, source) = ctx.nft_rules()?;
-    let iptables_nft = ctx
-        .snap
-        .iptables
+/// The first fate that drops the packet, and the rule set that dropped it.
+fn first_drop<'a>(
+    fates: &'a [HookOutcome],
+    sets: &'a [Rules],
+) -> Option<(&'a HookOutcome, &'a Rules)> {
+    fates
         .iter()
-        .any(|d| d.backend == Backend::Nft && d.family == Family::Ipv4);
-    if iptables_nft {
-        ruleset.tables.retain(|t| {
-            !(t.family == TableFamily::Ip
-                && matches!(
-                    t.name.as_str(),
-                    "filter" | "nat" | "mangle" | "raw" | "security"
-                ))
-        });
-    }
-    ruleset.tables.retain(|t| t.family != TableFamily::Ip6);
-    if ruleset.tables.iter().all(|t| t.chains.is_empty()) {
-        return None;
-    }
-    let partial = errors
-        .iter()
-        .find(|e| {
-            e.kind == ErrorKind::Truncated
-                || (e.kind == ErrorKind::Assumption && e.message.contains("assumed"))
-        })
-        .map(|e| {
-            format!(
-                "{} (line {}): rules after it are not known",
-                e.message, e.line
-            )
-        });
-    Some(Rules {
-        backend: Backend::Nft,
-        ruleset,
-        source,
-        listing: None,
-        nft: true,
-        partial,
-    })
+        .find(|o| o.verdict.is_dropped())
+        .and_then(|o| Some((o, sets.get(o.set?)?)))
+}
+
+fn sometimes_dropped(fates: &[HookOutcome]) -> bool {
+    fates.iter().any(|o| o.verdict.is_dropped())
 }
 
 /// For rules read from nftables, the runtime fix as `nft insert rule` commands in the chain
 /// that dropped the packet (iptables commands would add rules to other tables, which a
 /// packet must also pass). `rules` are nft rule bodies (`ip saddr 10.244.0.0/16 accept`).
-fn nft_fix(mut f: Finding, set: &Rules, ev: &Evaluation, rules: &[String]) -> Finding {
+fn nft_fix(mut f: Finding, set: &Rules, drop: &HookOutcome, rules: &[String]) -> Finding {
     if !set.nft {
         return f;
     }
-    let Some((table, chain)) = drop_chain(ev) else {
+    let Some((table, chain)) = drop.table_chain() else {
         return f;
     };
     let family = set
@@ -180,54 +105,45 @@ fn nft_fix(mut f: Finding, set: &Rules, ev: &Evaluation, rules: &[String]) -> Fi
     f
 }
 
-/// The table and chain whose rule or policy dropped the packet.
-fn drop_chain(ev: &Evaluation) -> Option<(String, String)> {
-    let o = ev.outcomes.iter().find(|o| o.verdict.is_dropped())?;
-    if let Some(r) = o.deciding_rule() {
-        return Some((r.table.to_string(), r.chain.to_string()));
-    }
-    o.trace.iter().rev().find_map(|s| match &s.action {
-        netdoctor_netfilter::Action::Policy { .. } => {
-            Some((s.table.to_string(), s.chain.to_string()))
-        }
-        _ => None,
-    })
-}
-
-fn tool(b: Backend) -> &'static str {
-    match b {
-        Backend::Legacy => "iptables-legacy",
-        Backend::Nft => "iptables-nft",
-        Backend::Unknown => "iptables",
-    }
-}
-
-/// What decided a drop, for evidence: the rule, or the chain's policy.
-fn decided_by(ev: &Evaluation, src: &str) -> Option<String> {
-    let o = ev.outcomes.iter().find(|o| o.verdict.is_dropped())?;
-    if let Some(r) = o.deciding_rule() {
-        return Some(format!(
+/// What decided a drop, for evidence: the rule, or the chain's policy, in the rule set it
+/// belongs to.
+fn decided_by(fates: &[HookOutcome], sets: &[Rules]) -> Option<String> {
+    let (o, set) = first_drop(fates, sets)?;
+    let src = &set.source;
+    match o.decided.as_ref()? {
+        Decided::Rule(r) => Some(format!(
             "{src}:{}: {} (table {}, chain {} rule {})",
             r.line, r.text, r.table, r.chain, r.index
-        ));
-    }
-    o.trace.iter().rev().find_map(|s| match &s.action {
-        netdoctor_netfilter::Action::Policy { verdict } => Some(format!(
-            "{src}: policy of {}/{} is {verdict}",
-            s.table, s.chain
         )),
-        _ => None,
-    })
+        Decided::Policy {
+            table,
+            chain,
+            verdict,
+        } => Some(format!("{src}: policy of {table}/{chain} is {verdict}")),
+    }
 }
 
-fn unknown_reason(ev: &Evaluation) -> Option<String> {
-    ev.outcomes.iter().find_map(|o| match &o.verdict {
-        Verdict::Unknown { at, reason } => Some(match at {
+/// Why fates are not known: each rule set that stopped the engine, and its words (a set
+/// unknown in one order of the backends is unknown in the other too, so each is named).
+fn unknown_reasons(fates: &[HookOutcome], sets: &[Rules]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for o in fates {
+        let Verdict::Unknown { at, reason } = &o.verdict else {
+            continue;
+        };
+        let src = o
+            .set
+            .and_then(|i| sets.get(i))
+            .map_or_else(|| "the rules".to_string(), |s| s.source.clone());
+        let why = match at {
             Some(r) => format!("{reason} at {r}"),
             None => reason.clone(),
-        }),
-        _ => None,
-    })
+        };
+        if !out.contains(&(src.clone(), why.clone())) {
+            out.push((src, why));
+        }
+    }
+    out
 }
 
 /// An address inside `net` other than `avoid`s: the network address + offset.
@@ -241,7 +157,7 @@ fn host_in(net: &IpNet, offset: u32) -> Option<IpAddr> {
 }
 
 pub fn check(ctx: &Context, out: &mut Outcome) {
-    let sets = rulesets(ctx);
+    let sets = &ctx.rules().sets;
     if sets.is_empty() {
         out.not_checked(
             Cause::ForwardPolicyDrop.id(),
@@ -254,9 +170,9 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
         return;
     }
     let host = HostContext::from_snapshot(ctx.snap);
-    forward(ctx, out, &sets, &host);
-    overlay(ctx, out, &sets, &host);
-    nodeport(ctx, out, &sets, &host);
+    forward(ctx, out, sets, &host);
+    overlay(ctx, out, sets, &host);
+    nodeport(ctx, out, sets, &host);
 }
 
 /// The pod bridge and the device traffic to other nodes' pods leaves by.
@@ -365,39 +281,46 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
             None => return,
         }
     }
-    for set in sets {
-        let eval = Evaluator::new(&set.ruleset, host);
-        for i in 0..2 {
-            // The verdict for this direction under every cluster CIDR tried.
-            let mut results = Vec::new();
-            for (c, (flows, own)) in &flows_by_cluster {
-                let (what, pkt) = &flows[i];
-                results.push((*c, *own, *what, pkt.clone(), eval.hook(Hook::Forward, pkt)));
-            }
-            let all_dropped = results.iter().all(|r| r.4.sometimes(Verdict::is_dropped));
-            let same_decider = results
-                .iter()
-                .map(|r| decided_by(&r.4, &set.source))
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|w| w[0] == w[1]);
-            let (_, own, what, pkt, ev) = &results[0];
-            if !(all_dropped && same_decider) {
-                if let Some(reason) =
-                    unknown_reason(ev).filter(|_| !ev.sometimes(Verdict::is_dropped))
-                {
+    for i in 0..2 {
+        // The verdict for this direction under every cluster CIDR tried.
+        let mut results = Vec::new();
+        for (c, (flows, own)) in &flows_by_cluster {
+            let (what, pkt) = &flows[i];
+            results.push((
+                *c,
+                *own,
+                *what,
+                pkt.clone(),
+                at(ctx, host, Hook::Forward, pkt),
+            ));
+        }
+        let all_dropped = results.iter().all(|r| sometimes_dropped(&r.4));
+        let same_decider = results
+            .iter()
+            .map(|r| decided_by(&r.4, sets))
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[0] == w[1]);
+        let (_, own, what, pkt, fates) = &results[0];
+        let drop = first_drop(fates, sets).filter(|_| all_dropped && same_decider);
+        let Some((drop, set)) = drop else {
+            let unknown = unknown_reasons(fates, sets);
+            if !unknown.is_empty() && !sometimes_dropped(fates) {
+                for (src, reason) in unknown {
                     out.not_checked(
                         Cause::ForwardPolicyDrop.id(),
-                        format!("{}: cannot evaluate FORWARD: {reason}", set.source),
-                    );
-                } else if ev.sometimes(Verdict::is_dropped) && known.is_none() {
-                    out.not_checked(
-                        Cause::ForwardPolicyDrop.id(),
-                        format!("{}: whether FORWARD drops pod traffic depends on the pod addresses: pass --cluster-cidr", set.source),
+                        format!("{src}: cannot evaluate FORWARD: {reason}"),
                     );
                 }
-                continue;
+            } else if sometimes_dropped(fates) && known.is_none() {
+                out.not_checked(
+                    Cause::ForwardPolicyDrop.id(),
+                    "whether FORWARD drops pod traffic depends on the pod addresses: pass --cluster-cidr",
+                );
             }
+            continue;
+        };
+        {
             let t = tool(set.backend);
             let mut evidence = vec![];
             let c = match known {
@@ -418,7 +341,7 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                 "a new TCP connection {what} ({} -> {}:8080, in {} out {}) is dropped in filter FORWARD",
                 pkt.src, remote_or(pkt), pkt.in_iface.as_deref().unwrap_or("?"), pkt.out_iface.as_deref().unwrap_or("?")
             ));
-            evidence.extend(decided_by(ev, &set.source));
+            evidence.extend(decided_by(fates, sets));
             let (caveats, hidden_ifaces) = set.caveats();
             evidence.extend(caveats);
             let absent = cni_chains_absent(ctx, &set.ruleset);
@@ -457,7 +380,7 @@ fn forward(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext)
                 ]
             } else {
                 vec![manual("accept the pod network (the cluster CIDR) in FORWARD before the rule that drops it, in the node's firewall configuration")]
-            }), set, ev, &nft_rules));
+            }), set, drop, &nft_rules));
             break;
         }
     }
@@ -495,12 +418,8 @@ fn transports(ctx: &Context) -> (Vec<(String, u8, Option<u16>)>, bool) {
         .links()
         .iter()
         .filter_map(|l| l.vxlan.as_ref().map(|x| (l, x)))
-        .map(|(l, x)| {
-            let port = x.dstport.unwrap_or(if l.name.starts_with("flannel") {
-                8472
-            } else {
-                4789
-            });
+        .map(|(l, _)| {
+            let port = vxlan_port(l);
             (format!("VXLAN UDP {port} ({})", l.name), 17, Some(port))
         })
         .collect();
@@ -583,32 +502,6 @@ fn underlay(ctx: &Context) -> Option<(IpAddr, String, IpAddr)> {
     Some((addr.addr, addr.ifname.clone(), peer))
 }
 
-/// Whether a packet arriving from outside and addressed to this node is accepted: PREROUTING,
-/// then INPUT if it is still for us, else FORWARD.
-fn inbound(eval: &Evaluator, pkt: &Packet, local: &[IpAddr]) -> Evaluation {
-    let pre = eval.hook(Hook::Prerouting, pkt);
-    let mut outcomes = Vec::new();
-    let mut truncated = pre.truncated;
-    for o in pre.outcomes {
-        if !o.verdict.is_accept() {
-            outcomes.push(o);
-            continue;
-        }
-        let hook = if local.contains(&o.packet.dst) {
-            Hook::Input
-        } else {
-            Hook::Forward
-        };
-        let next = eval.hook(hook, &o.packet);
-        truncated |= next.truncated;
-        outcomes.extend(next.outcomes);
-    }
-    Evaluation {
-        outcomes,
-        truncated,
-    }
-}
-
 /// What no node-side check can see.
 const CLOUD: &str = "A cloud security group or network ACL can drop the overlay's packets \
     (VXLAN UDP 8472/4789, IPIP, BGP 179, WireGuard 51820) before they reach the node, and is \
@@ -647,45 +540,47 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             }
         })
         .collect();
-    for set in sets {
-        for (what, proto, port) in &transports {
-            let results: Vec<_> = unders
-                .iter()
-                .zip(&hosts)
-                .map(|((me, dev, peer), host)| {
-                    let eval = Evaluator::new(&set.ruleset, host);
-                    let pkt = match (proto, port) {
-                        (17, Some(p)) => Packet::udp(*peer, *me, *p).sport(*p),
-                        (6, Some(p)) => Packet::tcp(*peer, *me, *p).sport(40000),
-                        (n, _) => Packet::other(*peer, *me, *n),
-                    }
-                    .in_iface(dev);
-                    let mut local: Vec<IpAddr> = ctx.addresses().iter().map(|a| a.addr).collect();
-                    local.push(*me);
-                    inbound(&eval, &pkt, &local)
-                })
-                .collect();
-            let dropped = results.iter().all(|ev| ev.sometimes(Verdict::is_dropped));
-            let deciders: Vec<_> = results
-                .iter()
-                .map(|ev| decided_by(ev, &set.source))
-                .collect();
-            let same = deciders.windows(2).all(|w| w[0] == w[1]);
-            let ev = &results[0];
-            if !(dropped && same) {
-                match unknown_reason(ev) {
-                    Some(r) if !ev.sometimes(Verdict::is_dropped) => out.not_checked(
-                        Cause::OverlayPortBlocked.id(),
-                        format!("{}: {what}: {r}", set.source),
-                    ),
-                    _ if ev.sometimes(Verdict::is_dropped) => out.not_checked(
-                        Cause::OverlayPortBlocked.id(),
-                        format!("{}: {what}: whether it is dropped depends on this node's address or interface, which is not known: add `ip addr`", set.source),
-                    ),
-                    _ => judged = true,
+    let mut local: Vec<IpAddr> = ctx.addresses().iter().map(|a| a.addr).collect();
+    local.extend(unders.iter().map(|(me, _, _)| *me));
+    for (what, proto, port) in &transports {
+        let results: Vec<Fates> = unders
+            .iter()
+            .zip(&hosts)
+            .map(|((me, dev, peer), host)| {
+                let pkt = match (proto, port) {
+                    (17, Some(p)) => Packet::udp(*peer, *me, *p).sport(*p),
+                    (6, Some(p)) => Packet::tcp(*peer, *me, *p).sport(40000),
+                    (n, _) => Packet::other(*peer, *me, *n),
                 }
-                continue;
+                .in_iface(dev);
+                inbound(ctx, host, &pkt, &local)
+            })
+            .collect();
+        let dropped = results.iter().all(|f| sometimes_dropped(f));
+        let deciders: Vec<_> = results.iter().map(|f| decided_by(f, sets)).collect();
+        let same = deciders.windows(2).all(|w| w[0] == w[1]);
+        let fates = &results[0];
+        let drop = first_drop(fates, sets).filter(|_| dropped && same);
+        let Some((drop, set)) = drop else {
+            let unknown = unknown_reasons(fates, sets);
+            match unknown.is_empty() {
+                false if !sometimes_dropped(fates) => {
+                    for (src, r) in unknown {
+                        out.not_checked(
+                            Cause::OverlayPortBlocked.id(),
+                            format!("{src}: {what}: {r}"),
+                        );
+                    }
+                }
+                _ if sometimes_dropped(fates) => out.not_checked(
+                    Cause::OverlayPortBlocked.id(),
+                    format!("{what}: whether it is dropped depends on this node's address or interface, which is not known: add `ip addr`"),
+                ),
+                _ => judged = true,
             }
+            continue;
+        };
+        {
             judged = true;
             let (me, dev, peer) = &unders[0];
             let t = tool(set.backend);
@@ -694,7 +589,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             } else {
                 format!("{what} from another node ({peer} -> {me}, in {dev}) is dropped before it reaches the overlay")
             }];
-            evidence.extend(decided_by(ev, &set.source));
+            evidence.extend(decided_by(fates, sets));
             let (caveats, hidden_ifaces) = set.caveats();
             evidence.extend(caveats);
             if guessed {
@@ -727,7 +622,7 @@ fn overlay_host(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostCon
             )
             .with(vec![manual(format!(
                 "allow {what} between the nodes in the host firewall's configuration and in any cloud security group ({rule})"
-            ))]), set, ev, &[nft_rule]));
+            ))]), set, drop, &[nft_rule]));
         }
     }
     judged
@@ -738,55 +633,55 @@ fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext
         return;
     };
     let local: Vec<IpAddr> = ctx.addresses().iter().map(|a| a.addr).collect();
-    for set in sets {
-        // The NodePorts kube-proxy programmed: `-A KUBE-NODEPORTS ... -p tcp ... --dport N`.
-        let mut ports: Vec<(u16, &str)> = Vec::new();
-        for t in &set.ruleset.tables {
-            for c in t.chains.iter().filter(|c| c.name == "KUBE-NODEPORTS") {
-                for r in &c.rules {
-                    let proto = if r.text.contains("-p udp") {
-                        "udp"
-                    } else {
-                        "tcp"
-                    };
-                    if let Some(p) = r
-                        .text
-                        .split("--dport ")
-                        .nth(1)
-                        .and_then(|s| s.split_whitespace().next())
-                        .and_then(|s| s.parse().ok())
-                    {
-                        if !ports.contains(&(p, proto)) {
-                            ports.push((p, proto));
-                        }
+    // The NodePorts kube-proxy programmed: `-A KUBE-NODEPORTS ... -p tcp ... --dport N`.
+    let mut ports: Vec<(u16, &str)> = Vec::new();
+    for t in sets.iter().flat_map(|s| &s.ruleset.tables) {
+        for c in t.chains.iter().filter(|c| c.name == "KUBE-NODEPORTS") {
+            for r in &c.rules {
+                let proto = if r.text.contains("-p udp") {
+                    "udp"
+                } else {
+                    "tcp"
+                };
+                if let Some(p) = r
+                    .text
+                    .split("--dport ")
+                    .nth(1)
+                    .and_then(|s| s.split_whitespace().next())
+                    .and_then(|s| s.parse().ok())
+                {
+                    if !ports.contains(&(p, proto)) {
+                        ports.push((p, proto));
                     }
                 }
             }
         }
-        let eval = Evaluator::new(&set.ruleset, host);
-        for (port, proto) in ports.into_iter().take(20) {
-            let pkt = if proto == "udp" {
-                Packet::udp(peer, me, port)
-            } else {
-                Packet::tcp(peer, me, port)
-            }
-            .sport(40000)
-            .in_iface(&dev);
-            let ev = inbound(&eval, &pkt, &local);
-            // kube-proxy's own drops (externalTrafficPolicy=Local without local endpoints, LB
-            // source ranges) are deliberate, not a blocked NodePort.
-            let blocked = ev.outcomes.iter().any(|o| {
+    }
+    for (port, proto) in ports.into_iter().take(20) {
+        let pkt = if proto == "udp" {
+            Packet::udp(peer, me, port)
+        } else {
+            Packet::tcp(peer, me, port)
+        }
+        .sport(40000)
+        .in_iface(&dev);
+        // kube-proxy's own drops (externalTrafficPolicy=Local without local endpoints, LB
+        // source ranges) are deliberate, not a blocked NodePort.
+        let blocking: Fates = inbound(ctx, host, &pkt, &local)
+            .into_iter()
+            .filter(|o| {
                 o.verdict.is_dropped()
-                    && o.deciding_rule()
-                        .is_none_or(|r| !r.chain.starts_with("KUBE-"))
-            });
-            if !blocked {
-                continue;
-            }
+                    && !matches!(&o.decided, Some(Decided::Rule(r)) if r.chain.starts_with("KUBE-"))
+            })
+            .collect();
+        let Some((drop, set)) = first_drop(&blocking, sets) else {
+            continue;
+        };
+        {
             let mut evidence = vec![format!(
                 "{proto} to NodePort {port} ({peer} -> {me}, in {dev}) is dropped"
             )];
-            evidence.extend(decided_by(&ev, &set.source));
+            evidence.extend(decided_by(&blocking, sets));
             let t = tool(set.backend);
             let nft_rule = format!("{proto} dport 30000-32767 accept");
             out.add(nft_fix(finding(
@@ -802,7 +697,7 @@ fn nodeport(ctx: &Context, out: &mut Outcome, sets: &[Rules], host: &HostContext
                 vec![format!("{t} -I INPUT 1 -p {proto} --dport 30000:32767 -j ACCEPT")],
                 vec!["open the NodePort range in the node's firewall configuration".into()],
             )
-            .with(vec![manual("open the NodePort range (30000-32767) in the node's firewall configuration")]), set, &ev, &[nft_rule]));
+            .with(vec![manual("open the NodePort range (30000-32767) in the node's firewall configuration")]), set, drop, &[nft_rule]));
         }
     }
 }

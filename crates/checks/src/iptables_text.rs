@@ -2,6 +2,7 @@
 //! `iptables-version-buggy`, `service-no-endpoints`. Packet-level questions (does FORWARD drop
 //! pod traffic?) belong to the netfilter engine.
 
+use netdoctor_datapath::kube_proxy;
 use netdoctor_model::Cause;
 
 use crate::context::Context;
@@ -109,14 +110,10 @@ fn no_endpoints(ctx: &Context, out: &mut Outcome) {
     let mut services = Vec::new();
     for d in &ctx.snap.iptables {
         for (i, l) in d.text.lines().enumerate() {
-            if !(l.contains("has no endpoints") && l.contains("-j REJECT")) {
+            if !kube_proxy::is_no_endpoints_reject(l) {
                 continue;
             }
-            if let Some(name) = l
-                .split('"')
-                .nth(1)
-                .and_then(|c| c.strip_suffix(" has no endpoints"))
-            {
+            if let Some(name) = kube_proxy::no_endpoints_service(l) {
                 if !services.contains(&name.to_string()) {
                     services.push(name.to_string());
                 }

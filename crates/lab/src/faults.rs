@@ -16,6 +16,7 @@ pub enum Fault {
     IpForwardOff,
     BridgeNfOff,
     VxlanPortBlocked,
+    NftFirewallDropsVxlan,
     ForwardPolicyDrop,
     StaleTunl0,
     RouteMissing,
@@ -83,6 +84,14 @@ pub const FAULTS: &[FaultSpec] = &[
         breaks: CROSS,
         finding: "overlay-port-blocked",
         summary: "the host firewall drops UDP 8472 (VXLAN) in INPUT",
+    },
+    FaultSpec {
+        fault: Fault::NftFirewallDropsVxlan,
+        name: "nft-firewall-drops-vxlan",
+        node: 0,
+        breaks: CROSS,
+        finding: "overlay-port-blocked",
+        summary: "a host nftables firewall, in its own table beside kube-proxy's and flannel's iptables rules, drops UDP 8472 (VXLAN) at the input hook",
     },
     FaultSpec {
         fault: Fault::ForwardPolicyDrop,
@@ -251,6 +260,7 @@ mod tests {
             Fault::IpForwardOff
             | Fault::BridgeNfOff
             | Fault::VxlanPortBlocked
+            | Fault::NftFirewallDropsVxlan
             | Fault::ForwardPolicyDrop
             | Fault::StaleTunl0
             | Fault::RouteMissing
@@ -266,6 +276,7 @@ mod tests {
             Fault::IpForwardOff,
             Fault::BridgeNfOff,
             Fault::VxlanPortBlocked,
+            Fault::NftFirewallDropsVxlan,
             Fault::ForwardPolicyDrop,
             Fault::StaleTunl0,
             Fault::RouteMissing,

@@ -39,6 +39,11 @@ impl Lab {
             Fault::VxlanPortBlocked => vec![format!(
                 "iptables-nft -I INPUT -p udp --dport {VXLAN_PORT} -j DROP"
             )],
+            Fault::NftFirewallDropsVxlan => vec![
+                format!("nft add table inet {HOST_FW}"),
+                format!("nft 'add chain inet {HOST_FW} input {{ type filter hook input priority 0; policy accept; }}'"),
+                format!("nft add rule inet {HOST_FW} input udp dport {VXLAN_PORT} drop"),
+            ],
             Fault::ForwardPolicyDrop => vec![
                 "iptables-nft -P FORWARD DROP".into(),
                 "iptables-nft -F FLANNEL-FWD".into(),
@@ -151,6 +156,11 @@ impl Lab {
             Fault::VxlanPortBlocked => vec![format!(
                 "iptables-nft -D INPUT -p udp --dport {VXLAN_PORT} -j DROP"
             )],
+            // What `netdoctor check` advises for rules read from nftables: accept before the
+            // drop, in the chain that drops.
+            Fault::NftFirewallDropsVxlan => vec![format!(
+                "nft insert rule inet {HOST_FW} input udp dport {VXLAN_PORT} accept"
+            )],
             Fault::ForwardPolicyDrop => Self::flannel_fwd_accepts(),
             Fault::StaleTunl0 => {
                 // Removing the device, then what a flanneld restart programs again.
@@ -207,6 +217,9 @@ impl Lab {
             Fault::VxlanPortBlocked => vec![format!(
                 "while iptables-nft -D INPUT -p udp --dport {VXLAN_PORT} -j DROP 2>/dev/null; do :; done"
             )],
+            Fault::NftFirewallDropsVxlan => {
+                vec![format!("nft delete table inet {HOST_FW} 2>/dev/null || true")]
+            }
             Fault::ForwardPolicyDrop => {
                 let mut v = vec![
                     "iptables-nft -P FORWARD ACCEPT".to_string(),
@@ -266,6 +279,9 @@ impl Lab {
         }
     }
 }
+
+/// The host firewall's own nftables table (`nft-firewall-drops-vxlan`).
+const HOST_FW: &str = "hostfw";
 
 /// The overlapping host network: the lower half of node `m`'s pod subnet, where its pods live.
 fn overlap_host_addr(m: usize) -> String {

@@ -129,5 +129,5 @@ fn declared_fault_table_matches_real_packets() {
         "fault table wrong:\n{}",
         mismatches.join("\n")
     );
-    assert_eq!(FAULTS.len(), 13);
+    assert_eq!(FAULTS.len(), 14);
 }

@@ -191,21 +191,6 @@ impl Default for NodeSnapshot {
 }
 
 impl NodeSnapshot {
-    /// The main-table route a packet to `addr` takes (longest prefix, then lowest metric). One
-    /// lookup for the checks, the probes and the captures.
-    pub fn main_route(&self, addr: std::net::IpAddr) -> Option<&crate::Route> {
-        self.routes
-            .as_deref()?
-            .iter()
-            .filter(|r| r.table == crate::TABLE_MAIN && r.dst.contains(&addr))
-            .max_by(|a, b| {
-                a.dst
-                    .prefix_len()
-                    .cmp(&b.dst.prefix_len())
-                    .then(b.metric.unwrap_or(0).cmp(&a.metric.unwrap_or(0)))
-            })
-    }
-
     /// A runtime sysctl value by dotted name.
     pub fn sysctl(&self, key: &str) -> Option<&Sourced<String>> {
         self.sysctls.as_ref()?.get(key)

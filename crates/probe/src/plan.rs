@@ -3,6 +3,7 @@
 //! the targets the user names. Nothing else is ever probed.
 
 use ipnet::IpNet;
+use netdoctor_datapath::Routing;
 use netdoctor_kube::{Cluster, Node};
 use netdoctor_model::{Link, NodeSnapshot, ProbeKind, Route};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -227,8 +228,11 @@ impl NodeView<'_> {
         self.snapshot.link(name)
     }
 
-    fn route(&self, dst: Ipv4Addr) -> Option<&Route> {
-        self.snapshot.main_route(IpAddr::V4(dst))
+    /// The route the node's own packets to `dst` take, through its policy rules and tables.
+    fn route(&self, dst: Ipv4Addr) -> Option<Route> {
+        Routing::from_snapshot(self.snapshot)
+            .route_to(IpAddr::V4(dst))
+            .cloned()
     }
 
     fn is_overlay(&self, dev: &str) -> bool {

@@ -1,7 +1,8 @@
-//! netdoctor-sim: a model of the Linux datapath of each node (policy routing, bridges and
-//! veths, br_netfilter, the netfilter hooks through the netfilter engine with NAT and the
-//! conntrack reply direction, forwarding, rp_filter, VXLAN, MTU) and the multi-node trace that
-//! chains nodes through their underlay addresses.
+//! netdoctor-sim: the multi-node trace. It walks a packet through each node's datapath (policy
+//! routing, rp_filter and the netfilter hooks come from [`netdoctor_datapath`], the model the
+//! checks ask too; bridges and veths, br_netfilter, forwarding, VXLAN and IP in IP, MTU and the
+//! conntrack reply direction are followed here) and chains nodes through their underlay
+//! addresses.
 //!
 //! It reads [`netdoctor_model::NodeSnapshot`]s and, optionally, a few cluster objects; it does
 //! no I/O beyond reading kubectl JSON in [`objects`]. It must not know how snapshots are
@@ -51,7 +52,6 @@
 //! ```
 
 pub mod cluster;
-mod hooks;
 pub mod node;
 pub mod objects;
 pub mod report;
@@ -59,7 +59,8 @@ pub mod route;
 mod walk;
 
 pub use cluster::{Cluster, Place};
+pub use netdoctor_datapath::{IPIP_OVERHEAD, VXLAN_OVERHEAD};
 pub use node::RulesLoader;
 pub use objects::ClusterObjects;
 pub use report::{Direction, Drop, Hop, Trace, TracePath, TraceVerdict, TRACE_SCHEMA};
-pub use walk::{trace, Proto, TraceRequest, CLIENT_PORT, IPIP_OVERHEAD, VXLAN_OVERHEAD};
+pub use walk::{trace, Proto, TraceRequest, CLIENT_PORT};

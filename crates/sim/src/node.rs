@@ -2,23 +2,11 @@
 //! sets, the host context the netfilter engine needs, a complete local table).
 
 use ipnet::IpNet;
-use netdoctor_model::{
-    Address, Backend, Family, Link, NodeSnapshot, Route, RouteKind, RoutingRule, Source,
-    TABLE_LOCAL, TABLE_MAIN,
-};
-use netdoctor_netfilter::{HostContext, Policy, Ruleset};
-use std::collections::BTreeMap;
+use netdoctor_datapath::{rules, NodeRules, Routing};
+use netdoctor_model::{Address, Link, NodeSnapshot};
+use netdoctor_netfilter::HostContext;
 use std::net::IpAddr;
 use std::sync::OnceLock;
-
-/// One IPv4 rule set of a node and the backend it was saved from.
-#[derive(Debug)]
-pub struct NodeRuleset {
-    pub backend: Backend,
-    pub rules: Ruleset,
-    /// The set holds at least one rule or a non-ACCEPT policy (an empty backend changes nothing).
-    pub active: bool,
-}
 
 /// Reads a node's snapshot again, for its rules: a trace over hundreds of nodes keeps only
 /// the rules of the nodes on the path (a large cluster's dump is tens of MiB per node), so the
@@ -39,113 +27,32 @@ pub struct NodeModel {
     /// The name hops use.
     pub name: String,
     pub snap: NodeSnapshot,
-    parsed: OnceLock<ParsedRules>,
+    parsed: OnceLock<NodeRules>,
     loader: Option<Loader>,
     pub ctx: HostContext,
-    /// Routes by table, most specific first, with the local table derived from the addresses
-    /// when the snapshot lacks it.
-    pub tables: BTreeMap<u32, Vec<Route>>,
-    pub policy: Vec<RoutingRule>,
-}
-
-/// A node's rule sets, parsed.
-#[derive(Debug)]
-pub struct ParsedRules {
-    pub rulesets: Vec<NodeRuleset>,
-    /// Set when the rules were not collected: every hook is then unknown.
-    pub missing: Option<String>,
-    /// Rule lines that did not parse.
-    pub notes: Vec<String>,
+    /// The tables and policy rules, as the checks see them too.
+    pub routing: Routing,
 }
 
 impl NodeModel {
     pub fn new(name: String, snap: NodeSnapshot) -> NodeModel {
-        let ctx = HostContext::from_snapshot(&snap);
-        let mut tables: BTreeMap<u32, Vec<Route>> = BTreeMap::new();
-        for r in snap.routes.iter().flatten() {
-            tables.entry(r.table).or_default().push(r.clone());
-        }
-        if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(TABLE_LOCAL) {
-            // The kernel adds a local route for every address; derive them when the source
-            // showed only the main table.
-            let derived: Vec<Route> = snap
-                .addresses
-                .iter()
-                .flatten()
-                .filter_map(|a| {
-                    Some(Route {
-                        table: TABLE_LOCAL,
-                        kind: RouteKind::Local,
-                        dst: IpNet::new(a.addr, if a.addr.is_ipv4() { 32 } else { 128 }).ok()?,
-                        gateway: None,
-                        dev: Some(a.ifname.clone()),
-                        prefsrc: Some(a.addr),
-                        scope: Some("host".into()),
-                        protocol: Some("kernel".into()),
-                        metric: None,
-                        onlink: false,
-                        mtu: None,
-                        source: Source::live("derived from the interface addresses"),
-                    })
-                })
-                .collect();
-            slot.insert(derived);
-        }
-        for v in tables.values_mut() {
-            v.sort_by(|a, b| {
-                b.dst
-                    .prefix_len()
-                    .cmp(&a.dst.prefix_len())
-                    .then(a.metric.unwrap_or(0).cmp(&b.metric.unwrap_or(0)))
-            });
-        }
-        // The model routes IPv4.
-        let mut policy: Vec<RoutingRule> = snap
-            .rules
-            .iter()
-            .flatten()
-            .filter(|r| r.family == Family::Ipv4)
-            .cloned()
-            .collect();
-        if policy.is_empty() {
-            let rule = |priority, table| RoutingRule {
-                family: Family::Ipv4,
-                priority,
-                not: false,
-                from: None,
-                to: None,
-                iif: None,
-                oif: None,
-                fwmark: None,
-                table: Some(table),
-                action: "lookup".into(),
-                source: Source::live("the kernel's default rules"),
-            };
-            policy = vec![
-                rule(0, TABLE_LOCAL),
-                rule(32766, TABLE_MAIN),
-                rule(32767, 253),
-            ];
-        }
-        policy.sort_by_key(|r| r.priority);
         NodeModel {
             name,
+            ctx: HostContext::from_snapshot(&snap),
+            routing: Routing::from_snapshot(&snap),
             snap,
             parsed: OnceLock::new(),
             loader: None,
-            ctx,
-            tables,
-            policy,
         }
     }
 
     /// The node's rule sets, parsed on first use: a trace touches only the nodes on its path.
-    pub fn rules(&self) -> &ParsedRules {
+    pub fn rules(&self) -> &NodeRules {
         self.parsed.get_or_init(|| self.parse_rules())
     }
 
     /// The rule sets when some trace has parsed them already.
-    pub fn parsed_rules(&self) -> Option<&ParsedRules> {
+    pub fn parsed_rules(&self) -> Option<&NodeRules> {
         self.parsed.get()
     }
 
@@ -155,86 +62,27 @@ impl NodeModel {
         self.loader = Some(Loader(loader));
     }
 
-    fn parse_rules(&self) -> ParsedRules {
-        let reread;
-        let snap = match &self.loader {
-            None => &self.snap,
+    fn parse_rules(&self) -> NodeRules {
+        let gathered = match &self.loader {
+            None => rules::gather(&self.snap),
             Some(Loader(load)) => match load() {
-                Ok(s) => {
-                    reread = s;
-                    &reread
-                }
-                Err(e) => {
-                    return ParsedRules {
-                        rulesets: Vec::new(),
-                        missing: Some(format!(
-                            "the rules of {} could not be read again: {e}",
-                            self.name
-                        )),
-                        notes: Vec::new(),
-                    }
-                }
+                Ok(s) => rules::gather(&s),
+                Err(e) => NodeRules {
+                    missing: Some(format!(
+                        "the rules of {} could not be read again: {e}",
+                        self.name
+                    )),
+                    ..NodeRules::default()
+                },
             },
         };
-        let mut notes = Vec::new();
-        let mut rulesets = Vec::new();
-        for d in snap.iptables.iter().filter(|d| d.family == Family::Ipv4) {
-            let (rules, errors) = netdoctor_netfilter::parse_dump(d);
-            for e in errors.iter().take(5) {
-                notes.push(format!("{}: {e}", self.name));
-            }
-            let active = rules.tables.iter().any(|t| {
-                t.chains
-                    .iter()
-                    .any(|c| !c.rules.is_empty() || matches!(c.policy, Some(Policy::Drop)))
-            });
-            rulesets.push(NodeRuleset {
-                backend: d.backend,
-                rules,
-                active,
-            });
-        }
-        if rulesets.is_empty() {
-            // nftables rules: `nft -j list ruleset`, or its text as people paste it.
-            let parsed = match (&snap.nft_json, &snap.nft_text) {
-                (Some(t), _) => Some(netdoctor_netfilter::parse_nft_json(
-                    &t.value,
-                    &t.source.to_string(),
-                )),
-                (None, Some(t)) => Some(netdoctor_netfilter::parse_nft_text(
-                    &t.value,
-                    &t.source.to_string(),
-                )),
-                (None, None) => None,
-            };
-            if let Some((rules, errors)) = parsed {
-                for e in errors.iter().take(5) {
-                    notes.push(format!("{}: {e}", self.name));
-                }
-                rulesets.push(NodeRuleset {
-                    backend: Backend::Nft,
-                    rules,
-                    active: true,
-                });
-            }
-        }
-        let rules_missing = if rulesets.is_empty() {
-            // No dump at all is missing data, not an empty firewall: a collector that ran
-            // iptables-save on a host without rules still records an (empty) dump.
-            Some(
-                snap.not_collected
-                    .iter()
-                    .find(|n| n.part.starts_with("iptables") || n.part.starts_with("nft"))
-                    .map(|n| format!("{} not collected: {}", n.part, n.reason))
-                    .unwrap_or_else(|| "the snapshot holds no iptables or nft rules".into()),
-            )
-        } else {
-            None
-        };
-        ParsedRules {
-            rulesets,
-            missing: rules_missing,
-            notes,
+        NodeRules {
+            notes: gathered
+                .notes
+                .iter()
+                .map(|n| format!("{}: {n}", self.name))
+                .collect(),
+            ..gathered
         }
     }
 
@@ -291,7 +139,7 @@ impl NodeModel {
         if self.own_address(ip).is_some() {
             return None;
         }
-        self.tables.get(&TABLE_MAIN)?.iter().find_map(|r| {
+        self.routing.main().iter().find_map(|r| {
             let host = r.dst.prefix_len() == if ip.is_ipv4() { 32 } else { 128 };
             let dev = r.dev.as_deref()?;
             let l = self.link(dev)?;

@@ -2,10 +2,10 @@
 //! make, then the reply from wherever the request arrived.
 
 use crate::cluster::{Cluster, Place};
-use crate::hooks::{run_hook, HookOutcome};
 use crate::node::{BridgeNf, NodeModel};
 use crate::report::{Direction, Drop, Hop, Trace, TracePath, TraceVerdict};
 use crate::route::{self, describe, Lookup};
+use netdoctor_datapath::{run_hook, HookOutcome, IPIP_OVERHEAD, VXLAN_OVERHEAD};
 use netdoctor_model::RouteKind;
 use netdoctor_netfilter::{proto, CtDir, CtState, Hook, Packet, Verdict};
 use std::net::IpAddr;
@@ -40,10 +40,6 @@ pub struct TraceRequest {
 /// The source port the model gives the client: any ephemeral port behaves the same for the
 /// rules kube-proxy and CNIs write.
 pub const CLIENT_PORT: u16 = 40000;
-/// Bytes VXLAN adds: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14.
-pub const VXLAN_OVERHEAD: u32 = 50;
-/// Bytes IP in IP adds: the outer IP header.
-pub const IPIP_OVERHEAD: u32 = 20;
 const MAX_STEPS: u32 = 64;
 const MAX_PATHS: usize = 256;
 

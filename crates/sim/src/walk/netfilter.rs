@@ -17,14 +17,14 @@ impl Walker<'_> {
         f: &Frame,
     ) -> Vec<(Path, Frame)> {
         let n = &self.c.nodes[node];
-        let outcomes = match run_hook(n, hook, &f.pkt) {
+        let outcomes = match run_hook(n.rules(), &n.ctx, hook, &f.pkt) {
             Ok(o) => o,
             Err(why) => {
                 self.unknown(path.clone(), node, &format!("netfilter/{hook}"), why);
                 return Vec::new();
             }
         };
-        let multi = n.rules().rulesets.iter().filter(|r| r.active).count() > 1;
+        let multi = n.rules().active().count() > 1;
         let mut out = Vec::new();
         for o in outcomes {
             let mut p = path.clone();
@@ -86,12 +86,14 @@ impl Walker<'_> {
         hook: Hook,
         f: &Frame,
     ) -> Option<&'static str> {
-        let text = o.rule_text.as_deref().unwrap_or("");
-        if text.contains("has no endpoints") {
+        let text = o.rule_text().unwrap_or("");
+        if netdoctor_datapath::kube_proxy::no_endpoints_service(text).is_some() {
             return Some(Cause::ServiceNoEndpoints.id());
         }
-        let overlay_port =
-            f.pkt.proto == proto::UDP && matches!(f.pkt.dport, Some(8472 | 4789 | 51820 | 51821));
+        let overlay_port = f.pkt.proto == proto::UDP
+            && f.pkt
+                .dport
+                .is_some_and(netdoctor_datapath::overlay::is_overlay_udp_port);
         if hook == Hook::Input && (f.inner.is_some() || overlay_port) {
             return Some(Cause::OverlayPortBlocked.id());
         }

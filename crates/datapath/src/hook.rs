@@ -1,15 +1,17 @@
 //! A netfilter hook on a node: every IPv4 rule set it holds (iptables-legacy and iptables-nft
-//! both register at the same priorities), through the netfilter engine.
+//! both register at the same priorities; native nft tables at their chains' priorities),
+//! through the netfilter engine. The trace follows packets through it, and the firewall checks
+//! ask it what a hook does to the flows they judge.
 //!
 //! Which backend's hook runs first at equal priority depends on the order the tables were
 //! registered (the later one runs first, `nf_hook_entries_grow`), which no snapshot records; so
 //! when two backends both hold rules, both orders are followed as separate outcomes. The first
 //! NAT binding of a connection wins: a later DNAT in the other backend is not applied.
 
-use crate::node::NodeModel;
+use crate::rules::{NodeRules, RuleSet};
 use netdoctor_model::Backend;
-use netdoctor_netfilter::{Action, NatKind, Outcome};
-use netdoctor_netfilter::{Evaluator, Hook, Packet, Verdict};
+use netdoctor_netfilter::{Action, NatKind, Outcome, RuleRef};
+use netdoctor_netfilter::{Evaluator, Hook, HostContext, Packet, Verdict};
 
 /// One fate of a packet at a hook.
 #[derive(Debug, Clone)]
@@ -25,29 +27,56 @@ pub struct HookOutcome {
     pub snat: bool,
     /// The verdict was a built-in chain's policy.
     pub by_policy: bool,
-    /// The text of the rule that decided a drop or reject.
-    pub rule_text: Option<String>,
-    /// The table of that rule.
-    pub table: Option<String>,
+    /// What gave a verdict other than ACCEPT: a rule, or a chain's policy.
+    pub decided: Option<Decided>,
+    /// The rule set (an index into [`NodeRules::sets`]) whose rule or policy gave the verdict,
+    /// when one did.
+    pub set: Option<usize>,
 }
 
-fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Legacy => "iptables-legacy",
-        Backend::Nft => "iptables-nft",
-        Backend::Unknown => "iptables",
+/// What decided a packet's fate at a hook.
+#[derive(Debug, Clone)]
+pub enum Decided {
+    Rule(RuleRef),
+    Policy {
+        table: String,
+        chain: String,
+        /// The policy as the rules write it (`DROP`).
+        verdict: String,
+    },
+}
+
+impl HookOutcome {
+    /// The text of the rule that decided, when a rule did.
+    pub fn rule_text(&self) -> Option<&str> {
+        match &self.decided {
+            Some(Decided::Rule(r)) => Some(&r.text),
+            _ => None,
+        }
+    }
+
+    /// The table and chain whose rule or policy decided.
+    pub fn table_chain(&self) -> Option<(&str, &str)> {
+        match &self.decided {
+            Some(Decided::Rule(r)) => Some((&r.table, &r.chain)),
+            Some(Decided::Policy { table, chain, .. }) => Some((table, chain)),
+            None => None,
+        }
     }
 }
 
-/// Every outcome of `pkt` at `hook` on `node`. `Err` when the node's rules were not collected.
-pub fn run_hook(node: &NodeModel, hook: Hook, pkt: &Packet) -> Result<Vec<HookOutcome>, String> {
-    let parsed = node.rules();
-    if let Some(why) = &parsed.missing {
+/// Every outcome of `pkt` at `hook` through `rules`. `Err` when the node's rules were not
+/// collected.
+pub fn run_hook(
+    rules: &NodeRules,
+    host: &HostContext,
+    hook: Hook,
+    pkt: &Packet,
+) -> Result<Vec<HookOutcome>, String> {
+    if let Some(why) = &rules.missing {
         return Err(why.clone());
     }
-    let active: Vec<usize> = (0..parsed.rulesets.len())
-        .filter(|&i| parsed.rulesets[i].active)
-        .collect();
+    let active: Vec<usize> = rules.active().map(|(i, _)| i).collect();
     let orders: Vec<Vec<usize>> = if active.len() >= 2 {
         let mut rev = active.clone();
         rev.reverse();
@@ -66,31 +95,33 @@ pub fn run_hook(node: &NodeModel, hook: Hook, pkt: &Packet) -> Result<Vec<HookOu
             dnat: None,
             snat: false,
             by_policy: false,
-            rule_text: None,
-            table: None,
+            decided: None,
+            set: None,
         }];
         for &ri in &order {
-            let rs = &parsed.rulesets[ri];
+            let rs = &rules.sets[ri];
             let mut next = Vec::new();
             for cur in current {
                 if !cur.verdict.is_accept() {
                     next.push(cur);
                     continue;
                 }
-                let ev = Evaluator::new(&rs.rules, &node.ctx).hook(hook, &cur.packet);
+                let ev = Evaluator::new(&rs.ruleset, host).hook(hook, &cur.packet);
                 for o in ev.outcomes {
-                    next.push(combine(&cur, o, rs.backend, n_orders > 1, hook));
+                    next.push(combine(&cur, o, (ri, rs), n_orders > 1, hook));
                 }
             }
             current = next;
         }
         all.extend(current);
     }
-    // Orders that end the same way are one outcome.
+    // Orders that end the same way are one outcome; except that two sets the engine could not
+    // decide stay two, so that each is named.
     let mut merged: Vec<HookOutcome> = Vec::new();
     for o in all {
         match merged.iter_mut().find(|m| {
             m.verdict == o.verdict
+                && (m.set == o.set || !matches!(o.verdict, Verdict::Unknown { .. }))
                 && m.packet.src == o.packet.src
                 && m.packet.dst == o.packet.dst
                 && m.packet.sport == o.packet.sport
@@ -107,10 +138,11 @@ pub fn run_hook(node: &NodeModel, hook: Hook, pkt: &Packet) -> Result<Vec<HookOu
 fn combine(
     prev: &HookOutcome,
     o: Outcome,
-    backend: Backend,
+    (index, set): (usize, &RuleSet),
     multi: bool,
     hook: Hook,
 ) -> HookOutcome {
+    let backend = set.backend;
     let mut out = prev.clone();
     let mut pkt = o.packet.clone();
     let did_dnat = o
@@ -131,7 +163,7 @@ fn combine(
         pkt.sport = prev.packet.sport;
     }
     let tag = if multi {
-        format!(" [{}]", backend_name(backend))
+        format!(" [{}]", set.tool())
     } else {
         String::new()
     };
@@ -212,12 +244,21 @@ fn combine(
                     format!("{v}{tag}"),
                 ),
             };
-            out.lines.push((stage, detail));
-            out.rule_text = deciding.as_ref().map(|r| r.text.to_string());
-            out.table = deciding
-                .as_ref()
-                .map(|r| r.table.clone())
-                .or_else(|| o.trace.last().map(|s| s.table.clone()));
+            out.lines.push((stage.clone(), detail));
+            for c in set.caveats().0 {
+                out.lines.push((stage.clone(), format!("caveat: {c}")));
+            }
+            out.set = Some(index);
+            out.decided = deciding.clone().map(Decided::Rule).or_else(|| {
+                o.trace.iter().rev().find_map(|s| match &s.action {
+                    Action::Policy { verdict } => Some(Decided::Policy {
+                        table: s.table.clone(),
+                        chain: s.chain.to_string(),
+                        verdict: verdict.clone(),
+                    }),
+                    _ => None,
+                })
+            });
         }
     }
     out.snat |= did_snat;
