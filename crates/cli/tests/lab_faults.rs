@@ -1,9 +1,10 @@
 //! The lab's seed faults, diagnosed by the live `check` inside the broken node: the expected
-//! finding appears on that node, and a healthy cluster has no critical finding on any node.
+//! finding appears on that node, and a healthy cluster has no critical finding on any node;
+//! with kube-proxy in iptables mode and in nftables mode.
 
 mod support;
 
-use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, CLUSTER_CIDR, SERVICE_CIDR};
+use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, ProxyMode, CLUSTER_CIDR, SERVICE_CIDR};
 use serde_json::Value;
 
 use support::lab_available;
@@ -35,19 +36,41 @@ fn ids(v: &Value, critical_only: bool) -> Vec<String> {
 const NOT_YET: &[Fault] = &[];
 
 #[test]
-fn every_lab_fault_is_found_on_the_right_node() {
-    if !lab_available("every_lab_fault_is_found_on_the_right_node") {
+fn every_lab_fault_is_found_on_the_right_node_whatever_kube_proxys_mode() {
+    if !lab_available("every_lab_fault_is_found_on_the_right_node_whatever_kube_proxys_mode") {
         return;
     }
-    let lab = Lab::build(&ClusterSpec::default()).expect("lab");
+    let iptables = found(ProxyMode::Iptables);
+    let nftables = found(ProxyMode::Nftables);
+    // The same faults give the same diagnosis whichever way kube-proxy programs Services:
+    // only the rules' wording differs, never which causes are named.
+    let differ: Vec<String> = iptables
+        .iter()
+        .zip(&nftables)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("{}: iptables mode {:?}, nftables mode {:?}", a.0, a.1, b.1))
+        .collect();
+    assert!(differ.is_empty(), "{differ:#?}");
+}
+
+/// Build a lab with kube-proxy in `mode`, check it healthy and under every fault; returns the
+/// finding ids per scenario.
+fn found(mode: ProxyMode) -> Vec<(String, Vec<String>)> {
+    let lab = Lab::build(&ClusterSpec {
+        proxy_mode: mode,
+        ..ClusterSpec::default()
+    })
+    .expect("lab");
+    let mut seen = Vec::new();
     for node in lab.nodes() {
         let v = check(node);
         assert_eq!(
             ids(&v, true),
             Vec::<String>::new(),
-            "healthy {}: {v:#}",
+            "healthy {} ({mode:?}): {v:#}",
             node.name
         );
+        seen.push((format!("healthy {}", node.name), ids(&v, false)));
     }
     // iptables-both-backends leaves empty legacy tables registered: run it last.
     let mut faults: Vec<Fault> = Fault::all().filter(|f| !NOT_YET.contains(f)).collect();
@@ -58,13 +81,15 @@ fn every_lab_fault_is_found_on_the_right_node() {
         let v = check(lab.node(fault.node()));
         if !ids(&v, false).iter().any(|i| i == fault.finding()) {
             missed.push(format!(
-                "{}: expected {} in {:?}",
+                "{} ({mode:?}): expected {} in {:?}",
                 fault.name(),
                 fault.finding(),
                 ids(&v, false)
             ));
         }
+        seen.push((fault.name().to_string(), ids(&v, false)));
         lab.revert(fault).expect("revert");
     }
     assert!(missed.is_empty(), "{missed:#?}");
+    seen
 }

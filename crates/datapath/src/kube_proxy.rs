@@ -17,6 +17,14 @@ pub fn is_no_endpoints_reject(text: &str) -> bool {
     text.contains("has no endpoints") && text.contains("-j REJECT")
 }
 
+/// The rule that decided a packet's fate is kube-proxy's reject of a Service without
+/// endpoints: in iptables mode the REJECT whose comment says so; in nftables mode the `reject`
+/// of table `kube-proxy`'s `reject-chain`, which the `no-endpoint-services` and
+/// `no-endpoint-nodeports` maps jump to (pkg/proxy/nftables/proxier.go).
+pub fn rejects_for_no_endpoints(table: &str, chain: &str, text: &str) -> bool {
+    text.contains("has no endpoints") || (table == "kube-proxy" && chain == "reject-chain")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +38,16 @@ mod tests {
             r#"-A KUBE-SERVICES -m comment --comment "kube-system/kube-dns:dns cluster IP" -j KUBE-SVC-X"#
         ));
         assert_eq!(no_endpoints_service("-A FORWARD -j ACCEPT"), None);
+        assert!(rejects_for_no_endpoints(
+            "kube-proxy",
+            "reject-chain",
+            "reject"
+        ));
+        assert!(rejects_for_no_endpoints("filter", "KUBE-SERVICES", l));
+        assert!(!rejects_for_no_endpoints(
+            "kube-proxy",
+            "cluster-ips-check",
+            "ip daddr @cluster-ips reject"
+        ));
     }
 }

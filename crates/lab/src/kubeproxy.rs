@@ -1,5 +1,6 @@
-//! The node's iptables rules as kube-proxy (iptables mode) and flanneld write them, rendered as
-//! one `iptables-restore` document.
+//! The node's rules as kube-proxy and flanneld write them: kube-proxy's iptables mode and
+//! flannel's rules as one `iptables-restore` document, and kube-proxy's nftables mode as one
+//! `nft -f` document (its `table ip kube-proxy`).
 //!
 //! Chain shapes follow kube-proxy v1.30's output (see
 //! `tests/fixtures/realworld/iptables/kubeproxy_test_overall_v1.30.rules`) plus the jumps from
@@ -205,6 +206,153 @@ pub(crate) fn flannel_rules(node_cidr: &str) -> (String, String) {
     (filter, nat)
 }
 
+/// kube-proxy's nftables chain-name prefix: base32(sha256(name))[..8] + "-" + name
+/// (`hashAndTruncate` in pkg/proxy/nftables/proxier.go; the lab's names stay far below the
+/// 256-byte limit, so nothing is truncated).
+fn nft_hashed(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
+    format!("{}-{name}", &base32_std(&digest)[..8])
+}
+
+/// `namespace/name/tcp/port` from a `namespace/name:port` reference.
+fn nft_base(port_ref: &str) -> String {
+    let (svc, port) = port_ref.split_once(':').unwrap_or((port_ref, ""));
+    format!("{svc}/tcp/{port}")
+}
+
+/// kube-proxy's nftables mode for `services` on a node whose NodePort address is `node_ip`:
+/// the table `nft list ruleset` shows (the shape of pkg/proxy/nftables/proxier.go's output, as
+/// its unit tests write it out; see `crates/netfilter/tests/data/kp.nft`), ready for `nft -f`.
+/// Loading it replaces the previous table in one transaction, as a sync does.
+pub(crate) fn kube_proxy_nft(services: &[RenderedService], node_ip: Ipv4Addr) -> String {
+    let elements = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("\t\telements = {{ {} }}\n", v.join(", "))
+        }
+    };
+    let mut cluster_ips = Vec::new();
+    let mut service_ips = Vec::new();
+    let mut service_nodeports = Vec::new();
+    let mut no_endpoint_services = Vec::new();
+    let mut no_endpoint_nodeports = Vec::new();
+    let mut chains = String::new();
+    for s in services {
+        let base = nft_base(&s.port_ref);
+        let svc = format!("service-{}", nft_hashed(&base));
+        let ext = format!("external-{}", nft_hashed(&base));
+        cluster_ips.push(s.cluster_ip.to_string());
+        if s.endpoints.is_empty() {
+            no_endpoint_services.push(format!(
+                "{} . tcp . {} comment \"{}\" : goto reject-chain",
+                s.cluster_ip, s.port, s.port_ref
+            ));
+            if let Some(np) = s.node_port {
+                no_endpoint_nodeports.push(format!(
+                    "tcp . {np} comment \"{}\" : goto reject-chain",
+                    s.port_ref
+                ));
+            }
+            continue;
+        }
+        service_ips.push(format!("{} . tcp . {} : goto {svc}", s.cluster_ip, s.port));
+        let mut branches = Vec::new();
+        for (k, (ip, port)) in s.endpoints.iter().enumerate() {
+            let ep = format!("endpoint-{}", nft_hashed(&format!("{base}__{ip}/{port}")));
+            branches.push(format!("{k} : goto {ep}"));
+            let _ = write!(
+                chains,
+                "\tchain {ep} {{\n\t\tip saddr {ip} jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat to {ip}:{port}\n\t}}\n"
+            );
+        }
+        let _ = write!(
+            chains,
+            "\tchain {svc} {{\n\t\tip daddr {} tcp dport {} ip saddr != {CLUSTER_CIDR} jump mark-for-masquerade\n\t\tnumgen random mod {} vmap {{ {} }}\n\t}}\n",
+            s.cluster_ip,
+            s.port,
+            s.endpoints.len(),
+            branches.join(", ")
+        );
+        if let Some(np) = s.node_port {
+            service_nodeports.push(format!("tcp . {np} : goto {ext}"));
+            let _ = write!(
+                chains,
+                "\tchain {ext} {{\n\t\tjump mark-for-masquerade\n\t\tgoto {svc}\n\t}}\n"
+            );
+        }
+    }
+    let mut doc = String::from(
+        "add table ip kube-proxy\ndelete table ip kube-proxy\ntable ip kube-proxy {\n\tcomment \"rules for kube-proxy\"\n",
+    );
+    let _ = write!(
+        doc,
+        "\tset cluster-ips {{\n\t\ttype ipv4_addr\n{}\t}}\n\tset nodeport-ips {{\n\t\ttype ipv4_addr\n{}\t}}\n",
+        elements(&cluster_ips),
+        elements(&[node_ip.to_string()])
+    );
+    for (name, key, v) in [
+        (
+            "no-endpoint-services",
+            "ipv4_addr . inet_proto . inet_service",
+            &no_endpoint_services,
+        ),
+        (
+            "no-endpoint-nodeports",
+            "inet_proto . inet_service",
+            &no_endpoint_nodeports,
+        ),
+        (
+            "service-ips",
+            "ipv4_addr . inet_proto . inet_service",
+            &service_ips,
+        ),
+        (
+            "service-nodeports",
+            "inet_proto . inet_service",
+            &service_nodeports,
+        ),
+    ] {
+        let _ = write!(
+            doc,
+            "\tmap {name} {{\n\t\ttype {key} : verdict\n{}\t}}\n",
+            elements(v)
+        );
+    }
+    let _ = write!(
+        doc,
+        concat!(
+            "\tchain filter-prerouting {{\n\t\ttype filter hook prerouting priority dstnat - 10; policy accept;\n\t\tct state new jump firewall-check\n\t}}\n",
+            "\tchain filter-input {{\n\t\ttype filter hook input priority -110; policy accept;\n\t\tct state new jump nodeport-endpoints-check\n\t\tct state new jump service-endpoints-check\n\t}}\n",
+            "\tchain filter-forward {{\n\t\ttype filter hook forward priority -110; policy accept;\n\t\tct state new jump service-endpoints-check\n\t\tct state new jump cluster-ips-check\n\t}}\n",
+            "\tchain filter-output {{\n\t\ttype filter hook output priority -110; policy accept;\n\t\tct state new jump service-endpoints-check\n\t\tct state new jump firewall-check\n\t}}\n",
+            "\tchain filter-output-post-dnat {{\n\t\ttype filter hook output priority -90; policy accept;\n\t\tct state new jump cluster-ips-check\n\t}}\n",
+            "\tchain firewall-check {{\n\t}}\n",
+            "\tchain reject-chain {{\n\t\tcomment \"helper for @no-endpoint-services / @no-endpoint-nodeports\"\n\t\treject\n\t}}\n",
+            "\tchain cluster-ips-check {{\n\t\tip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"\n\t}}\n",
+            "\tchain service-endpoints-check {{\n\t\tip daddr . meta l4proto . th dport vmap @no-endpoint-services\n\t}}\n",
+            "\tchain nodeport-endpoints-check {{\n\t\tip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports\n\t}}\n",
+            "\tchain mark-for-masquerade {{\n\t\tmark set mark or {m}\n\t}}\n",
+            "\tchain masquerading {{\n\t\tmark and {m} == 0 return\n\t\tmark set mark xor {m}\n\t\tmasquerade fully-random\n\t}}\n",
+            "\tchain nat-prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tjump services\n\t}}\n",
+            "\tchain nat-output {{\n\t\ttype nat hook output priority -100; policy accept;\n\t\tjump services\n\t}}\n",
+            "\tchain nat-postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tjump masquerading\n\t}}\n",
+            "\tchain services {{\n\t\tip daddr . meta l4proto . th dport vmap @service-ips\n\t\tfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports\n\t}}\n",
+        ),
+        m = MASQ_MARK
+    );
+    doc.push_str(&chains);
+    doc.push_str("}\n");
+    doc
+}
+
+/// One `iptables-restore` document: flannel's rules only (kube-proxy in nftables mode writes
+/// no iptables rules).
+pub(crate) fn flannel_document(node_cidr: &str) -> String {
+    let (ff, fnat) = flannel_rules(node_cidr);
+    format!("*filter\n{ff}COMMIT\n*nat\n{fnat}COMMIT\n")
+}
+
 /// One `iptables-restore` document: kube-proxy's rules, and flannel's when `node_cidr` is given.
 pub(crate) fn restore_document(services: &[RenderedService], node_cidr: Option<&str>) -> String {
     let (kf, kn) = kube_proxy_rules(services);
@@ -225,6 +373,60 @@ mod tests {
             sep_chain("ns1/svc1:p80", Ipv4Addr::new(10, 180, 0, 1), 80),
             "KUBE-SEP-SXIVWICOYRO3J4NJ"
         );
+    }
+
+    #[test]
+    fn nft_chain_names_match_kube_proxy() {
+        // Names from kube-proxy's nftables unit tests (crates/netfilter/tests/data/kp.nft).
+        assert_eq!(
+            nft_hashed(&nft_base("ns1/svc1:p80")),
+            "ULMVA6XW-ns1/svc1/tcp/p80"
+        );
+        assert_eq!(
+            nft_hashed("ns1/svc1/tcp/p80__10.180.0.1/80"),
+            "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+        );
+    }
+
+    #[test]
+    fn nft_document_names_every_chain_it_jumps_to() {
+        let svc = |r: &str, ip, eps: Vec<(Ipv4Addr, u16)>| RenderedService {
+            port_ref: r.into(),
+            cluster_ip: ip,
+            port: 80,
+            node_port: Some(30080),
+            endpoints: eps,
+        };
+        let doc = kube_proxy_nft(
+            &[
+                svc(
+                    "default/web:http",
+                    Ipv4Addr::new(10, 96, 0, 10),
+                    vec![
+                        (Ipv4Addr::new(10, 244, 0, 2), 8080),
+                        (Ipv4Addr::new(10, 244, 1, 2), 8080),
+                    ],
+                ),
+                svc("default/gone:http", Ipv4Addr::new(10, 96, 0, 40), vec![]),
+            ],
+            Ipv4Addr::new(172, 31, 255, 10),
+        );
+        for target in doc
+            .split("goto ")
+            .skip(1)
+            .chain(doc.split("jump ").skip(1))
+            .filter_map(|t| t.split([' ', ',', '\n']).next())
+        {
+            assert!(
+                doc.contains(&format!("chain {target} {{")),
+                "no chain {target}:\n{doc}"
+            );
+        }
+        assert!(doc.contains("numgen random mod 2 vmap { 0 : goto endpoint-"));
+        assert!(
+            doc.contains("10.96.0.40 . tcp . 80 comment \"default/gone:http\" : goto reject-chain")
+        );
+        assert!(doc.contains("tcp . 30080 comment \"default/gone:http\" : goto reject-chain"));
     }
 
     #[test]

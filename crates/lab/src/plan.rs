@@ -48,6 +48,19 @@ pub struct ClusterSpec {
     pub prefix_base: String,
     /// Wire pods with `ip` even when the CNI plugins are installed (to test the fallback).
     pub force_ip_fallback: bool,
+    /// How kube-proxy programs Services.
+    pub proxy_mode: ProxyMode,
+}
+
+/// kube-proxy's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyMode {
+    /// iptables rules (KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-*) through iptables-nft.
+    #[default]
+    Iptables,
+    /// nftables mode (GA since Kubernetes 1.33): its own `table ip kube-proxy`, loaded with
+    /// `nft -f`; flannel's rules stay in iptables.
+    Nftables,
 }
 
 impl Default for ClusterSpec {
@@ -57,6 +70,7 @@ impl Default for ClusterSpec {
             pods_per_node: 2,
             prefix_base: TEST_PREFIX.to_string(),
             force_ip_fallback: false,
+            proxy_mode: ProxyMode::Iptables,
         }
     }
 }

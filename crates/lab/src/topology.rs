@@ -5,7 +5,7 @@ use crate::cni::{self, CniMode};
 use crate::echo::EchoServer;
 use crate::exec::{effective_uid, have_program, ip, ns_run, ns_sh, run};
 use crate::kube_json::{write_kube_dir, write_node_root};
-use crate::kubeproxy::{restore_document, RenderedService};
+use crate::kubeproxy::{flannel_document, kube_proxy_nft, restore_document, RenderedService};
 use crate::plan::*;
 use crate::LabError;
 use std::net::Ipv4Addr;
@@ -24,6 +24,8 @@ const REQUIRED_TOOLS: &[&str] = &[
     "iptables-legacy",
     "iptables-legacy-restore",
     "ping",
+    // nft-firewall-drops-vxlan, and kube-proxy in nftables mode.
+    "nft",
 ];
 
 /// A running multi-node cluster in network namespaces. Dropping it removes every namespace,
@@ -36,6 +38,7 @@ pub struct Lab {
     pub(crate) pods: Vec<PodHandle>,
     pub(crate) services: Vec<ServiceHandle>,
     pub(crate) cni: CniMode,
+    pub(crate) proxy_mode: ProxyMode,
     pub(crate) echo: Vec<EchoServer>,
     /// Namespaces created so far (torn down in reverse).
     pub(crate) namespaces: Vec<String>,
@@ -85,6 +88,7 @@ impl Lab {
             } else {
                 cni::detect_mode()
             },
+            proxy_mode: spec.proxy_mode,
             echo: Vec::new(),
             namespaces: Vec::new(),
         };
@@ -360,14 +364,28 @@ impl Lab {
             .collect()
     }
 
+    /// The proxy mode the lab was built with.
+    pub fn proxy_mode(&self) -> ProxyMode {
+        self.proxy_mode
+    }
+
     /// (Re)load kube-proxy's and flannel's rules on every node, as a kube-proxy sync does.
     pub(crate) fn load_rules(&self, without_endpoints: &[&str]) -> Result<(), LabError> {
         let services = self.rendered_services(without_endpoints);
         for n in &self.nodes {
-            let doc = restore_document(&services, Some(&n.pod_cidr));
+            let doc = match self.proxy_mode {
+                ProxyMode::Iptables => restore_document(&services, Some(&n.pod_cidr)),
+                ProxyMode::Nftables => flannel_document(&n.pod_cidr),
+            };
             let path = n.dir.join("iptables.rules");
             crate::kube_json::write_file(&path, &doc)?;
             ns_run(&n.netns, "iptables-nft-restore", &[], &[], Some(&doc))?;
+            if self.proxy_mode == ProxyMode::Nftables {
+                let doc = kube_proxy_nft(&services, n.ip);
+                let path = n.dir.join("kube-proxy.nft");
+                crate::kube_json::write_file(&path, &doc)?;
+                ns_run(&n.netns, "nft", &["-f", "-"], &[], Some(&doc))?;
+            }
         }
         Ok(())
     }

@@ -86,9 +86,11 @@ impl Walker<'_> {
         hook: Hook,
         f: &Frame,
     ) -> Option<&'static str> {
-        let text = o.rule_text().unwrap_or("");
-        if netdoctor_datapath::kube_proxy::no_endpoints_service(text).is_some() {
-            return Some(Cause::ServiceNoEndpoints.id());
+        if let Some(netdoctor_datapath::hook::Decided::Rule(r)) = &o.decided {
+            if netdoctor_datapath::kube_proxy::rejects_for_no_endpoints(&r.table, &r.chain, &r.text)
+            {
+                return Some(Cause::ServiceNoEndpoints.id());
+            }
         }
         let overlay_port = f.pkt.proto == proto::UDP
             && f.pkt
