@@ -3,15 +3,17 @@
 //! through the netfilter engine. The trace follows packets through it, and the firewall checks
 //! ask it what a hook does to the flows they judge.
 //!
-//! Which backend's hook runs first at equal priority depends on the order the tables were
-//! registered (the later one runs first, `nf_hook_entries_grow`), which no snapshot records; so
-//! when two backends both hold rules, both orders are followed as separate outcomes. The first
-//! NAT binding of a connection wins: a later DNAT in the other backend is not applied.
+//! All the sets run as one hook: every base chain of every set in priority order (an nft chain
+//! at priority -110 before iptables' filter at 0). Which set's chain runs first at equal
+//! priority depends on the order the tables were registered (the later one runs first,
+//! `nf_hook_entries_grow`), which no snapshot records; so when two sets both hold rules, both
+//! orders are followed as separate outcomes. The first NAT binding of a connection wins: the
+//! later nat chains of the hook are not consulted.
 
-use crate::rules::{NodeRules, RuleSet};
+use crate::rules::NodeRules;
 use netdoctor_model::Backend;
 use netdoctor_netfilter::{Action, NatKind, Outcome, RuleRef};
-use netdoctor_netfilter::{Evaluator, Hook, HostContext, Packet, Verdict};
+use netdoctor_netfilter::{Evaluator, Hook, HostContext, Packet, Ruleset, Verdict};
 
 /// One fate of a packet at a hook.
 #[derive(Debug, Clone)]
@@ -85,35 +87,21 @@ pub fn run_hook(
         vec![active]
     };
     let n_orders = orders.len();
+    let multi = n_orders > 1;
     let mut all: Vec<HookOutcome> = Vec::new();
     for order in orders {
-        let mut current = vec![HookOutcome {
-            verdict: Verdict::Accept,
-            packet: pkt.clone(),
-            probability: Some(1.0 / n_orders as f64),
-            lines: Vec::new(),
-            dnat: None,
-            snat: false,
-            by_policy: false,
-            decided: None,
-            set: None,
-        }];
-        for &ri in &order {
-            let rs = &rules.sets[ri];
-            let mut next = Vec::new();
-            for cur in current {
-                if !cur.verdict.is_accept() {
-                    next.push(cur);
-                    continue;
-                }
-                let ev = Evaluator::new(&rs.ruleset, host).hook(hook, &cur.packet);
-                for o in ev.outcomes {
-                    next.push(combine(&cur, o, (ri, rs), n_orders > 1, hook));
-                }
-            }
-            current = next;
+        let sets: Vec<&Ruleset> = order.iter().map(|&i| &rules.sets[i].ruleset).collect();
+        let ev = Evaluator::combined(&sets, host).hook(hook, pkt);
+        for o in ev.outcomes {
+            all.push(outcome(
+                o,
+                &order,
+                rules,
+                multi,
+                hook,
+                1.0 / n_orders as f64,
+            ));
         }
-        all.extend(current);
     }
     // Orders that end the same way are one outcome; except that two sets the engine could not
     // decide stay two, so that each is named.
@@ -135,37 +123,34 @@ pub fn run_hook(
     Ok(merged)
 }
 
-fn combine(
-    prev: &HookOutcome,
+/// One outcome of the combined evaluation, in the trace's words. `order` maps the evaluator's
+/// set numbers to [`NodeRules::sets`]; `share` is this order's share of the probability.
+fn outcome(
     o: Outcome,
-    (index, set): (usize, &RuleSet),
+    order: &[usize],
+    rules: &NodeRules,
     multi: bool,
     hook: Hook,
+    share: f64,
 ) -> HookOutcome {
-    let backend = set.backend;
-    let mut out = prev.clone();
-    let mut pkt = o.packet.clone();
-    let did_dnat = o
-        .nat
-        .iter()
-        .any(|n| matches!(n.kind, NatKind::Dnat | NatKind::Redirect));
-    let did_snat = o
-        .nat
-        .iter()
-        .any(|n| matches!(n.kind, NatKind::Snat | NatKind::Masquerade));
-    let prev_dnat = prev.dnat.is_some();
-    if did_dnat && prev_dnat {
-        pkt.dst = prev.packet.dst;
-        pkt.dport = prev.packet.dport;
-    }
-    if did_snat && prev.snat {
-        pkt.src = prev.packet.src;
-        pkt.sport = prev.packet.sport;
-    }
-    let tag = if multi {
-        format!(" [{}]", set.tool())
-    } else {
-        String::new()
+    let set_of = |i: usize| order.get(i).copied().unwrap_or(0);
+    let tag = |i: usize| {
+        if multi {
+            format!(" [{}]", rules.sets[set_of(i)].tool())
+        } else {
+            String::new()
+        }
+    };
+    let mut out = HookOutcome {
+        verdict: Verdict::Accept,
+        packet: o.packet.clone(),
+        probability: o.probability.map(|p| p * share),
+        lines: Vec::new(),
+        dnat: None,
+        snat: false,
+        by_policy: false,
+        decided: None,
+        set: None,
     };
     for c in &o.choices {
         out.lines.push((
@@ -178,9 +163,20 @@ fn combine(
                 c.probability
                     .map(|p| format!(" (p={p:.2})"))
                     .unwrap_or_default(),
-                tag
+                tag(c.rule.set)
             ),
         ));
+    }
+    for st in &o.trace {
+        // A nat chain the connection's earlier binding made the kernel skip.
+        if let Action::SkipTable { why } = &st.action {
+            if why.contains("already bound") {
+                out.lines.push((
+                    format!("{}/{}", st.table, hook.chain_name()),
+                    format!("chain {} skipped: {why}{}", st.chain, tag(st.set)),
+                ));
+            }
+        }
     }
     for n in &o.nat {
         let to = match n.to {
@@ -188,25 +184,25 @@ fn combine(
             (Some(a), None) => a.to_string(),
             (None, _) => "an interface address (not known)".into(),
         };
-        let ignored = if matches!(n.kind, NatKind::Dnat | NatKind::Redirect) && prev_dnat {
-            " (ignored: the connection is already DNATed by the other backend)"
-        } else {
-            ""
-        };
         out.lines.push((
             format!("{}/{}", n.rule.table, hook.chain_name()),
             format!(
-                "rule {} {}: {} to {to}{}{tag}{ignored}",
+                "rule {} {}: {} to {to}{}{}",
                 n.rule.index,
                 n.rule.chain,
                 format!("{:?}", n.kind).to_uppercase(),
                 comment_of(&n.rule.text)
                     .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                tag(n.rule.set)
             ),
         ));
-        if matches!(n.kind, NatKind::Dnat | NatKind::Redirect) && !prev_dnat {
-            out.dnat = Some(backend);
+        match n.kind {
+            NatKind::Dnat | NatKind::Redirect => {
+                out.dnat
+                    .get_or_insert(rules.sets[set_of(n.rule.set)].backend);
+            }
+            NatKind::Snat | NatKind::Masquerade => out.snat = true,
         }
     }
     let by_policy = o
@@ -219,37 +215,48 @@ fn combine(
             if let Some(r) = &deciding {
                 out.lines.push((
                     format!("{}/{}", r.table, hook.chain_name()),
-                    format!("rule {} {}: ACCEPT{tag}", r.index, r.chain),
+                    format!("rule {} {}: ACCEPT{}", r.index, r.chain, tag(r.set)),
                 ));
             }
         }
         v => {
+            // The set of the deciding rule, else of the last step (a policy, a missing chain).
+            let set = deciding
+                .as_ref()
+                .map(|r| r.set)
+                .or_else(|| o.trace.last().map(|s| s.set))
+                .unwrap_or(0);
             let (stage, detail) = match (&deciding, by_policy) {
                 (Some(r), _) => (
                     format!("{}/{}", r.table, hook.chain_name()),
                     format!(
-                        "rule {} {} (line {}): {} => {v}{tag}",
-                        r.index, r.chain, r.line, r.text
+                        "rule {} {} (line {}): {} => {v}{}",
+                        r.index,
+                        r.chain,
+                        r.line,
+                        r.text,
+                        tag(set)
                     ),
                 ),
                 (None, true) => {
                     let t = o.trace.last().map(|s| s.table.clone()).unwrap_or_default();
                     (
                         format!("{t}/{}", hook.chain_name()),
-                        format!("chain policy {v}{tag}"),
+                        format!("chain policy {v}{}", tag(set)),
                     )
                 }
                 (None, false) => (
                     format!("netfilter/{}", hook.chain_name()),
-                    format!("{v}{tag}"),
+                    format!("{v}{}", tag(set)),
                 ),
             };
             out.lines.push((stage.clone(), detail));
-            for c in set.caveats().0 {
+            let set = set_of(set);
+            for c in rules.sets[set].caveats().0 {
                 out.lines.push((stage.clone(), format!("caveat: {c}")));
             }
-            out.set = Some(index);
-            out.decided = deciding.clone().map(Decided::Rule).or_else(|| {
+            out.set = Some(set);
+            out.decided = deciding.map(Decided::Rule).or_else(|| {
                 o.trace.iter().rev().find_map(|s| match &s.action {
                     Action::Policy { verdict } => Some(Decided::Policy {
                         table: s.table.clone(),
@@ -261,11 +268,8 @@ fn combine(
             });
         }
     }
-    out.snat |= did_snat;
     out.by_policy = by_policy && !o.verdict.is_accept();
     out.verdict = o.verdict;
-    out.packet = pkt;
-    out.probability = prev.probability.zip(o.probability).map(|(a, b)| a * b);
     out
 }
 

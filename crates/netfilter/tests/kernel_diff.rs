@@ -282,8 +282,15 @@ impl Lab {
     }
 
     fn load(&self, restore: &str, rules: &str) {
+        self.load_with(&[restore], rules);
+    }
+
+    /// Load rules by piping them to `cmd` in the router (`nft -f -`, `iptables-nft-restore`).
+    fn load_with(&self, cmd: &[&str], rules: &str) {
+        let restore = cmd.join(" ");
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.router, restore])
+            .args(["netns", "exec", &self.router])
+            .args(cmd)
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -571,4 +578,101 @@ fn kernel_agrees_legacy() {
 #[test]
 fn kernel_agrees_nft() {
     differential("iptables-nft-restore");
+}
+
+/// A host firewall's own nftables table beside the iptables rules above: a filter chain at
+/// priority -110 (before iptables' filter at 0), a nat chain at -110 (before iptables' nat at
+/// -100) and one at -90 (after it).
+const HOST_NFT: &str = "table ip hostfw {
+	chain fw-filter {
+		type filter hook forward priority -110; policy accept;
+		tcp dport 7100 drop
+	}
+	chain fw-nat {
+		type nat hook prerouting priority -110; policy accept;
+		ip daddr 10.96.0.12 tcp dport 80 dnat to 10.77.2.2:80
+	}
+	chain fw-nat-late {
+		type nat hook prerouting priority -90; policy accept;
+		tcp dport 8080 dnat to 10.77.2.3:8080
+	}
+}
+";
+
+/// iptables-nft rules and a native nft table in one kernel: the evaluator runs them together
+/// by priority, and the first nat chain to bind a connection wins.
+#[test]
+fn kernel_agrees_iptables_and_nft_together() {
+    if !lab_available(&["ip", "iptables-nft-restore", "nft", "conntrack"]) {
+        return;
+    }
+    let (ipt, errs) = parse_iptables_save(RULES, "kernel_diff");
+    assert!(errs.is_empty(), "{errs:?}");
+    let (nft, errs) = parse_nft_text(HOST_NFT, "hostfw.nft");
+    assert!(errs.is_empty(), "{errs:?}");
+    let ctx = router_ctx();
+    let mut lab = Lab::new();
+    lab.load("iptables-nft-restore", RULES);
+    lab.load_with(&["nft", "-f", "-"], HOST_NFT);
+    let tcp_ports: Vec<String> = SERVER_TCP.iter().map(u16::to_string).collect();
+    let server = lab.server.clone();
+    lab.start_server(&server, &tcp_ports.join(","), "53");
+    let forward = [Hook::Prerouting, Hook::Forward, Hook::Postrouting];
+    let cases: Vec<(&str, &str, Packet)> = vec![
+        (
+            "iptables accepts 7100, the nft chain at -110 drops it first",
+            "tcp 10.77.2.2:7100 3000",
+            Packet::tcp(ip("10.77.1.2"), ip("10.77.2.2"), 7100),
+        ),
+        (
+            "the nft nat chain at -110 DNATs a VIP iptables does not know; no MASQUERADE (it \
+             matches 8080), so the server sees the client",
+            "tcp 10.96.0.12:80 3000",
+            Packet::tcp(ip("10.77.1.2"), ip("10.96.0.12"), 80),
+        ),
+        (
+            "iptables' nat at -100 binds the connection to :8080 first: the nft nat chain at -90 \
+             that would send :8080 elsewhere is not consulted",
+            "tcp 10.96.0.11:80 3000",
+            Packet::tcp(ip("10.77.1.2"), ip("10.96.0.11"), 80),
+        ),
+        (
+            "what neither set changes passes both",
+            "tcp 10.77.2.2:80 3000",
+            Packet::tcp(ip("10.77.1.2"), ip("10.77.2.2"), 80),
+        ),
+    ];
+    let mut failures = Vec::new();
+    // Whatever the order the sets are given in: priorities decide here, not registration.
+    for order in [[&ipt, &nft], [&nft, &ipt]] {
+        let ev = Evaluator::combined(&order, &ctx);
+        for (what, spec, pkt) in &cases {
+            let pkt = pkt.clone().in_iface("r0").out_iface("r1");
+            let res = ev.path(&forward, &pkt);
+            assert_eq!(res.outcomes.len(), 1, "{what}");
+            let seen = parse_seen(&lab.client(spec));
+            if !res.outcomes.iter().any(|o| agrees(o, &seen)) {
+                failures.push(format!(
+                    "{what}: kernel {seen:?}, evaluator {:?}",
+                    res.outcomes
+                        .iter()
+                        .map(|o| (&o.verdict, o.packet.src, o.packet.dst, o.packet.dport))
+                        .collect::<Vec<_>>()
+                ));
+            }
+        }
+        // The drop names the nft rule, in the set that holds it.
+        let o = &ev
+            .path(
+                &forward,
+                &Packet::tcp(ip("10.77.1.2"), ip("10.77.2.2"), 7100)
+                    .in_iface("r0")
+                    .out_iface("r1"),
+            )
+            .outcomes[0];
+        let r = o.deciding_rule().expect("a rule decided");
+        assert_eq!((r.table.as_str(), &*r.chain), ("hostfw", "fw-filter"));
+        assert!(std::ptr::eq(order[r.set], &nft));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -7,6 +7,11 @@
 //!   returns to the caller of the chain that did the goto, and with no caller, the built-in
 //!   chain's policy applies;
 //! - nat chains see only the first packet of a connection (conntrack NEW), never untracked ones;
+//! - several rule sets evaluated together ([`Evaluator::combined`]: iptables-legacy,
+//!   iptables-nft and native nftables tables coexist in one kernel) run as one hook: every base
+//!   chain of every set in priority order, sets in the order given at equal priorities;
+//! - NAT is decided once per connection and hook: after a nat chain bound the connection, the
+//!   later nat chains of that hook are not consulted (`nf_nat_inet_fn`);
 //! - `statistic` is a choice: [`Evaluator::hook`] enumerates every branch with its probability,
 //!   [`Evaluator::hook_with`] lets the caller pick.
 
@@ -21,9 +26,10 @@ use crate::rule::*;
 use matches::{eval_match, Tri};
 use std::net::IpAddr;
 
-/// Evaluates packets through one [`Ruleset`] on a host described by a [`HostContext`].
+/// Evaluates packets through one [`Ruleset`], or several together, on a host described by a
+/// [`HostContext`].
 pub struct Evaluator<'a> {
-    rs: &'a Ruleset,
+    sets: Vec<&'a Ruleset>,
     ctx: &'a HostContext,
     /// Enumeration stops after this many outcomes ([`Evaluation::truncated`] says so).
     pub max_outcomes: usize,
@@ -32,6 +38,7 @@ pub struct Evaluator<'a> {
 }
 
 struct Stage {
+    set: usize,
     table: usize,
     chain: usize,
     priority: i32,
@@ -40,7 +47,11 @@ struct Stage {
 
 enum StageOrMissing {
     Stage(Stage),
-    Missing { table: String, reason: String },
+    Missing {
+        set: usize,
+        table: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone)]
@@ -92,8 +103,16 @@ pub struct ChoicePoint {
 
 impl<'a> Evaluator<'a> {
     pub fn new(rs: &'a Ruleset, ctx: &'a HostContext) -> Self {
+        Self::combined(&[rs], ctx)
+    }
+
+    /// Several rule sets as one kernel runs them: at each hook, the base chains of all of them
+    /// in priority order; at equal priorities, in the order of `sets` (the kernel runs the one
+    /// registered later first, which no dump records, so callers try both orders). Rule
+    /// references and trace steps say which set they come from ([`RuleRef::set`]).
+    pub fn combined(sets: &[&'a Ruleset], ctx: &'a HostContext) -> Self {
         Evaluator {
-            rs,
+            sets: sets.to_vec(),
             ctx,
             max_outcomes: 10_000,
             max_depth: 128,
@@ -172,17 +191,34 @@ impl<'a> Evaluator<'a> {
 
     fn stages(&self, hook: Hook, ipv6: bool) -> Vec<StageOrMissing> {
         let mut out: Vec<(i32, StageOrMissing)> = Vec::new();
-        let complete = self.rs.generated_by.is_some() || self.rs.origin.is_nft();
-        for (ti, t) in self.rs.tables.iter().enumerate() {
+        for (si, rs) in self.sets.iter().enumerate() {
+            self.stages_of(si, rs, hook, ipv6, &mut out);
+        }
+        // Stable: at equal priorities, the sets keep the order given.
+        out.sort_by_key(|(p, _)| *p);
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+
+    fn stages_of(
+        &self,
+        si: usize,
+        rs: &Ruleset,
+        hook: Hook,
+        ipv6: bool,
+        out: &mut Vec<(i32, StageOrMissing)>,
+    ) {
+        let complete = rs.generated_by.is_some() || rs.origin.is_nft();
+        for (ti, t) in rs.tables.iter().enumerate() {
             if !t.family.sees(ipv6) {
                 continue;
             }
-            if self.rs.origin.is_nft() {
+            if rs.origin.is_nft() {
                 for (ci, c) in t.chains.iter().enumerate() {
                     if let Some(b) = c.base.filter(|b| b.hook == hook) {
                         out.push((
                             b.priority,
                             StageOrMissing::Stage(Stage {
+                                set: si,
                                 table: ti,
                                 chain: ci,
                                 priority: b.priority,
@@ -200,6 +236,7 @@ impl<'a> Evaluator<'a> {
                 Some(ci) => out.push((
                     b.priority,
                     StageOrMissing::Stage(Stage {
+                        set: si,
                         table: ti,
                         chain: ci,
                         priority: b.priority,
@@ -210,6 +247,7 @@ impl<'a> Evaluator<'a> {
                 None => out.push((
                     b.priority,
                     StageOrMissing::Missing {
+                        set: si,
                         table: t.name.clone(),
                         reason: format!(
                             "table {} is in this dump but its {} chain is not (a restore-style or partial file): what that chain does is unknown",
@@ -220,22 +258,21 @@ impl<'a> Evaluator<'a> {
                 )),
             }
         }
-        if let (true, Some(cut)) = (self.rs.origin.is_nft(), &self.rs.cut) {
+        if let (true, Some(cut)) = (rs.origin.is_nft(), &rs.cut) {
             // What was not shown comes last: a drop seen before it is proven, an accept is not.
             out.push((
                 i32::MAX,
                 StageOrMissing::Missing {
+                    set: si,
                     table: "(not shown)".into(),
                     reason: format!("{cut}: chains on this hook that were not shown are unknown"),
                 },
             ));
         }
-        out.sort_by_key(|(p, _)| *p);
-        out.into_iter().map(|(_, s)| s).collect()
     }
 
     fn rule_ref(&self, st: &Stage, chain: usize, rule: usize) -> RuleRef {
-        let t = &self.rs.tables[st.table];
+        let t = &self.sets[st.set].tables[st.table];
         let c = &t.chains[chain];
         let r = &c.rules[rule];
         RuleRef {
@@ -244,16 +281,18 @@ impl<'a> Evaluator<'a> {
             index: rule + 1,
             line: r.line,
             text: r.text.clone(),
+            set: st.set,
         }
     }
 
     fn step(&self, st: &Stage, chain: usize, rule: Option<usize>, action: Action) -> Step {
-        let t = &self.rs.tables[st.table];
+        let t = &self.sets[st.set].tables[st.table];
         Step {
             table: t.name.clone(),
             chain: t.chains[chain].name.clone(),
             rule: rule.map(|r| self.rule_ref(st, chain, r)),
             action,
+            set: st.set,
         }
     }
 
@@ -300,7 +339,7 @@ impl<'a> Evaluator<'a> {
             };
             let st = match stage {
                 StageOrMissing::Stage(s) => s,
-                StageOrMissing::Missing { table, reason } => {
+                StageOrMissing::Missing { set, table, reason } => {
                     p.trace.push(Step {
                         table: table.clone(),
                         chain: hook.chain_name().into(),
@@ -308,6 +347,7 @@ impl<'a> Evaluator<'a> {
                         action: Action::SkipTable {
                             why: reason.clone(),
                         },
+                        set: *set,
                     });
                     done.push(p.finish(Verdict::Unknown {
                         at: None,
@@ -316,10 +356,14 @@ impl<'a> Evaluator<'a> {
                     return;
                 }
             };
-            let table = &self.rs.tables[st.table];
+            let table = &self.sets[st.set].tables[st.table];
             if p.pos.is_none() {
-                if st.kind == ChainKind::Nat && p.pkt.ct.state != CtState::New {
+                let bound = st.kind == ChainKind::Nat && p.nat.iter().any(|n| binds(hook, n.kind));
+                if st.kind == ChainKind::Nat && (p.pkt.ct.state != CtState::New || bound) {
                     let why = match p.pkt.ct.state {
+                        _ if bound => {
+                            "an earlier nat chain at this hook already bound the connection"
+                        }
                         CtState::Untracked => "nat never sees untracked packets",
                         _ => "nat sees only the first packet of a connection",
                     };
@@ -486,12 +530,12 @@ impl<'a> Evaluator<'a> {
     /// The end of a chain or a RETURN. `None`: carry on (popped to the caller or the next
     /// table); `Some`: the path ends with that verdict.
     fn end_of_chain(&self, st: &Stage, p: &mut Path, is_return: bool) -> Option<Verdict> {
-        let table = &self.rs.tables[st.table];
+        let rs = self.sets[st.set];
+        let table = &rs.tables[st.table];
         let pos = p.pos.as_mut()?;
         let chain = &table.chains[pos.chain];
         let is_base = pos.chain == st.chain && pos.frames.is_empty();
-        if !is_return && !is_base && !chain.is_declared() && self.rs.origin == Origin::IptablesSave
-        {
+        if !is_return && !is_base && !chain.is_declared() && rs.origin == Origin::IptablesSave {
             return Some(Verdict::Unknown {
                 at: None,
                 reason: format!(
@@ -516,7 +560,7 @@ impl<'a> Evaluator<'a> {
         let base = &table.chains[st.chain];
         let policy = match base.policy {
             Some(pol) => pol,
-            None if self.rs.generated_by.is_some() || self.rs.origin.is_nft() => Policy::Accept,
+            None if rs.generated_by.is_some() || rs.origin.is_nft() => Policy::Accept,
             None => {
                 return Some(Verdict::Unknown {
                     at: None,
@@ -601,6 +645,16 @@ fn unreadable_at(table: &Table, chain: &Chain, ri: usize) -> Option<Verdict> {
         }
     }
     None
+}
+
+/// A NAT of `kind` binds the connection for the nat chains of `hook`: destination NAT before
+/// routing (PREROUTING, OUTPUT), source NAT after (POSTROUTING, INPUT).
+fn binds(hook: Hook, kind: NatKind) -> bool {
+    match hook {
+        Hook::Prerouting | Hook::Output => matches!(kind, NatKind::Dnat | NatKind::Redirect),
+        Hook::Postrouting | Hook::Input => matches!(kind, NatKind::Snat | NatKind::Masquerade),
+        Hook::Forward => false,
+    }
 }
 
 /// A rule whose target changes nothing reported can be skipped when its matches are

@@ -17,6 +17,10 @@ pub struct RuleRef {
     pub line: u32,
     /// The rule's original text.
     pub text: Text,
+    /// Which of the rule sets evaluated together it belongs to ([`crate::Evaluator::combined`]);
+    /// 0 for a single set.
+    #[serde(skip)]
+    pub set: usize,
 }
 
 impl fmt::Display for RuleRef {
@@ -94,6 +98,9 @@ pub struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleRef>,
     pub action: Action,
+    /// The rule set the table belongs to, as in [`RuleRef::set`].
+    #[serde(skip)]
+    pub set: usize,
 }
 
 /// What happened at a [`Step`].

@@ -11,7 +11,7 @@ impl Evaluator<'_> {
         ri: usize,
         p: &mut Path,
     ) -> Flow {
-        let table = &self.rs.tables[st.table];
+        let table = &self.sets[st.set].tables[st.table];
         let rule = &table.chains[ci].rules[ri];
         for t in &rule.also {
             match self.apply_one(hook, st, ci, ri, p, t, false) {
@@ -46,7 +46,7 @@ impl Evaluator<'_> {
         target: &Target,
         goto: bool,
     ) -> Flow {
-        let table = &self.rs.tables[st.table];
+        let table = &self.sets[st.set].tables[st.table];
         let verdict_step = |p: &mut Path, v: &str| {
             p.trace
                 .push(self.step(st, ci, Some(ri), Action::Verdict { verdict: v.into() }));
@@ -94,7 +94,7 @@ impl Evaluator<'_> {
                 let target_chain = &table.chains[idx];
                 if !target_chain.is_declared()
                     && target_chain.rules.is_empty()
-                    && self.rs.origin == Origin::IptablesSave
+                    && self.sets[st.set].origin == Origin::IptablesSave
                 {
                     return self.unknown(
                         st,
@@ -250,7 +250,7 @@ impl Evaluator<'_> {
         v: crate::nft::VmapVerdict,
     ) -> Flow {
         use crate::nft::VmapVerdict as V;
-        let table = &self.rs.tables[st.table];
+        let table = &self.sets[st.set].tables[st.table];
         match v {
             V::Accept => {
                 p.trace.push(self.step(
@@ -349,7 +349,7 @@ impl Evaluator<'_> {
         to: &[NatRange],
         hook: Hook,
     ) -> Flow {
-        let table = &self.rs.tables[st.table];
+        let table = &self.sets[st.set].tables[st.table];
         if st.kind != ChainKind::Nat {
             return self.unknown(
                 st,
