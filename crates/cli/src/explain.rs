@@ -4,7 +4,8 @@ use crate::args::{ExplainArgs, ExplainFormat, ExplainWhat};
 use crate::packet;
 use anyhow::Result;
 use netdoctor_netfilter::{
-    looks_like_nft_text, parse_iptables_save, parse_nft_json, parse_nft_text, Explanation,
+    looks_like_nft_text, parse_iptables_save, parse_iptables_save_shared, parse_nft_json,
+    parse_nft_text, Explanation,
 };
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,8 +27,11 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
         ExplainWhat::Nft => "an nft rule set",
     };
     let bytes = netdoctor_safefs::read_input(std::path::Path::new(&args.file), MAX_DUMP, what)?;
-    let text = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    // Shared with the rule set, which keeps its rule texts as slices of it (no copy).
+    let text = std::sync::Arc::new(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    );
     if text.trim().is_empty() {
         anyhow::bail!(
             "{name}: empty, nothing to explain (a FIFO that nobody writes to reads as empty)"
@@ -35,7 +39,7 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
     }
     let (mut ruleset, errors) = match args.what {
         ExplainWhat::Iptables => {
-            let (rs, errors) = parse_iptables_save(&text, &name);
+            let (rs, errors) = parse_iptables_save_shared(std::sync::Arc::clone(&text), &name);
             if rs.tables.is_empty() {
                 let hint = if looks_like_nft_text(&text) || text.trim_start().starts_with('{') {
                     " (it looks like an nft rule set: use `explain nft`)"
@@ -123,9 +127,16 @@ pub fn run_explain(args: &ExplainArgs) -> Result<ExitCode> {
                 explanation: &explanation,
                 input_problems: &problems,
             };
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            let mut w = std::io::BufWriter::new(&mut out);
+            serde_json::to_writer_pretty(&mut w, &doc)?;
+            writeln!(w)?;
+            w.flush()?;
         }
     }
+    out.flush()?;
+    // The process ends here: the kernel takes the memory back at once, where freeing a large
+    // dump's rules one by one would take longer than explaining them.
+    std::mem::forget((ruleset, explanation, text));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,6 +21,10 @@ pub struct Explanation {
     pub other_chains: Vec<ChainSummary>,
     /// Things the reader should know (partial dump, undeclared chains).
     pub notes: Vec<String>,
+    /// Position of each service in `services`, by name (10k Services are looked up 30k times).
+    #[serde(skip)]
+    #[schemars(skip)]
+    by_name: std::collections::HashMap<String, usize>,
 }
 
 /// How traffic reaches a service.
@@ -297,9 +301,10 @@ impl Explanation {
     }
 
     fn service_mut(&mut self, name: &str) -> &mut ServiceView {
-        let i = match self.services.iter().position(|s| s.name == name) {
-            Some(i) => i,
+        let i = match self.by_name.get(name) {
+            Some(&i) => i,
             None => {
+                self.by_name.insert(name.to_string(), self.services.len());
                 self.services.push(ServiceView {
                     name: name.to_string(),
                     entries: Vec::new(),

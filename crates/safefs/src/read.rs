@@ -97,12 +97,34 @@ pub fn read_input(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, FsErro
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
     )
     .map_err(|e| FsError::io(path, "fcntl", std::io::Error::from(e)))?;
-    read_limited(file, limit, path, what)
+    // A regular file's size is known: read it into one buffer of that size (a 16 MiB dump
+    // read into a growing buffer is copied about twice over).
+    let capacity = if meta.is_file() {
+        usize::try_from(meta.len().min(limit)).unwrap_or(0)
+    } else {
+        0
+    };
+    read_limited_into(
+        file,
+        Vec::with_capacity(capacity.saturating_add(1)),
+        limit,
+        path,
+        what,
+    )
 }
 
 /// Read at most `limit` bytes from `r`; one more is an error naming `path` and `what`.
 pub fn read_limited(r: impl Read, limit: u64, path: &Path, what: &str) -> Result<Vec<u8>, FsError> {
-    let mut out = Vec::new();
+    read_limited_into(r, Vec::new(), limit, path, what)
+}
+
+fn read_limited_into(
+    r: impl Read,
+    mut out: Vec<u8>,
+    limit: u64,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<u8>, FsError> {
     r.take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| FsError::io(path, "read", e))?;

@@ -6,6 +6,8 @@
 //! - [`Netns`]: a scratch network namespace, deleted on drop, also when the test panics;
 //! - [`fixture`] / [`read_fixture`]: the real-world fixtures kept in `tests/fixtures/`.
 
+pub mod kube_dump;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
