@@ -1,6 +1,7 @@
 //! Address-plan checks: `pod-cidr-overlap`, `service-cidr-overlap`,
 //! `bridge-address-mismatch`, `stale-interface-address`.
 
+use netdoctor_datapath::devices::POD_BRIDGES as BRIDGES;
 use netdoctor_model::Cause;
 
 use crate::context::{is_cni_device, is_host_route, Context};
@@ -235,8 +236,6 @@ fn dns_in_pod_network(ctx: &Context, out: &mut Outcome) {
     )
     .with(vec![manual("re-plan the service CIDR and the pod network so they are disjoint, then re-create the Services (the DNS Service first)")]));
 }
-
-const BRIDGES: &[&str] = &["cni0", "cbr0"];
 
 fn bridge_mismatch(ctx: &Context, out: &mut Outcome) {
     for a in ctx

@@ -8,6 +8,7 @@
 //! accepts marked and established traffic), so it is judged by evaluating pod-CIDR flows, not by
 //! the policy alone.
 
+use netdoctor_datapath::devices::POD_BRIDGES;
 use netdoctor_model::Cause;
 
 use crate::context::{tunnel_overhead, Context};
@@ -180,7 +181,7 @@ fn pod_devices(ctx: &Context) -> (String, Option<String>) {
     let bridge = ctx
         .links()
         .iter()
-        .find(|l| matches!(l.name.as_str(), "cni0" | "cbr0"))
+        .find(|l| POD_BRIDGES.contains(&l.name.as_str()))
         .or_else(|| {
             ctx.links()
                 .iter()
@@ -221,7 +222,7 @@ fn pod_flows(ctx: &Context, cluster: IpNet) -> Option<(Vec<(&'static str, Packet
         .or_else(|| {
             ctx.addresses()
                 .iter()
-                .find(|a| a.ifname == "cni0" || a.ifname == "cbr0")
+                .find(|a| POD_BRIDGES.contains(&a.ifname.as_str()))
                 .and_then(|a| a.network())
                 .filter(|o| cluster.contains(o))
         });

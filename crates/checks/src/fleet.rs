@@ -11,12 +11,11 @@
 //!   some nodes.
 
 use crate::outcome::finding;
+// Pod bridges whose address is the node's pod gateway (docker0 is 172.17.0.1 everywhere on
+// purpose and is left out).
+use netdoctor_datapath::devices::POD_BRIDGES;
 use netdoctor_model::{Cause, Finding, NodeSnapshot, Severity, TABLE_MAIN};
 use std::collections::BTreeMap;
-
-/// Pod bridges whose address is the node's pod gateway (docker0 is 172.17.0.1 everywhere on
-/// purpose and is left out).
-const POD_BRIDGES: &[&str] = &["cni0", "cbr0"];
 
 /// The cross-node findings of `nodes` (name, snapshot).
 pub fn cross_node(nodes: &[(String, &NodeSnapshot)]) -> Vec<Finding> {

@@ -4,11 +4,12 @@
 
 use crate::context::Context;
 use crate::outcome::{finding, manual, Outcome, WithActions};
+use netdoctor_datapath::devices::is_well_known_bridge;
 use netdoctor_model::{Cause, Severity};
 
 /// Bridges pods hang off.
 fn pod_bridge(name: &str) -> bool {
-    matches!(name, "cni0" | "cbr0" | "docker0" | "kube-bridge") || name.starts_with("cni")
+    is_well_known_bridge(name) || name.starts_with("cni")
 }
 
 pub fn check(ctx: &Context, out: &mut Outcome) {

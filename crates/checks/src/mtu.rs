@@ -1,6 +1,7 @@
 //! `mtu-mismatch`: an overlay whose packets, once encapsulated, no longer fit the underlay; or
 //! pods whose MTU exceeds the overlay's. Large packets vanish while small ones work.
 
+use netdoctor_datapath::devices::POD_BRIDGES;
 use netdoctor_model::Cause;
 
 use crate::context::{tunnel_overhead, Context};
@@ -72,7 +73,7 @@ pub fn check(ctx: &Context, out: &mut Outcome) {
             v.kind.as_deref() == Some("veth")
                 && v.master
                     .as_deref()
-                    .is_some_and(|m| m == "cni0" || m == "cbr0")
+                    .is_some_and(|m| POD_BRIDGES.contains(&m))
         }) {
             if let Some(vm) = v.mtu.filter(|&vm| vm > mtu) {
                 out.add(

@@ -8,6 +8,7 @@
 //!   rules:   every backend's IPv4 rule sets of a node, gathered once, with their caveats
 //!   hook:    a packet through all the sets a hook runs, as the kernel runs them
 //!   overlay: tunnel overheads and the UDP/IP protocols the overlays use
+//!   devices: bridges (also unnamed by the source), VXLAN ports, br_netfilter
 //!   kube_proxy: kube-proxy's own rule texts ("has no endpoints")
 //!            /                  \
 //!     checks (findings)        sim (the multi-node trace)
@@ -18,6 +19,7 @@
 //! checks and `trace` answer alike. It reads [`netdoctor_model::NodeSnapshot`]s only: no I/O,
 //! no findings.
 
+pub mod devices;
 pub mod hook;
 pub mod kube_proxy;
 pub mod overlay;

@@ -217,3 +217,58 @@ fn a_dump_cut_short_or_a_lone_listing_is_never_taken_for_an_open_firewall() {
     let got = rules::gather(&s);
     assert!(got.sets[0].active && got.sets[0].listing.is_some());
 }
+
+#[test]
+fn devices_bridges_vxlan_ports_and_br_netfilter() {
+    use netdoctor_bundle::iplink::parse_ip_link;
+    use netdoctor_datapath::devices::{bridge_nf, link_kind, vxlan_for_port, BridgeNf};
+    // `ip -d link` shows kinds and VXLAN ports; a pasted `ip addr` does not.
+    let (links, p) = parse_ip_link(
+        "5: flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default\n    link/ether 4e:2c:11:3a:9b:01 brd ff:ff:ff:ff:ff:ff promiscuity 0\n    vxlan id 1 local 192.168.10.11 dev eth0 srcport 0 0 dstport 8472 nolearning ttl auto ageing 300\n\
+         6: vxlan.calico: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1410 qdisc noqueue state UNKNOWN mode DEFAULT group default\n    link/ether 66:1f:2a:3b:4c:5d brd ff:ff:ff:ff:ff:ff promiscuity 0\n    vxlan id 4096 local 192.168.10.11 dev eth0 srcport 0 0 dstport 4789 nolearning ttl auto ageing 300\n",
+        "ip-d-link.txt",
+    );
+    assert!(p.is_empty(), "{p:?}");
+    let mut s = node();
+    let cni0 = s
+        .links
+        .as_ref()
+        .and_then(|l| l.iter().find(|l| l.name == "eth0"))
+        .cloned()
+        .map(|mut l| {
+            l.name = "cni0".into();
+            l
+        })
+        .expect("eth0");
+    assert_eq!(
+        link_kind(&cni0),
+        Some("bridge"),
+        "a well-known name stands in"
+    );
+    let mut all = links;
+    all.push(cni0);
+    s.links = Some(all);
+    assert_eq!(
+        vxlan_for_port(&s, 8472).map(|l| l.name.as_str()),
+        Some("flannel.1")
+    );
+    assert_eq!(
+        vxlan_for_port(&s, 4789).map(|l| l.name.as_str()),
+        Some("vxlan.calico")
+    );
+    assert!(vxlan_for_port(&s, 51820).is_none());
+    // br_netfilter: not loaded, off, on; no sysctls at all is not a verdict.
+    assert!(bridge_nf(&s).is_err());
+    s.sysctls = Some(Default::default());
+    assert_eq!(bridge_nf(&s), Ok(BridgeNf::ModuleMissing));
+    let set = |s: &mut NodeSnapshot, v: &str| {
+        s.sysctls.get_or_insert_with(Default::default).insert(
+            "net.bridge.bridge-nf-call-iptables".into(),
+            Sourced::new(v.into(), Source::at("sysctl.txt", 1)),
+        );
+    };
+    set(&mut s, "0");
+    assert_eq!(bridge_nf(&s), Ok(BridgeNf::Off));
+    set(&mut s, "1");
+    assert_eq!(bridge_nf(&s), Ok(BridgeNf::On));
+}

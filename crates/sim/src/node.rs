@@ -2,7 +2,8 @@
 //! sets, the host context the netfilter engine needs, a complete local table).
 
 use ipnet::IpNet;
-use netdoctor_datapath::{rules, NodeRules, Routing};
+pub use netdoctor_datapath::devices::BridgeNf;
+use netdoctor_datapath::{devices, rules, NodeRules, Routing};
 use netdoctor_model::{Address, Link, NodeSnapshot};
 use netdoctor_netfilter::HostContext;
 use std::net::IpAddr;
@@ -103,12 +104,7 @@ impl NodeModel {
     /// The link's kind; for a pasted `ip addr` or `ifconfig`, which do not show kinds, the
     /// bridges container runtimes and CNIs always create under these names count as bridges.
     pub fn link_kind(&self, name: &str) -> Option<&str> {
-        let l = self.link(name)?;
-        match l.kind.as_deref() {
-            Some(k) => Some(k),
-            None if matches!(name, "cni0" | "cbr0" | "docker0" | "kube-bridge") => Some("bridge"),
-            None => None,
-        }
+        devices::link_kind(self.link(name)?)
     }
 
     pub fn addresses(&self) -> impl Iterator<Item = &Address> {
@@ -185,40 +181,14 @@ impl NodeModel {
         self.link(dev)?.mtu
     }
 
-    /// The UDP port a VXLAN device listens on (the kernel's default is 8472).
+    /// The VXLAN device that receives UDP packets to `port`.
     pub fn vxlan_for_port(&self, port: u16) -> Option<&Link> {
-        self.snap.links.iter().flatten().find(|l| {
-            l.kind.as_deref() == Some("vxlan")
-                && l.vxlan.as_ref().and_then(|v| v.dstport).unwrap_or(8472) == port
-        })
+        devices::vxlan_for_port(&self.snap, port)
     }
 
     /// br_netfilter is active and bridged IPv4 traffic goes through iptables. `Err` names what
     /// is missing from the snapshot.
     pub fn bridge_nf(&self) -> Result<BridgeNf, String> {
-        let present = match &self.snap.bridge_nf_present {
-            Some(p) => p.value,
-            None => self
-                .snap
-                .sysctl("net.bridge.bridge-nf-call-iptables")
-                .is_some(),
-        };
-        if !present {
-            return Ok(BridgeNf::ModuleMissing);
-        }
-        match self.sysctl("net.bridge.bridge-nf-call-iptables") {
-            Some(0) => Ok(BridgeNf::Off),
-            Some(_) => Ok(BridgeNf::On),
-            None if self.snap.sysctls.is_some() => Ok(BridgeNf::On),
-            None => Err("sysctls were not collected".into()),
-        }
+        devices::bridge_nf(&self.snap)
     }
-}
-
-/// Whether bridged traffic traverses iptables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BridgeNf {
-    On,
-    Off,
-    ModuleMissing,
 }

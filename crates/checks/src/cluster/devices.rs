@@ -2,6 +2,7 @@
 //! `stale-interface-address` (an address inside another node's pod subnet, named by the Node
 //! objects), `podcidr-not-allocated`, `wrong-node-ip` and `pod-cidr-overlap` between nodes.
 
+use netdoctor_datapath::devices::POD_BRIDGES;
 use netdoctor_model::Cause;
 
 use super::{routes::agent, View};
@@ -131,7 +132,7 @@ fn stale(v: &View, out: &mut Outcome) {
     let cni = v.cni.as_deref();
     for a in v.ctx.addresses() {
         let name = a.ifname.as_str();
-        if owner_cni(name).is_some_and(|c| Some(c) == cni) || name == "cni0" || name == "cbr0" {
+        if owner_cni(name).is_some_and(|c| Some(c) == cni) || POD_BRIDGES.contains(&name) {
             continue; // the CNI's own devices: bridge-address-mismatch covers them
         }
         let Some((n, Ownership::PodCidr(subnet))) = v.cluster.owner_of(a.addr) else {

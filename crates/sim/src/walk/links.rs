@@ -215,7 +215,7 @@ impl Walker<'_> {
             return;
         };
         let vx = link.vxlan.clone().unwrap_or_default();
-        let port = vx.dstport.unwrap_or(8472);
+        let port = netdoctor_datapath::overlay::vxlan_port(link);
         let src = vx.local.or_else(|| route::source_for(n, remote));
         let Some(src) = src else {
             self.unknown(

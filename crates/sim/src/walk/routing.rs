@@ -421,7 +421,10 @@ impl Walker<'_> {
             self.receive(path, node, &dev, frame);
             return;
         }
-        let port = outer.pkt.dport.unwrap_or(8472);
+        let port = outer
+            .pkt
+            .dport
+            .unwrap_or(netdoctor_datapath::overlay::VXLAN_KERNEL_PORT);
         let Some(vx) = n.vxlan_for_port(port) else {
             self.drop(
                 path,
