@@ -8,18 +8,15 @@
 //! accepts marked and established traffic), so it is judged by evaluating pod-CIDR flows, not by
 //! the policy alone.
 
-use netdoctor_datapath::devices::POD_BRIDGES;
-use netdoctor_model::Cause;
-
 use crate::context::{tunnel_overhead, Context};
 use crate::outcome::{command, finding, manual, Outcome, WithActions};
 use ipnet::IpNet;
+use netdoctor_datapath::devices::POD_BRIDGES;
 use netdoctor_datapath::hook::Decided;
 use netdoctor_datapath::overlay::vxlan_port;
 use netdoctor_datapath::rules::{backend_tool as tool, RuleSet as Rules};
 use netdoctor_datapath::{run_hook, HookOutcome};
-use netdoctor_model::Finding;
-use netdoctor_model::Severity;
+use netdoctor_model::{Cause, Finding, Severity};
 use netdoctor_netfilter::{Hook, HostContext, Packet, Ruleset, TableFamily, Verdict};
 use std::net::IpAddr;
 

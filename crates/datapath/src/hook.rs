@@ -49,14 +49,6 @@ pub enum Decided {
 }
 
 impl HookOutcome {
-    /// The text of the rule that decided, when a rule did.
-    pub fn rule_text(&self) -> Option<&str> {
-        match &self.decided {
-            Some(Decided::Rule(r)) => Some(&r.text),
-            _ => None,
-        }
-    }
-
     /// The table and chain whose rule or policy decided.
     pub fn table_chain(&self) -> Option<(&str, &str)> {
         match &self.decided {
@@ -256,16 +248,23 @@ fn outcome(
                 out.lines.push((stage.clone(), format!("caveat: {c}")));
             }
             out.set = Some(set);
-            out.decided = deciding.map(Decided::Rule).or_else(|| {
-                o.trace.iter().rev().find_map(|s| match &s.action {
-                    Action::Policy { verdict } => Some(Decided::Policy {
-                        table: s.table.clone(),
-                        chain: s.chain.to_string(),
-                        verdict: verdict.clone(),
-                    }),
-                    _ => None,
+            // The rule's set, numbered as in `NodeRules::sets` (the evaluator numbers them in
+            // this order's sequence).
+            out.decided = deciding
+                .map(|mut r| {
+                    r.set = set_of(r.set);
+                    Decided::Rule(r)
                 })
-            });
+                .or_else(|| {
+                    o.trace.iter().rev().find_map(|s| match &s.action {
+                        Action::Policy { verdict } => Some(Decided::Policy {
+                            table: s.table.clone(),
+                            chain: s.chain.to_string(),
+                            verdict: verdict.clone(),
+                        }),
+                        _ => None,
+                    })
+                });
         }
     }
     out.by_policy = by_policy && !o.verdict.is_accept();

@@ -159,6 +159,18 @@ fn a_hook_runs_every_backend_and_names_the_set_that_decided() {
     assert!(out.iter().all(|o| o.verdict == Verdict::Drop), "{out:?}");
     let set = out[0].set.expect("a set decided");
     assert_eq!(sets.sets[set].tool(), "nft");
+    // The deciding rule names its set as `NodeRules` numbers them, also when an inactive set
+    // (the listing a dump supersedes) makes the evaluator's numbering differ.
+    let with_listing = rules::gather(&with_rules(true));
+    let out2 = run_hook(&with_listing, &host, Hook::Input, &vxlan).expect("rules");
+    assert!(
+        out2.iter().all(|o| o.set == Some(2)
+            && matches!(
+                &o.decided,
+                Some(netdoctor_datapath::hook::Decided::Rule(r)) if r.set == 2
+            )),
+        "{out2:?}"
+    );
     assert_eq!(out[0].table_chain(), Some(("hostfw", "input")));
     assert!(out[0]
         .lines
