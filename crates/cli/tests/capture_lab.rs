@@ -4,62 +4,29 @@
 
 mod support;
 
-use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, CLUSTER_CIDR, SERVICE_CIDR};
+use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle};
 use serde_json::Value;
 use std::process::Command;
 use support::lab_available;
 
 fn capture(lab: &Lab, node: &NodeHandle, extra: &[&str]) -> (Option<i32>, Value) {
-    let kube = node.kube_dir().to_string_lossy().into_owned();
-    let root = node.root_dir().to_string_lossy().into_owned();
     let src = lab.pod(0, 0).expect("pod").ip.to_string();
     let dst = format!("{}:8080", lab.pod(1, 0).expect("pod").ip);
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.netns,
-            env!("CARGO_BIN_EXE_netdoctor"),
-            "capture",
-        ])
-        .args([
-            "--from",
-            &src,
-            "--to",
-            &dst,
-            "--count",
-            "2",
-            "--timeout",
-            "500ms",
-        ])
-        .args([
-            "--root",
-            &root,
-            "--node-name",
-            &node.name,
-            "--kube-objects",
-            &kube,
-        ])
-        .args([
-            "--cni",
-            "flannel",
-            "--cluster-cidr",
-            CLUSTER_CIDR,
-            "--service-cidr",
-            SERVICE_CIDR,
-        ])
-        .args(["--pod-cidr", &node.pod_cidr, "-o", "json"])
-        .args(extra)
-        .output()
-        .expect("run netdoctor");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
+    let facts = support::lab_facts(node);
+    let mut args = vec![
+        "capture",
+        "--from",
+        &src,
+        "--to",
+        &dst,
+        "--count",
+        "2",
+        "--timeout",
+        "500ms",
+    ];
+    args.extend(facts.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    support::in_node(node, &args)
 }
 
 /// The flows (one per connection sent), which must all agree; the first.

@@ -4,28 +4,15 @@
 
 mod support;
 
-use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, ProxyMode, CLUSTER_CIDR, SERVICE_CIDR};
+use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, ProxyMode};
 use serde_json::Value;
 
 use support::lab_available;
 
 fn check(node: &NodeHandle) -> Value {
-    let kube = node.kube_dir().to_string_lossy().into_owned();
-    support::check_in_node(
-        node,
-        &[
-            "--cni",
-            "flannel",
-            "--cluster-cidr",
-            CLUSTER_CIDR,
-            "--service-cidr",
-            SERVICE_CIDR,
-            "--pod-cidr",
-            &node.pod_cidr,
-            "--kube-objects",
-            &kube,
-        ],
-    )
+    let facts = support::lab_facts(node);
+    let args: Vec<&str> = facts.iter().map(String::as_str).collect();
+    support::check_in_node(node, &args)
 }
 
 fn ids(v: &Value, critical_only: bool) -> Vec<String> {

@@ -6,52 +6,18 @@
 
 mod support;
 
-use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, CLUSTER_CIDR, SERVICE_CIDR};
+use netdoctor_lab::{ClusterSpec, Fault, Lab, NodeHandle, CLUSTER_CIDR};
 use serde_json::Value;
 use std::process::Command;
 use support::lab_available;
 
+/// `netdoctor ARGS...` in `node` with the lab's cluster facts and a short probe timeout.
 fn netdoctor_in(node: &NodeHandle, args: &[&str]) -> (Option<i32>, Value) {
-    let kube = node.kube_dir().to_string_lossy().into_owned();
-    let root = node.root_dir().to_string_lossy().into_owned();
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.netns,
-            env!("CARGO_BIN_EXE_netdoctor"),
-        ])
-        .args(args)
-        .args([
-            "--root",
-            &root,
-            "--node-name",
-            &node.name,
-            "--kube-objects",
-            &kube,
-            "--cni",
-            "flannel",
-            "--cluster-cidr",
-            CLUSTER_CIDR,
-            "--service-cidr",
-            SERVICE_CIDR,
-            "--pod-cidr",
-            &node.pod_cidr,
-            "--timeout",
-            "500ms",
-            "-o",
-            "json",
-        ])
-        .output()
-        .expect("run netdoctor");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
+    let facts = support::lab_facts(node);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(facts.iter().map(String::as_str));
+    all.extend(["--timeout", "500ms"]);
+    support::in_node(node, &all)
 }
 
 fn probe(node: &NodeHandle) -> (Option<i32>, Value) {

@@ -70,9 +70,12 @@ pub fn fake_root() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-/// Run `netdoctor check --output json --root <node root> --node-name <node> EXTRA...` inside a
-/// lab node's namespace, as a user on that node would.
-pub fn check_in_node(node: &netdoctor_lab::NodeHandle, extra: &[&str]) -> serde_json::Value {
+/// Run `netdoctor ARGS... --root <node root> --node-name <node> -o json` inside a lab node's
+/// namespace, as a user on that node would; the exit code and the JSON it printed.
+pub fn in_node(
+    node: &netdoctor_lab::NodeHandle,
+    args: &[&str],
+) -> (Option<i32>, serde_json::Value) {
     let root = node.root_dir().to_string_lossy().into_owned();
     let out = Command::new("ip")
         .args([
@@ -81,25 +84,45 @@ pub fn check_in_node(node: &netdoctor_lab::NodeHandle, extra: &[&str]) -> serde_
             &node.netns,
             env!("CARGO_BIN_EXE_netdoctor"),
         ])
-        .args([
-            "check",
-            "--output",
-            "json",
-            "--root",
-            &root,
-            "--node-name",
-            &node.name,
-        ])
-        .args(extra)
+        .args(args)
+        .args(["--root", &root, "--node-name", &node.name, "-o", "json"])
         .output()
         .expect("run netdoctor");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "{}: not JSON ({e}): {}",
+            "{}: netdoctor {args:?}: not JSON ({e}): {}\n{}",
             node.name,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    })
+    });
+    (out.status.code(), v)
+}
+
+/// What a user tells netdoctor about the lab's cluster: its objects, CNI, CIDRs and this
+/// node's pod subnet.
+pub fn lab_facts(node: &netdoctor_lab::NodeHandle) -> Vec<String> {
+    [
+        "--kube-objects",
+        &node.kube_dir().to_string_lossy(),
+        "--cni",
+        "flannel",
+        "--cluster-cidr",
+        netdoctor_lab::CLUSTER_CIDR,
+        "--service-cidr",
+        netdoctor_lab::SERVICE_CIDR,
+        "--pod-cidr",
+        &node.pod_cidr,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `netdoctor check EXTRA...` inside a lab node ([`in_node`]); the report.
+pub fn check_in_node(node: &netdoctor_lab::NodeHandle, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["check"];
+    args.extend_from_slice(extra);
+    in_node(node, &args).1
 }
 
 /// Finding ids of a `check --output json` report; only the critical ones if asked.
