@@ -6,6 +6,7 @@
 //! - [`Netns`]: a scratch network namespace, deleted on drop, also when the test panics;
 //! - [`fixture`] / [`read_fixture`]: the real-world fixtures kept in `tests/fixtures/`.
 
+pub mod flannel_node;
 pub mod kube_dump;
 
 use std::path::PathBuf;

@@ -4,26 +4,11 @@ use super::*;
 use netdoctor_kube::Cluster;
 use serde_json::json;
 
-const IP_LINK: &str = "\
-2: eth0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000
-    link/ether 02:00:00:00:00:01 brd ff:ff:ff:ff:ff:ff link-netnsid 0 promiscuity 0
-    veth addrgenmode eui64 numtxqueues 1 numrxqueues 1
-3: flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default
-    link/ether 02:aa:00:00:00:01 brd ff:ff:ff:ff:ff:ff promiscuity 0
-    vxlan id 1 local 10.0.0.11 dev eth0 srcport 0 0 dstport 8472 nolearning ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx addrgenmode eui64
-";
-
-const IP_ROUTE: &str = "\
-default via 10.0.0.1 dev eth0
-10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.11
-10.244.0.0/24 dev cni0 proto kernel scope link src 10.244.0.1
-10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
-";
+use netdoctor_testkit::flannel_node::{write_bundle, IP_ROUTE};
 
 fn snapshot(route: &str) -> NodeSnapshot {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("ip-link.txt"), IP_LINK).expect("write");
-    std::fs::write(dir.path().join("ip-route.txt"), route).expect("write");
+    write_bundle(dir.path(), route);
     netdoctor_bundle::read_bundle(dir.path()).expect("bundle")
 }
 
