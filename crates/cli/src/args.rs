@@ -249,14 +249,16 @@ pub enum Command {
     /// Follow a request and its reply through the nodes' real routes and rules, hop by hop.
     #[command(
         long_about = "Follow one packet from SRC to DST and its reply through the snapshots of \
-        the nodes on the path: policy routing, bridges, br_netfilter, every iptables hook with NAT \
-        and conntrack, forwarding, rp_filter, VXLAN and MTU. Says where it dies and which finding \
+        the nodes on the path (snapshot files, bundles, or the nodes' agents): policy routing, \
+        bridges, br_netfilter, every rule set's hooks with NAT and conntrack, forwarding, \
+        rp_filter, VXLAN and MTU. Says where it dies and which finding \
         explains it, or which rule or missing data stopped the model. Exit status 0 whatever the \
         verdict (with --fail-on-drop: 1 dropped, 3 undecided), 2 for bad input.",
         after_help = "Examples:\n  \
         netdoctor trace --snapshot n1.json --snapshot n2.json --from pod/default/web-0 --to svc/default/api:http --kube-objects ./kube\n  \
         netdoctor trace --bundle ./n1 --bundle ./n2 --from 10.244.1.5 --to 10.244.2.7:8080 --size 1450\n  \
-        netdoctor trace --snapshot n1.json --from 10.244.1.5 --to 10.96.0.10:53 --proto udp --fail-on-drop -o json"
+        netdoctor trace --snapshot n1.json --from 10.244.1.5 --to 10.96.0.10:53 --proto udp --fail-on-drop -o json\n  \
+        netdoctor trace --agent http://10.0.0.11:9469 --agent http://10.0.0.12:9469 --token-file ./token --from 10.244.1.5 --to 10.244.2.7:8080"
     )]
     Trace(crate::trace::TraceArgs),
     /// Explain a rule dump in words, or what it does to one packet (--packet).
@@ -620,7 +622,7 @@ fn parse_target(s: &str) -> Result<netdoctor_probe::Target, String> {
     s.parse()
 }
 
-fn parse_agent_url(s: &str) -> Result<String, String> {
+pub(crate) fn parse_agent_url(s: &str) -> Result<String, String> {
     let Some(rest) = s.strip_prefix("http://") else {
         return Err(format!(
             "{s:?}: an agent's URL is http://ADDR:PORT (this build reads agents over plain HTTP; \
@@ -643,7 +645,7 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|_| format!("{s:?} is not ADDR:PORT (e.g. :9469, 127.0.0.1:9469, [::]:9469)"))
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 30s, 5m, 1h)"))?;
     if d.is_zero() {
         return Err(format!("{s:?}: must be more than zero"));

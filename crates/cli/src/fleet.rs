@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex};
 const MAX_SNAPSHOT: u64 = 512 << 20;
 
 #[derive(Debug, Clone)]
-enum Source {
+pub(crate) enum Source {
     Agent(String),
     File(std::path::PathBuf),
 }
 
 impl Source {
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self {
             Source::Agent(u) => u.clone(),
             Source::File(p) => p.display().to_string(),
@@ -68,7 +68,7 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
         Some(f) => Some(crate::agent::read_token(f)?),
         None => None,
     };
-    let gathered = gather(&sources, token.as_deref(), args)?;
+    let gathered = gather(&sources, token.as_deref(), args.concurrency, args.timeout)?;
     let snapshots: Vec<&NodeSnapshot> = gathered
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -142,12 +142,19 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
     })
 }
 
-type Gathered = Vec<(Source, Result<NodeSnapshot, String>)>;
+pub(crate) type Gathered = Vec<(Source, Result<NodeSnapshot, String>)>;
 
 /// Read every source on `--concurrency` threads, with a progress line on a terminal.
-fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<Gathered> {
+/// Read every source's snapshot, `concurrency` at a time, with progress on stderr; agents
+/// with `token` and `timeout` each.
+pub(crate) fn gather(
+    sources: &[Source],
+    token: Option<&str>,
+    concurrency: usize,
+    timeout: std::time::Duration,
+) -> Result<Gathered> {
     let http: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(args.timeout))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
         .into();
@@ -156,7 +163,7 @@ fn gather(sources: &[Source], token: Option<&str>, args: &FleetArgs) -> Result<G
     let results: Mutex<Vec<Option<Result<NodeSnapshot, String>>>> =
         Mutex::new((0..sources.len()).map(|_| None).collect());
     let progress = crate::progress::Progress::bar(sources.len() as u64, "reading the nodes");
-    let workers = args.concurrency.clamp(1, 256).min(sources.len());
+    let workers = concurrency.clamp(1, 256).min(sources.len());
     let token = token.map(Arc::<str>::from);
     std::thread::scope(|scope| {
         for _ in 0..workers {

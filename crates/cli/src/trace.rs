@@ -14,9 +14,19 @@ pub struct TraceArgs {
     #[arg(
         long = "snapshot",
         value_name = "FILE",
-        required_unless_present = "bundles"
+        required_unless_present_any = ["bundles", "agents"]
     )]
     pub snapshots: Vec<PathBuf>,
+    /// A node's agent (`netdoctor agent`): http://ADDR:PORT; its current snapshot is read from
+    /// `/v1/snapshot`, as `fleet` reads it. Repeat, and mix with --snapshot and --bundle.
+    #[arg(long = "agent", value_name = "URL", value_parser = crate::args::parse_agent_url)]
+    pub agents: Vec<String>,
+    /// The bearer token the agents require.
+    #[arg(long, value_name = "FILE", requires = "agents")]
+    pub token_file: Option<PathBuf>,
+    /// The time limit for one agent.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::args::parse_duration)]
+    pub agent_timeout: std::time::Duration,
     /// A node's evidence bundle (a directory, as for `check --from`); repeat, and mix with
     /// --snapshot, for every node on the path.
     #[arg(long = "bundle", value_name = "DIR")]
@@ -111,6 +121,23 @@ pub fn run_trace(a: &TraceArgs) -> Result<ExitCode> {
         let s = netdoctor_bundle::read_bundle(d)
             .with_context(|| format!("reading bundle {}", d.display()))?;
         snaps.push(s);
+    }
+    if !a.agents.is_empty() {
+        let token = match &a.token_file {
+            Some(f) => Some(crate::agent::read_token(f)?),
+            None => None,
+        };
+        let sources: Vec<crate::fleet::Source> = a
+            .agents
+            .iter()
+            .cloned()
+            .map(crate::fleet::Source::Agent)
+            .collect();
+        // A node missing from the path would turn a verdict into "unknown": every agent must
+        // answer.
+        for (src, r) in crate::fleet::gather(&sources, token.as_deref(), 32, a.agent_timeout)? {
+            snaps.push(r.map_err(|e| anyhow::anyhow!("agent {}: {e}", src.shown()))?);
+        }
     }
     // One loader of cluster objects for every command: files, the live API, or the bundles'.
     let refs: Vec<&netdoctor_model::NodeSnapshot> = snaps.iter().collect();

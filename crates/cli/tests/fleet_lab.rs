@@ -1,5 +1,6 @@
 //! `netdoctor fleet` over three lab nodes (network namespaces on one switch), read from their
-//! agents and from `collect` files: per-node findings, the cross-node ones, the summary.
+//! agents and from `collect` files: per-node findings, the cross-node ones, the summary; and
+//! `netdoctor trace` from the same agents, which must answer as from the files.
 
 use netdoctor_testkit::{require_lab, sh, Netns, Processes};
 use serde_json::Value;
@@ -11,7 +12,8 @@ struct Lab {
     nodes: Vec<Netns>,
 }
 
-/// Three nodes 10.99.0.1-3 on a bridge in `sw`, each with a flannel-like VXLAN device. Node 2
+/// Three nodes 10.99.0.1-3 on a bridge in `sw`, each with a flannel-like VXLAN device and an
+/// (open) iptables filter table, so that a trace can decide the hooks. Node 2
 /// has forwarding off; node 3's device was made with another port, and has node 1's MAC and
 /// pod subnet address.
 fn lab() -> Lab {
@@ -30,7 +32,8 @@ fn lab() -> Lab {
         sw.run(&format!("ip link set {a} master br0 up"));
         n.run(&format!(
             "ip link set {b} name eth0 && ip addr add 10.99.0.{i}/24 dev eth0 && ip link set eth0 up \
-             && ip route add default via 10.99.0.254 && sysctl -qw net.ipv4.ip_forward=1"
+             && ip route add default via 10.99.0.254 && sysctl -qw net.ipv4.ip_forward=1 \
+             && iptables-nft -w -P INPUT ACCEPT"
         ));
         let port = if i == 3 { 4789 } else { 8472 };
         let subnet = if i == 3 { 1 } else { i };
@@ -67,6 +70,37 @@ fn fleet(sw: &Netns, args: &[String]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("fleet json")
+}
+
+/// `netdoctor trace` of a ping from node 1 to node 3 over `args`' nodes, in JSON.
+fn trace(sw: &Netns, args: &[String]) -> Value {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &sw.name,
+            env!("CARGO_BIN_EXE_netdoctor"),
+            "trace",
+        ])
+        .args(args)
+        .args([
+            "--from",
+            "10.99.0.1",
+            "--to",
+            "10.99.0.3",
+            "--proto",
+            "icmp",
+        ])
+        .args(["-o", "json"])
+        .output()
+        .expect("trace");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("trace json")
 }
 
 fn assert_fleet(v: &Value) {
@@ -109,6 +143,7 @@ fn fleet_from_snapshots_and_from_agents() {
     let root = tempfile::tempdir().expect("root");
     // From `collect` files.
     let mut args = Vec::new();
+    let mut files = Vec::new();
     for (i, n) in lab.nodes.iter().enumerate() {
         let file = dir.path().join(format!("n{i}.json.zst"));
         let file = file.to_str().expect("path").to_string();
@@ -123,7 +158,9 @@ fn fleet_from_snapshots_and_from_agents() {
             &file,
         ]);
         args.push("--snapshot".to_string());
-        args.push(file);
+        args.push(file.clone());
+        files.push("--snapshot".to_string());
+        files.push(file);
     }
     assert_fleet(&fleet(&lab.sw, &args));
 
@@ -174,6 +211,42 @@ fn fleet_from_snapshots_and_from_agents() {
         args.push(format!("http://10.99.0.{i}:9469"));
     }
     assert_fleet(&fleet(&lab.sw, &args));
+    // `trace` reads the same agents, and answers as from the collect files.
+    let from_agents = trace(&lab.sw, &args);
+    let from_files = trace(&lab.sw, &files);
+    assert_eq!(from_agents["schema"], "netdoctor.trace/v1");
+    assert_eq!(from_files["verdict"], "delivered", "{from_files:#}");
+    assert_eq!(
+        from_agents["verdict"], from_files["verdict"],
+        "{from_agents:#}"
+    );
+    assert_eq!(from_agents["hops"], from_files["hops"], "{from_agents:#}");
+    // Without the token, the agents refuse and the trace says which one.
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.sw.name,
+            env!("CARGO_BIN_EXE_netdoctor"),
+            "trace",
+        ])
+        .args(&args[2..])
+        .args([
+            "--from",
+            "10.99.0.1",
+            "--to",
+            "10.99.0.3",
+            "--proto",
+            "icmp",
+        ])
+        .output()
+        .expect("trace");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agent http://10.99.0.") && err.contains("401"),
+        "{err}"
+    );
     // Without the token, every agent refuses, and the report says so for each node.
     let out = Command::new("ip")
         .args([
