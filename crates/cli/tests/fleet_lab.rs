@@ -49,20 +49,19 @@ fn lab() -> Lab {
     Lab { sw, nodes }
 }
 
-fn fleet(sw: &Netns, args: &[String]) -> Value {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &sw.name,
-            env!("CARGO_BIN_EXE_netdoctor"),
-            "fleet",
-            "-o",
-            "json",
-        ])
+/// `netdoctor ARGS...` in the switch's namespace, where every node's address is reachable.
+fn netdoctor_on_switch(sw: &Netns, args: &[&str]) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", &sw.name, env!("CARGO_BIN_EXE_netdoctor")])
         .args(args)
         .output()
-        .expect("fleet");
+        .expect("run netdoctor")
+}
+
+fn fleet(sw: &Netns, args: &[String]) -> Value {
+    let mut all = vec!["fleet", "-o", "json"];
+    all.extend(args.iter().map(String::as_str));
+    let out = netdoctor_on_switch(sw, &all);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -72,28 +71,27 @@ fn fleet(sw: &Netns, args: &[String]) -> Value {
     serde_json::from_slice(&out.stdout).expect("fleet json")
 }
 
-/// `netdoctor trace` of a ping from node 1 to node 3 over `args`' nodes, in JSON.
+/// `netdoctor trace ARGS...` of a ping from node 1 to node 3.
+fn trace_out(sw: &Netns, args: &[String], json: bool) -> std::process::Output {
+    let mut all = vec!["trace"];
+    all.extend(args.iter().map(String::as_str));
+    all.extend([
+        "--from",
+        "10.99.0.1",
+        "--to",
+        "10.99.0.3",
+        "--proto",
+        "icmp",
+    ]);
+    if json {
+        all.extend(["-o", "json"]);
+    }
+    netdoctor_on_switch(sw, &all)
+}
+
+/// The trace of that ping over `args`' nodes, in JSON.
 fn trace(sw: &Netns, args: &[String]) -> Value {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &sw.name,
-            env!("CARGO_BIN_EXE_netdoctor"),
-            "trace",
-        ])
-        .args(args)
-        .args([
-            "--from",
-            "10.99.0.1",
-            "--to",
-            "10.99.0.3",
-            "--proto",
-            "icmp",
-        ])
-        .args(["-o", "json"])
-        .output()
-        .expect("trace");
+    let out = trace_out(sw, args, true);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -222,25 +220,7 @@ fn fleet_from_snapshots_and_from_agents() {
     );
     assert_eq!(from_agents["hops"], from_files["hops"], "{from_agents:#}");
     // Without the token, the agents refuse and the trace says which one.
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.sw.name,
-            env!("CARGO_BIN_EXE_netdoctor"),
-            "trace",
-        ])
-        .args(&args[2..])
-        .args([
-            "--from",
-            "10.99.0.1",
-            "--to",
-            "10.99.0.3",
-            "--proto",
-            "icmp",
-        ])
-        .output()
-        .expect("trace");
+    let out = trace_out(&lab.sw, &args[2..], false);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -248,19 +228,9 @@ fn fleet_from_snapshots_and_from_agents() {
         "{err}"
     );
     // Without the token, every agent refuses, and the report says so for each node.
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.sw.name,
-            env!("CARGO_BIN_EXE_netdoctor"),
-            "fleet",
-            "-o",
-            "json",
-        ])
-        .args(&args[2..])
-        .output()
-        .expect("fleet");
+    let mut no_token = vec!["fleet", "-o", "json"];
+    no_token.extend(args[2..].iter().map(String::as_str));
+    let out = netdoctor_on_switch(&lab.sw, &no_token);
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(

@@ -394,6 +394,20 @@ fn agrees(o: &Outcome, seen: &Seen) -> bool {
     }
 }
 
+/// What the kernel did (the client's report) when none of the evaluator's outcomes explains it.
+fn disagreement(what: &str, client: &str, res: &Evaluation) -> Option<String> {
+    let seen = parse_seen(client);
+    (!res.outcomes.iter().any(|o| agrees(o, &seen))).then(|| {
+        format!(
+            "{what}: kernel {seen:?}, evaluator {:?}",
+            res.outcomes
+                .iter()
+                .map(|o| (&o.verdict, o.packet.src, o.packet.dst, o.packet.dport))
+                .collect::<Vec<_>>()
+        )
+    })
+}
+
 fn router_ctx() -> HostContext {
     HostContext::with_addresses([
         ("r0", "10.77.1.1/24".parse().expect("net")),
@@ -501,16 +515,7 @@ fn differential(restore: &str) {
             pkt
         };
         let res = ev.path(hooks, &pkt);
-        let seen = parse_seen(&lab.client(spec));
-        if !res.outcomes.iter().any(|o| agrees(o, &seen)) {
-            failures.push(format!(
-                "{what}: kernel {seen:?}, evaluator {:?}",
-                res.outcomes
-                    .iter()
-                    .map(|o| (&o.verdict, o.packet.src, o.packet.dst, o.packet.dport))
-                    .collect::<Vec<_>>()
-            ));
-        }
+        failures.extend(disagreement(what, &lab.client(spec), &res));
         // The evaluator is certain in all these cases: one outcome.
         assert_eq!(res.outcomes.len(), 1, "{what}");
     }
@@ -650,16 +655,7 @@ fn kernel_agrees_iptables_and_nft_together() {
             let pkt = pkt.clone().in_iface("r0").out_iface("r1");
             let res = ev.path(&forward, &pkt);
             assert_eq!(res.outcomes.len(), 1, "{what}");
-            let seen = parse_seen(&lab.client(spec));
-            if !res.outcomes.iter().any(|o| agrees(o, &seen)) {
-                failures.push(format!(
-                    "{what}: kernel {seen:?}, evaluator {:?}",
-                    res.outcomes
-                        .iter()
-                        .map(|o| (&o.verdict, o.packet.src, o.packet.dst, o.packet.dport))
-                        .collect::<Vec<_>>()
-                ));
-            }
+            failures.extend(disagreement(what, &lab.client(spec), &res));
         }
         // The drop names the nft rule, in the set that holds it.
         let o = &ev

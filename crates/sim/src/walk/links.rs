@@ -133,7 +133,7 @@ impl Walker<'_> {
                 iif: None,
                 mark: f.pkt.mark,
             };
-            let used = match route::lookup(n, &flow) {
+            let used = match n.routing.lookup(&flow) {
                 Lookup::Route { route, .. } => Some(route.clone()),
                 _ => None,
             };
@@ -216,7 +216,7 @@ impl Walker<'_> {
         };
         let vx = link.vxlan.clone().unwrap_or_default();
         let port = netdoctor_datapath::overlay::vxlan_port(link);
-        let src = vx.local.or_else(|| route::source_for(n, remote));
+        let src = vx.local.or_else(|| n.routing.source_for(&n.ctx, remote));
         let Some(src) = src else {
             self.unknown(
                 path,
@@ -271,7 +271,7 @@ impl Walker<'_> {
             self.unknown(path, node, "ipip", d);
             return;
         }
-        let src = route::source_for(n, nexthop);
+        let src = n.routing.source_for(&n.ctx, nexthop);
         let Some(src) = src else {
             self.unknown(
                 path,

@@ -18,7 +18,7 @@ impl Walker<'_> {
             iif: None,
             mark: f.pkt.mark,
         };
-        let lk = route::lookup(n, &flow);
+        let lk = n.routing.lookup(&flow);
         let Some((dev, nexthop, kind)) = self.route_hop(&mut path, node, &lk, &f) else {
             return;
         };
@@ -41,13 +41,10 @@ impl Walker<'_> {
             // A DNAT in OUTPUT re-routes the packet (`ip_route_me_harder`).
             let (dev, nexthop) = if f.pkt.dst != flow.dst {
                 let n = &self.c.nodes[node];
-                let lk2 = route::lookup(
-                    n,
-                    &route::Flow {
-                        dst: f.pkt.dst,
-                        ..flow
-                    },
-                );
+                let lk2 = n.routing.lookup(&route::Flow {
+                    dst: f.pkt.dst,
+                    ..flow
+                });
                 match self.route_hop(&mut p, node, &lk2, &f) {
                     Some((d, nh, RouteKind::Unicast)) => (d, nh),
                     Some((_, _, k)) => {
@@ -251,7 +248,7 @@ impl Walker<'_> {
             iif: Some(iif),
             mark: f.pkt.mark,
         };
-        let lk = route::lookup(n, &flow);
+        let lk = n.routing.lookup(&flow);
         let Some((dev, nexthop, kind)) = self.route_hop(&mut path, node, &lk, &f) else {
             return;
         };
@@ -308,7 +305,10 @@ impl Walker<'_> {
                 return;
             }
             let mode = all.unwrap_or(0).max(this.unwrap_or(0));
-            match route::rp_filter(n, f.pkt.src, f.pkt.dst, iif, f.pkt.mark, mode) {
+            match n
+                .routing
+                .rp_filter(f.pkt.src, f.pkt.dst, iif, f.pkt.mark, mode)
+            {
                 Ok(why) => {
                     if mode != 0 {
                         self.hop(
