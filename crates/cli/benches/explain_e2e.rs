@@ -14,25 +14,6 @@ use std::time::{Duration, Instant};
 const NETDOCTOR: &str = env!("CARGO_BIN_EXE_netdoctor");
 const PAIRS: usize = 5;
 
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn netns() -> Option<Netns> {
-    let ns = Netns(format!("ndexplain{}", std::process::id()));
-    let ok = Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(ns)
-}
-
 /// Time one command, its output thrown away (as a pipe to `less` would not be).
 fn time(cmd: &mut Command, stdin: Option<&str>) -> Duration {
     if let Some(path) = stdin {
@@ -65,7 +46,8 @@ fn main() {
         dump.lines().count(),
         dump.len() as f64 / 1048576.0
     );
-    let ns = netns();
+    // The test-support namespace, deleted on drop; it needs root.
+    let ns = netdoctor_testkit::is_root().then(|| netdoctor_testkit::Netns::new("explain"));
     if ns.is_none() {
         println!("iptables-legacy-restore --test: not measured (cannot create a network namespace: not root?)");
     }
@@ -93,7 +75,7 @@ fn main() {
                     Command::new("ip").args([
                         "netns",
                         "exec",
-                        &ns.0,
+                        &ns.name,
                         "iptables-legacy-restore",
                         "--test",
                     ]),

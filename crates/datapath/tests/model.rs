@@ -199,9 +199,12 @@ fn a_dump_cut_short_or_a_lone_listing_is_never_taken_for_an_open_firewall() {
     s.iptables = vec![IptablesDump {
         backend: Backend::Unknown,
         family: Family::Ipv4,
+        // The paste itself, as the case bundle keeps it (tests/cases/weave3743_*).
         text: Arc::new(
-            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [1:60]\n:POSTRO"
-                .into(),
+            std::fs::read_to_string(netdoctor_testkit::repo_root().join(
+                "tests/cases/weave3743_rejoined_node_keeps_weave_bridge_ip/iptables-save.txt",
+            ))
+            .expect("weave#3743 paste"),
         ),
         source: Source::at("iptables-save.txt", 1),
     }];
