@@ -113,12 +113,19 @@ pub enum Command {
     #[command(
         long_about = "Gather every node's snapshot, from running agents (`--agent URL`, their \
         /v1/snapshot with the token from --token-file) or from files written by `netdoctor \
-        collect` (`--snapshot FILE`), concurrently; run every check on each node, with the \
+        collect` (`--snapshot FILE`), concurrently. With neither, the API server (--kubeconfig, \
+        --context, --in-cluster, else what kubectl would use) names the agents: the pods of \
+        --agent-selector in --agent-namespace, one per node, and the nodes of --node-selector \
+        that have none (each listed with why: no pod, CrashLoopBackOff, ...); the cluster's \
+        objects are read from it too. Needs `list` on those pods and on nodes. Then run every \
+        check on each node, with the \
         cluster's objects shared; compare the nodes with each other (duplicate VTEP MACs, one \
         pod subnet on two nodes, overlay devices with a different VNI or port); and summarise \
         per root cause: \"ip-forward-disabled on 37 of 1000 node(s)\". A node that cannot be \
         read is listed with why; the others are still diagnosed.",
         after_help = "Examples:\n  \
+        netdoctor fleet --token-file token                # agents found through kubectl's context\n  \
+        kubectl netdoctor fleet --context prod --token-file token -o json\n  \
         netdoctor fleet --snapshot n1.json --snapshot n2.json.zst --kube-objects cluster.json\n  \
         netdoctor fleet --agent http://10.0.0.11:9469 --agent http://10.0.0.12:9469 --token-file token -o json\n  \
         netdoctor fleet $(for n in 10.0.0.1{1..9}; do echo --agent http://$n:9469; done) --token-file token"
@@ -478,6 +485,28 @@ pub struct FleetArgs {
     /// The bearer token the agents require.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Without --agent or --snapshot: the agents' namespace, where the API is asked for them.
+    #[arg(long, value_name = "NS", default_value = "netdoctor")]
+    pub agent_namespace: String,
+    /// Without --agent or --snapshot: the label selector of the agents' pods.
+    #[arg(
+        long,
+        value_name = "SELECTOR",
+        default_value = "app.kubernetes.io/name=netdoctor"
+    )]
+    pub agent_selector: String,
+    /// Without --agent or --snapshot: the nodes that should each run an agent (the DaemonSet's
+    /// node selector); a node of these without one is reported. Empty for every node.
+    #[arg(
+        long,
+        value_name = "SELECTOR",
+        default_value = "kubernetes.io/os=linux"
+    )]
+    pub node_selector: String,
+    /// Without --agent or --snapshot: the agents' port (default: the pod's container port named
+    /// `metrics`, else 9469).
+    #[arg(long, value_name = "PORT")]
+    pub agent_port: Option<u16>,
     /// How many nodes are read at once.
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub concurrency: usize,

@@ -51,19 +51,25 @@ pub fn load_cluster(
     live_cluster(flags).map(|c| Some(std::sync::Arc::new(c)))
 }
 
+/// The API access the flags name (`--context`, `--kubeconfig`, `--in-cluster`), if any.
 #[cfg(feature = "live-api")]
-fn live_cluster(flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
+pub(crate) fn access(flags: &ObjectFlags) -> Option<netdoctor_kubeapi::Access> {
     use netdoctor_kubeapi::Access;
-    let _progress =
-        crate::progress::Progress::spinner("reading the cluster's objects from the API server");
-    let access = match (&flags.context, &flags.kubeconfig) {
-        (Some(c), k) => Access::Context {
+    match (&flags.context, &flags.kubeconfig) {
+        (Some(c), k) => Some(Access::Context {
             kubeconfig: k.clone(),
             context: c.clone(),
-        },
-        (None, Some(p)) => Access::Kubeconfig(p.clone()),
-        (None, None) => Access::InCluster,
-    };
+        }),
+        (None, Some(p)) => Some(Access::Kubeconfig(p.clone())),
+        (None, None) => flags.in_cluster.then_some(Access::InCluster),
+    }
+}
+
+#[cfg(feature = "live-api")]
+fn live_cluster(flags: &ObjectFlags) -> Result<netdoctor_kube::Cluster> {
+    let _progress =
+        crate::progress::Progress::spinner("reading the cluster's objects from the API server");
+    let access = access(flags).unwrap_or(netdoctor_kubeapi::Access::InCluster);
     Ok(netdoctor_kubeapi::load(&access)?)
 }
 

@@ -17,16 +17,32 @@ use std::sync::{Arc, Mutex};
 const MAX_SNAPSHOT: u64 = 512 << 20;
 
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "live-api"), allow(dead_code))]
 pub(crate) enum Source {
+    /// `--agent URL`.
     Agent(String),
+    /// `--snapshot FILE`.
     File(std::path::PathBuf),
+    /// A node's agent found through the API.
+    Discovered { node: String, url: String },
+    /// A node the API names whose agent cannot be read, and why.
+    Unavailable { node: String, why: String },
 }
 
 impl Source {
     pub(crate) fn shown(&self) -> String {
         match self {
-            Source::Agent(u) => u.clone(),
+            Source::Agent(u) | Source::Discovered { url: u, .. } => u.clone(),
             Source::File(p) => p.display().to_string(),
+            Source::Unavailable { node, .. } => format!("node/{node}"),
+        }
+    }
+
+    /// The node's name when it is known before reading it.
+    fn node(&self) -> Option<&str> {
+        match self {
+            Source::Discovered { node, .. } | Source::Unavailable { node, .. } => Some(node),
+            Source::Agent(_) | Source::File(_) => None,
         }
     }
 }
@@ -59,10 +75,10 @@ pub(crate) struct FleetReport {
 pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
     let mut sources: Vec<Source> = args.agent.iter().cloned().map(Source::Agent).collect();
     sources.extend(args.snapshot.iter().cloned().map(Source::File));
-    if sources.is_empty() {
-        anyhow::bail!(
-            "no nodes: name agents with --agent URL or snapshot files with --snapshot FILE"
-        );
+    // Without agents or files named, the API says where the agents are.
+    let discovered = sources.is_empty();
+    if discovered {
+        sources = discover(args)?;
     }
     let token = match &args.token_file {
         Some(f) => Some(crate::agent::read_token(f)?),
@@ -76,7 +92,12 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
     let mut opts = options(&args.cluster);
     // One node's name cannot be every node's.
     opts.node_name = None;
-    opts.cluster = load_cluster(&args.cluster.objects, &snapshots)?;
+    opts.cluster = if discovered && args.cluster.objects.kube_objects.is_none() {
+        // The API that named the agents also has the cluster's objects.
+        live_objects(args)?
+    } else {
+        load_cluster(&args.cluster.objects, &snapshots)?
+    };
     let mut nodes = Vec::new();
     let mut named: Vec<(String, &NodeSnapshot)> = Vec::new();
     for (src, r) in &gathered {
@@ -93,7 +114,7 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
                 });
             }
             Err(e) => nodes.push(NodeResult {
-                node: src.shown(),
+                node: src.node().map_or_else(|| src.shown(), str::to_string),
                 source: src.shown(),
                 findings: Vec::new(),
                 not_checked: Vec::new(),
@@ -142,6 +163,82 @@ pub fn run_fleet(args: &FleetArgs) -> Result<ExitCode> {
     })
 }
 
+/// The agents the API knows (`--agent-namespace`, `--agent-selector`), one source per node of
+/// `--node-selector`: its agent, or why it has none that can be read.
+#[cfg(feature = "live-api")]
+fn discover(args: &FleetArgs) -> Result<Vec<Source>> {
+    use netdoctor_kubeapi::agents::AgentQuery;
+    let access =
+        crate::check::access(&args.cluster.objects).unwrap_or(netdoctor_kubeapi::Access::Infer);
+    let query = AgentQuery {
+        namespace: args.agent_namespace.clone(),
+        selector: args.agent_selector.clone(),
+        node_selector: args.node_selector.clone(),
+        port: args.agent_port,
+    };
+    let d = {
+        let _progress = crate::progress::Progress::spinner("finding the agents through the API");
+        netdoctor_kubeapi::agents::discover(&access, &query).with_context(|| {
+            "no --agent or --snapshot given, and the API could not be asked for the agents \
+             (name them with --agent URL, or snapshot files with --snapshot FILE)"
+        })?
+    };
+    if d.agents.is_empty() {
+        anyhow::bail!(
+            "no agent pods match -l {} in namespace {}: deploy them (deploy/netdoctor.yaml), \
+             or name agents with --agent URL or snapshot files with --snapshot FILE",
+            query.selector,
+            query.namespace
+        );
+    }
+    if let Some(e) = &d.nodes_error {
+        eprintln!("netdoctor: warning: {e}: nodes without an agent are not listed");
+    }
+    let mut sources: Vec<Source> = d
+        .agents
+        .into_iter()
+        .map(|a| match (a.problem, a.url) {
+            (None, Some(url)) => Source::Discovered { node: a.node, url },
+            (why, _) => Source::Unavailable {
+                node: a.node,
+                why: why.unwrap_or_else(|| "its agent pod has no address".into()),
+            },
+        })
+        .collect();
+    for node in d.without_agent.unwrap_or_default() {
+        sources.push(Source::Unavailable {
+            node,
+            why: format!(
+                "no agent pod (-n {} -l {}) runs on this node: is the DaemonSet scheduled here?",
+                query.namespace, query.selector
+            ),
+        });
+    }
+    Ok(sources)
+}
+
+#[cfg(feature = "live-api")]
+fn live_objects(args: &FleetArgs) -> Result<Option<Arc<netdoctor_kube::Cluster>>> {
+    let access =
+        crate::check::access(&args.cluster.objects).unwrap_or(netdoctor_kubeapi::Access::Infer);
+    let _progress =
+        crate::progress::Progress::spinner("reading the cluster's objects from the API server");
+    Ok(Some(Arc::new(netdoctor_kubeapi::load(&access)?)))
+}
+
+#[cfg(not(feature = "live-api"))]
+fn discover(_args: &FleetArgs) -> Result<Vec<Source>> {
+    anyhow::bail!(
+        "no nodes: name agents with --agent URL or snapshot files with --snapshot FILE (this \
+         netdoctor was built without the live-api feature, so it cannot ask the API for them)"
+    )
+}
+
+#[cfg(not(feature = "live-api"))]
+fn live_objects(_args: &FleetArgs) -> Result<Option<Arc<netdoctor_kube::Cluster>>> {
+    Ok(None)
+}
+
 pub(crate) type Gathered = Vec<(Source, Result<NodeSnapshot, String>)>;
 
 /// Read every source on `--concurrency` threads, with a progress line on a terminal.
@@ -174,7 +271,10 @@ pub(crate) fn gather(
                     Source::File(p) => {
                         netdoctor_collect::snapshot_io::read_snapshot(p).map_err(|e| e.to_string())
                     }
-                    Source::Agent(url) => from_agent(&http, url, token.as_deref()),
+                    Source::Agent(url) | Source::Discovered { url, .. } => {
+                        from_agent(&http, url, token.as_deref())
+                    }
+                    Source::Unavailable { why, .. } => Err(why.clone()),
                 };
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
                 done.fetch_add(1, Ordering::Relaxed);

@@ -38,7 +38,8 @@ fn manifests_are_valid_kubernetes_objects() {
             "ClusterRole",
             "ClusterRoleBinding",
             "DaemonSet",
-            "Service"
+            "Service",
+            "ClusterRole"
         ]
     );
     for d in &all {
@@ -105,6 +106,48 @@ fn manifests_are_valid_kubernetes_objects() {
         svc["spec"]["selector"],
         ds["spec"]["template"]["metadata"]["labels"]
     );
+    // `fleet` looks for the agents where the DaemonSet puts them, on the nodes it selects.
+    let help = Command::new(env!("CARGO_BIN_EXE_netdoctor"))
+        .args(["fleet", "--help"])
+        .output()
+        .expect("fleet --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let selector = |m: &Value| -> String {
+        let m = m.as_object().expect("labels");
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().expect("label")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for (flag, want) in [
+        (
+            "--agent-namespace",
+            ds["metadata"]["namespace"]
+                .as_str()
+                .expect("ns")
+                .to_string(),
+        ),
+        (
+            "--agent-selector",
+            selector(&ds["spec"]["selector"]["matchLabels"]),
+        ),
+        ("--node-selector", selector(&pod["nodeSelector"])),
+    ] {
+        let line = help
+            .split("\n      --")
+            .find(|s| s.starts_with(&flag[2..]))
+            .unwrap_or_else(|| panic!("{flag} not in fleet --help"));
+        assert!(
+            line.contains(&format!("[default: {want}]")),
+            "{flag}: {line}"
+        );
+    }
+    // The fleet's own role lists, and only lists.
+    let fleet_role = &all[6];
+    assert_eq!(fleet_role["metadata"]["name"], "netdoctor-fleet");
+    for rule in fleet_role["rules"].as_array().expect("rules") {
+        assert_eq!(rule["verbs"], serde_json::json!(["list"]), "{rule}");
+    }
     let sm = &docs("deploy/prometheus/servicemonitor.yaml")[0];
     assert_eq!(sm["kind"], "ServiceMonitor");
     assert_eq!(

@@ -85,32 +85,14 @@ fn committed_schemas_are_the_ones_the_types_give() {
     }
 }
 
-/// A one-node snapshot with a pod bridge (as `trace_cli.rs` writes it).
+/// A one-node snapshot with a pod bridge, forwarding off and FORWARD dropping.
 fn snapshot(dir: &Path, name: &str) -> PathBuf {
-    let src = json!({"file": "test"});
-    let snap = json!({
-        "schema": "netdoctor.snapshot/v1",
-        "hostname": name,
-        "sysctls": {"net.ipv4.ip_forward": {"value": "0", "source": src}},
-        "links": [
-            {"name": "eth0", "mtu": 1500, "flags": ["UP", "LOWER_UP"], "source": src},
-            {"name": "cni0", "kind": "bridge", "mtu": 1450, "flags": ["UP", "LOWER_UP"], "source": src}
-        ],
-        "addresses": [
-            {"ifname": "eth0", "addr": "172.31.255.10", "prefix_len": 24, "source": src},
-            {"ifname": "cni0", "addr": "10.244.0.1", "prefix_len": 24, "source": src}
-        ],
-        "routes": [
-            {"table": 254, "kind": "unicast", "dst": "10.244.0.0/24", "dev": "cni0", "source": src},
-            {"table": 254, "kind": "unicast", "dst": "172.31.255.0/24", "dev": "eth0", "source": src}
-        ],
-        "neighbours": [], "fdb": [],
-        "iptables": [{"backend": "nft", "family": "ipv4", "source": src,
-            "text": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"}]
-    });
-    let p = dir.join(format!("{name}.json"));
-    std::fs::write(&p, serde_json::to_vec(&snap).expect("json")).expect("write");
-    p
+    support::one_node(
+        dir,
+        name,
+        "0",
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    )
 }
 
 #[test]

@@ -7,47 +7,17 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
 
+mod support;
+
+use support::{one_node, FORWARD_ACCEPTS_PODS};
+
 /// One node with two pods on `cni0`.
 fn write_node(dir: &Path) -> std::path::PathBuf {
-    write_node_fwd(dir, "1")
+    one_node(dir, "n0", "1", FORWARD_ACCEPTS_PODS)
 }
 
 fn write_node_fwd(dir: &Path, ip_forward: &str) -> std::path::PathBuf {
-    write_node_rules(dir, ip_forward, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n")
-}
-
-fn write_node_rules(dir: &Path, ip_forward: &str, rules: &str) -> std::path::PathBuf {
-    let src = json!({"file": "test"});
-    let snap = json!({
-        "schema": "netdoctor.snapshot/v1",
-        "hostname": "n0",
-        "sysctls": {
-            "net.ipv4.ip_forward": {"value": ip_forward, "source": src},
-            "net.bridge.bridge-nf-call-iptables": {"value": "1", "source": src}
-        },
-        "bridge_nf_present": {"value": true, "source": src},
-        "links": [
-            {"name": "eth0", "mtu": 1500, "flags": ["UP", "LOWER_UP"], "source": src},
-            {"name": "cni0", "kind": "bridge", "mtu": 1450, "flags": ["UP", "LOWER_UP"], "source": src}
-        ],
-        "addresses": [
-            {"ifname": "eth0", "addr": "172.31.255.10", "prefix_len": 24, "source": src},
-            {"ifname": "cni0", "addr": "10.244.0.1", "prefix_len": 24, "source": src}
-        ],
-        "routes": [
-            {"table": 254, "kind": "unicast", "dst": "10.244.0.0/24", "dev": "cni0", "source": src},
-            {"table": 254, "kind": "unicast", "dst": "172.31.255.0/24", "dev": "eth0", "source": src}
-        ],
-        "neighbours": [],
-        "fdb": [],
-        "iptables": [{
-            "backend": "nft", "family": "ipv4", "source": src,
-            "text": rules
-        }]
-    });
-    let p = dir.join("n0.json");
-    std::fs::write(&p, serde_json::to_vec(&snap).expect("json")).expect("write");
-    p
+    one_node(dir, "n0", ip_forward, FORWARD_ACCEPTS_PODS)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -276,7 +246,7 @@ fn large_rule_sets_are_read_when_the_path_needs_them() {
     assert!(rules.len() > 1 << 20);
     let reject_line = rules.lines().count() - 2;
     let dir = tempfile::tempdir().expect("tmp");
-    let snap = write_node_rules(dir.path(), "1", &rules);
+    let snap = one_node(dir.path(), "n0", "1", &rules);
     let out = run(&[
         "--snapshot",
         snap.to_str().expect("utf8"),

@@ -1,5 +1,6 @@
-//! Live access to the Kubernetes API: the cluster view (read-only), and the agent's report on
-//! its own node ([`report`]: one Node condition and Events, nothing else).
+//! Live access to the Kubernetes API: the cluster view (read-only), the node agents for `fleet`
+//! ([`agents`]: read-only too), and the agent's report on its own node ([`report`]: one Node
+//! condition and Events, nothing else).
 //!
 //! It lists Nodes, Pods, Services and EndpointSlices (and Calico's BlockAffinities when that
 //! CRD exists) and hands them to `netdoctor-kube` as the same JSON `kubectl get -o json`
@@ -8,6 +9,7 @@
 //!
 //! This crate must not interpret the objects: that is `netdoctor-kube`'s job.
 
+pub mod agents;
 pub mod report;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};

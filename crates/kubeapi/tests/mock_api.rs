@@ -6,10 +6,9 @@
 
 use netdoctor_kube::Cluster;
 use netdoctor_kubeapi::{load, Access};
+use netdoctor_testkit::mock_http::{MockHttp, Request, Response};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 
 fn node(i: u8) -> Value {
     let backend = json!({"VNI": 1, "VtepMAC": format!("0e:6e:64:00:00:{:02x}", i + 1)}).to_string();
@@ -60,82 +59,30 @@ fn objects() -> Vec<(&'static str, &'static str, Vec<Value>)> {
     ]
 }
 
-fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
-}
-
-/// Serve every connection until the test ends; record "METHOD path" of each request.
-fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<String>>>) {
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { return };
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-            loop {
-                let mut request = String::new();
-                if reader.read_line(&mut request).unwrap_or(0) == 0 {
-                    return;
-                }
-                let mut length = 0usize;
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if h == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let mut parts = request.split_whitespace();
-                let method = parts.next().unwrap_or("").to_string();
-                let target = parts.next().unwrap_or("").to_string();
-                seen.lock()
-                    .expect("lock")
-                    .push(format!("{method} {target}"));
-                let path = target.split('?').next().unwrap_or("");
-                let found = objects().into_iter().find(|(p, _, _)| *p == path);
-                let r = match found {
-                    Some((_, kind, items)) if method == "GET" => {
-                        let apiv = items
-                            .first()
-                            .and_then(|i| i["apiVersion"].as_str().map(str::to_string))
-                            .unwrap_or_else(|| "v1".into());
-                        let list = json!({"apiVersion": apiv, "kind": kind, "metadata": {"resourceVersion": "7"}, "items": items});
-                        respond(&mut stream, "200 OK", &list.to_string())
-                    }
-                    _ => respond(
-                        &mut stream,
-                        "404 Not Found",
-                        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}).to_string(),
-                    ),
-                };
-                if r.is_err() {
-                    return;
-                }
+/// Answer the list requests with [`objects`], anything else with 404.
+fn api() -> MockHttp {
+    MockHttp::start(|r: &Request| {
+        let found = objects().into_iter().find(|(p, _, _)| *p == r.path);
+        match found {
+            Some((_, kind, items)) if r.method == "GET" => {
+                let apiv = items
+                    .first()
+                    .and_then(|i| i["apiVersion"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "v1".into());
+                Response::ok(
+                    json!({"apiVersion": apiv, "kind": kind, "metadata": {"resourceVersion": "7"}, "items": items})
+                        .to_string(),
+                )
             }
-        });
-    }
+            _ => Response::status(404, "NotFound"),
+        }
+    })
 }
 
 #[test]
 fn live_path_reads_what_the_files_say() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    std::thread::spawn(move || serve(listener, s2));
-
-    let live = load(&Access::Url(format!("http://{addr}"))).expect("live load");
+    let server = api();
+    let live = load(&Access::Url(server.url())).expect("live load");
 
     let docs: Vec<(String, String)> = objects()
         .into_iter()
@@ -173,7 +120,11 @@ fn live_path_reads_what_the_files_say() {
         Some(30080)
     );
 
-    let seen = seen.lock().expect("lock").clone();
+    let seen: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
     assert!(
         seen.iter().all(|r| r.starts_with("GET ")),
         "only reads: {seen:?}"
@@ -205,11 +156,8 @@ fn unreachable_server_is_an_error_not_a_panic() {
 /// `--context NAME` picks that context of the kubeconfig, not its current one.
 #[test]
 fn a_named_context_is_used_instead_of_the_current_one() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    std::thread::spawn(move || serve(listener, s2));
+    let server = api();
+    let addr = server.addr();
     let dead = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")

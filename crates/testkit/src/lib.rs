@@ -4,10 +4,12 @@
 //!   packets) and some tools skips without them, saying why, unless `NETDOCTOR_REQUIRE_LAB=1`,
 //!   when it fails: CI never skips silently;
 //! - [`Netns`]: a scratch network namespace, deleted on drop, also when the test panics;
-//! - [`fixture`] / [`read_fixture`]: the real-world fixtures kept in `tests/fixtures/`.
+//! - [`fixture`] / [`read_fixture`]: the real-world fixtures kept in `tests/fixtures/`;
+//! - [`mock_http::MockHttp`]: a mocked server at the HTTP layer (the Kubernetes API, agents).
 
 pub mod flannel_node;
 pub mod kube_dump;
+pub mod mock_http;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! Test support: root gating and network namespaces that clean up after themselves.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// True when the test may use namespaces. Without root it skips, unless
@@ -164,4 +164,41 @@ pub fn assert_schema(name: &str, v: &serde_json::Value) {
         errors.is_empty(),
         "{name} output does not validate against docs/schemas/{name}.schema.json: {errors:#?}"
     );
+}
+
+/// The rules [`one_node`] usually carries: FORWARD drops by policy and accepts the pod range.
+pub const FORWARD_ACCEPTS_PODS: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -s 10.244.0.0/16 -j ACCEPT\nCOMMIT\n";
+
+/// A one-node snapshot written by hand (no root needed), as `DIR/NAME.json`: eth0 with
+/// 172.31.255.10/24, pods on the bridge cni0 (10.244.0.0/24), bridge netfilter on, this
+/// `ip_forward` and these iptables-nft rules.
+pub fn one_node(dir: &Path, name: &str, ip_forward: &str, rules: &str) -> PathBuf {
+    let src = serde_json::json!({"file": "test"});
+    let snap = serde_json::json!({
+        "schema": "netdoctor.snapshot/v1",
+        "hostname": name,
+        "sysctls": {
+            "net.ipv4.ip_forward": {"value": ip_forward, "source": src},
+            "net.bridge.bridge-nf-call-iptables": {"value": "1", "source": src}
+        },
+        "bridge_nf_present": {"value": true, "source": src},
+        "links": [
+            {"name": "eth0", "mtu": 1500, "flags": ["UP", "LOWER_UP"], "source": src},
+            {"name": "cni0", "kind": "bridge", "mtu": 1450, "flags": ["UP", "LOWER_UP"], "source": src}
+        ],
+        "addresses": [
+            {"ifname": "eth0", "addr": "172.31.255.10", "prefix_len": 24, "source": src},
+            {"ifname": "cni0", "addr": "10.244.0.1", "prefix_len": 24, "source": src}
+        ],
+        "routes": [
+            {"table": 254, "kind": "unicast", "dst": "10.244.0.0/24", "dev": "cni0", "source": src},
+            {"table": 254, "kind": "unicast", "dst": "172.31.255.0/24", "dev": "eth0", "source": src}
+        ],
+        "neighbours": [],
+        "fdb": [],
+        "iptables": [{"backend": "nft", "family": "ipv4", "source": src, "text": rules}]
+    });
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(&p, serde_json::to_vec(&snap).expect("json")).expect("write the snapshot");
+    p
 }
