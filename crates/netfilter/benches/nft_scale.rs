@@ -7,7 +7,8 @@
 //! Prints the median of the paired ratios (target: netdoctor at least 20x faster), and checks
 //! that both read the same number of rules. Needs root and `nft`; says so and stops otherwise.
 //!
-//! Run: `cargo bench -p netdoctor-netfilter --bench nft_scale`.
+//! Run: `cargo bench -p netdoctor-netfilter --bench nft_scale` (`ND_BENCH_WRITE_NFT=FILE` also
+//! writes the listing, to profile the reader on it).
 
 use netdoctor_netfilter::parse_nft_text;
 use std::fmt::Write as _;
@@ -139,6 +140,10 @@ fn main() {
     }
     let listed = sh(&["ip", "netns", "exec", &ns, "nft", "list", "ruleset"]);
     let text = String::from_utf8(listed.stdout).expect("utf-8");
+    // For profiling the reader alone: `ND_BENCH_WRITE_NFT=FILE` keeps the listing.
+    if let Some(out) = std::env::var_os("ND_BENCH_WRITE_NFT") {
+        std::fs::write(out, &text).expect("write the listing");
+    }
     println!(
         "rule set: {SERVICES} Services x {ENDPOINTS} endpoints, {:.1} MiB of `nft list ruleset`",
         text.len() as f64 / (1 << 20) as f64

@@ -15,6 +15,16 @@ use crate::rule::Ruleset;
 use serde_json::{json, Map, Value};
 
 /// Parse `nft list ruleset` text.
+/// An object of `key => value` pairs. Unlike `json!`, which serialises every interpolated
+/// expression again (a deep copy of a `Value`), this moves them.
+macro_rules! obj {
+    ($($k:expr => $v:expr),* $(,)?) => {{
+        let mut m = Map::new();
+        $( m.insert(String::from($k), Value::from($v)); )*
+        Value::Object(m)
+    }};
+}
+
 pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
     let mut r = Reader {
         file,
@@ -31,7 +41,7 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
         r.line(no, raw);
     }
     if let Some(set) = r.set.take() {
-        r.items.push(json!({ set.kind.clone(): set.value }));
+        r.items.push(obj! { set.kind => set.value });
     }
     let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
     let open_chain = r.chain.clone().map(|c| (r.table_names(), c));
@@ -49,7 +59,7 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             "{file} holds chains without their table: a fragment"
         ));
     }
-    let doc = json!({ "nftables": r.items });
+    let doc = obj! { "nftables" => std::mem::take(&mut r.items) };
     let (mut rs, mut errors) = parse_nft_doc(&doc, file, Origin::NftText);
     rs.cut = cut;
     // The chain the cut fell in: a packet reaching its end meets rules nobody saw.
@@ -181,7 +191,7 @@ impl Reader<'_> {
                 let rest = t.split_once('{').map_or("", |(_, r)| r);
                 let closed = set_body(&mut def, rest);
                 if closed {
-                    self.items.push(json!({ def.kind.clone(): def.value }));
+                    self.items.push(obj! { def.kind => def.value });
                 } else {
                     self.set = Some(def);
                 }
@@ -315,7 +325,7 @@ impl Reader<'_> {
             return;
         };
         if set_body(&mut def, t) {
-            self.items.push(json!({ def.kind.clone(): def.value }));
+            self.items.push(obj! { def.kind => def.value });
         } else {
             self.set = Some(def);
         }
@@ -328,14 +338,17 @@ impl Reader<'_> {
         let (fam, table) = self.table_names();
         let (exprs, comment, unread) = rule_exprs(t);
         // `_text`: the line as written, so the rule keeps it (and is not rendered again).
-        let mut rule = json!({
-            "family": fam, "table": table, "chain": chain, "handle": no, "expr": exprs,
-            "_text": t.trim()
-        });
+        let mut rule = Map::new();
+        rule.insert("family".into(), fam.into());
+        rule.insert("table".into(), table.into());
+        rule.insert("chain".into(), chain.into());
+        rule.insert("handle".into(), no.into());
+        rule.insert("expr".into(), exprs.into());
+        rule.insert("_text".into(), t.trim().into());
         if let Some(c) = comment {
-            rule["comment"] = json!(c);
+            rule.insert("comment".into(), c.into());
         }
-        self.items.push(json!({ "rule": rule }));
+        self.items.push(obj! { "rule" => rule });
         if let Some(u) = unread {
             self.error(
                 no,
@@ -442,11 +455,11 @@ fn element(e: &str) -> Value {
     };
     let mut k = concat_value(key);
     if let Some(c) = comment {
-        k = json!({"elem": {"val": k, "comment": c}});
+        k = obj! { "elem" => obj! { "val" => k, "comment" => c } };
     }
     match data.map(verdict) {
-        Some(Some(v)) => json!([k, v]),
-        Some(None) => json!([k, value(data.unwrap_or_default())]),
+        Some(Some(v)) => Value::Array(vec![k, v]),
+        Some(None) => Value::Array(vec![k, value(data.unwrap_or_default())]),
         None => k,
     }
 }
@@ -455,7 +468,7 @@ fn element(e: &str) -> Value {
 fn concat_value(s: &str) -> Value {
     let parts: Vec<&str> = s.split(" . ").map(str::trim).collect();
     if parts.len() > 1 {
-        json!({"concat": parts.into_iter().map(value).collect::<Vec<_>>()})
+        obj! { "concat" => parts.into_iter().map(value).collect::<Vec<_>>() }
     } else {
         value(s)
     }
@@ -606,7 +619,7 @@ fn service_port(name: &str) -> Option<u64> {
 fn value(tok: &str) -> Value {
     let tok = tok.trim().trim_end_matches(',');
     if let Some(inner) = tok.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-        return json!({ "set": elements(inner) });
+        return obj! { "set" => elements(inner) };
     }
     if tok.starts_with('@') {
         return json!(tok);
@@ -675,7 +688,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
         } else {
             op
         };
-        exprs.push(json!({"match": {"op": op, "left": left, "right": right}}));
+        exprs.push(obj! { "match" => obj! { "op" => op, "left" => left, "right" => right } });
     };
     while i < toks.len() {
         let w = tok(i);
@@ -687,7 +700,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                     c.insert(tok(i).into(), value(tok(i + 1)));
                     i += 2;
                 }
-                exprs.push(json!({ "counter": c }));
+                exprs.push(obj! { "counter" => c });
             }
             "accept" | "drop" | "return" | "continue" | "notrack" => {
                 exprs.push(json!({ w: null }));
@@ -716,7 +729,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                     }
                 }
                 exprs.push(
-                    json!({ "reject": if r.is_empty() { Value::Null } else { Value::Object(r) } }),
+                    obj! { "reject" => if r.is_empty() { Value::Null } else { Value::Object(r) } },
                 );
             }
             "masquerade" | "redirect" => {
@@ -740,7 +753,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                 if !flags.is_empty() {
                     m.insert("flags".into(), Value::Array(flags));
                 }
-                exprs.push(json!({ w: if m.is_empty() { Value::Null } else { Value::Object(m) } }));
+                exprs.push(obj! { w => if m.is_empty() { Value::Null } else { Value::Object(m) } });
             }
             "snat" | "dnat" => {
                 // `dnat to 10.0.0.1:80`, `dnat ip to ...`, `snat to 1.2.3.4`.
@@ -762,7 +775,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                 if let Some(p) = port {
                     n.insert("port".into(), value(p));
                 }
-                exprs.push(json!({ w: n }));
+                exprs.push(obj! { w => n });
                 i = j + 2;
             }
             "log" => {
@@ -772,7 +785,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                     l.insert(tok(i).into(), value(tok(i + 1)));
                     i += 2;
                 }
-                exprs.push(json!({ "log": l }));
+                exprs.push(obj! { "log" => l });
             }
             "comment" => {
                 comment = Some(tok(i + 1).trim_matches('"').to_string());
@@ -785,12 +798,12 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                     json!({"ct": {"key": "mark"}})
                 };
                 let v = mark_value(&toks, i + 3);
-                exprs.push(json!({"mangle": {"key": key, "value": v.0}}));
+                exprs.push(obj! { "mangle" => obj! { "key" => key, "value" => v.0 } });
                 i = v.1;
             }
             "mark" if tok(i + 1) == "set" => {
                 let v = mark_value(&toks, i + 2);
-                exprs.push(json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": v.0}}));
+                exprs.push(obj! { "mangle" => obj! { "key" => json!({"meta": {"key": "mark"}}), "value" => v.0 } });
                 i = v.1;
             }
             "limit" | "quota" => {
@@ -825,22 +838,22 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
                     }
                 }
                 let mut left = if keys.len() > 1 {
-                    json!({ "concat": keys })
+                    obj! { "concat" => keys }
                 } else {
                     keys.pop().unwrap_or(Value::Null)
                 };
                 // A mask: `meta mark & 0x00004000 == 0x00000000`.
                 if matches!(tok(j), "&" | "and") {
-                    left = json!({"&": [left, parse_num(tok(j + 1))]});
+                    left = obj! { "&" => vec![left, parse_num(tok(j + 1))] };
                     j += 2;
                 }
                 if tok(j) == "vmap" {
                     let data = tok(j + 1);
                     let data = match data.strip_prefix('{').and_then(|d| d.strip_suffix('}')) {
-                        Some(inner) => json!({ "set": elements(inner) }),
+                        Some(inner) => obj! { "set" => elements(inner) },
                         None => json!(data),
                     };
-                    exprs.push(json!({"vmap": {"key": left, "data": data}}));
+                    exprs.push(obj! { "vmap" => obj! { "key" => left, "data" => data } });
                     i = j + 2;
                     continue;
                 }
@@ -960,7 +973,7 @@ fn mark_value(toks: &[String], at: usize) -> (Value, usize) {
                 o => o,
             };
             let n = parse_num(t(next + 1));
-            return (json!({ op: [{"meta": {"key": "mark"}}, n] }), next + 2);
+            return (obj! { op => vec![json!({"meta": {"key": "mark"}}), n] }, next + 2);
         }
         return (json!({"meta": {"key": "mark"}}), next);
     }
