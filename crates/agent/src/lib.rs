@@ -156,14 +156,17 @@ pub struct Agent {
     watcher: Option<watch::Watcher>,
 }
 
-type CheckFn = dyn FnMut() -> Result<CheckResult, String> + Send;
+/// Why one check could not run (served by `/healthz` until the next one runs).
+pub type CheckError = Box<dyn std::error::Error + Send + Sync>;
+
+type CheckFn = dyn FnMut() -> Result<CheckResult, CheckError> + Send;
 
 impl Agent {
     /// Bind the listener, start the checker (its first check runs at once) and, when asked,
     /// the netlink watcher. Returns when the agent is serving.
     pub fn start(
         config: Config,
-        check: impl FnMut() -> Result<CheckResult, String> + Send + 'static,
+        check: impl FnMut() -> Result<CheckResult, CheckError> + Send + 'static,
     ) -> Result<Agent, AgentError> {
         let shared = Arc::new(Shared {
             latest: RwLock::new(Latest::default()),
@@ -302,6 +305,6 @@ fn run_one(check: &mut Box<CheckFn>, trigger: Trigger, shared: &Shared) {
             latest.finished = Some(now);
             latest.error = None;
         }
-        Err(e) => latest.error = Some(e),
+        Err(e) => latest.error = Some(e.to_string()),
     }
 }

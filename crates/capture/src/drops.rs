@@ -7,6 +7,7 @@
 //! window is read) and family (IPv4 only); `NOT_SPECIFIED` (the kernel's "freed, no reason
 //! given") is filtered out in the kernel.
 
+use crate::TracingError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -63,25 +64,29 @@ pub fn reason_codes(format: &str) -> BTreeMap<String, u32> {
     out
 }
 
-fn write(path: &Path, what: &str) -> Result<(), String> {
-    std::fs::write(path, what).map_err(|e| format!("writing {what:?} to {}: {e}", path.display()))
+fn write(path: &Path, what: &str) -> Result<(), TracingError> {
+    std::fs::write(path, what).map_err(|source| TracingError::Io {
+        what: "writing to",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl DropWatch {
     /// Start recording IPv4 drops in an instance of our own under `tracefs`.
-    pub fn start(tracefs: &Path) -> Result<DropWatch, String> {
+    pub fn start(tracefs: &Path) -> Result<DropWatch, TracingError> {
         let event = tracefs.join("events/skb/kfree_skb");
         if !event.is_dir() {
-            return Err(format!(
-                "{} has no skb:kfree_skb event (a kernel before 5.17, or tracing not built in)",
-                tracefs.display()
-            ));
+            return Err(TracingError::NoDropEvent(tracefs.to_path_buf()));
         }
         let instance = tracefs.join(format!("instances/netdoctor-{}", std::process::id()));
         // A leftover of a run killed with SIGKILL: start clean.
         let _ = std::fs::remove_dir(&instance);
-        std::fs::create_dir(&instance)
-            .map_err(|e| format!("creating the tracing instance {}: {e}", instance.display()))?;
+        std::fs::create_dir(&instance).map_err(|source| TracingError::Io {
+            what: "creating the tracing instance",
+            path: instance.clone(),
+            source,
+        })?;
         let watch = DropWatch { instance };
         let format = std::fs::read_to_string(event.join("format")).unwrap_or_default();
         let codes = reason_codes(&format);

@@ -39,6 +39,35 @@ pub enum CaptureError {
     Io(#[from] std::io::Error),
 }
 
+/// Why a kernel tracing aid (tracefs, the drop watch, the rule trace) is not there. The
+/// capture goes on without it and says why.
+#[derive(Debug, thiserror::Error)]
+pub enum TracingError {
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: nix::Error,
+    },
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot run {tool}: {source}")]
+    Spawn {
+        tool: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{command}: {stderr}")]
+    Failed { command: String, stderr: String },
+    #[error("{} has no skb:kfree_skb event (a kernel before 5.17, or tracing not built in)", .0.display())]
+    NoDropEvent(PathBuf),
+    /// The caller's reason (`--no-drop-reasons`, tracefs not mounted).
+    #[error("{0}")]
+    NotAvailable(String),
+}
+
 /// Where to capture, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturePoint {
@@ -241,12 +270,12 @@ pub struct Outcome {
     pub points: Vec<CapturePoint>,
     pub report: netdoctor_pcap::Report,
     /// The kernel's drops during the flow, or why they were not recorded.
-    pub drops: Result<Vec<DropCount>, String>,
+    pub drops: Result<Vec<DropCount>, TracingError>,
     /// What was sent, or that the user's traffic was waited for.
     pub sent: Vec<String>,
     /// The nf_tables rules (or chain policies) that dropped the flow, by the kernel's own trace:
     /// `None` when no trace was run, `Err` when it could not be.
-    pub rule_trace: Option<Result<Vec<String>, String>>,
+    pub rule_trace: Option<Result<Vec<String>, TracingError>>,
 }
 
 /// Capture, send, stop, read. `stop` (Ctrl-C) ends the sending or waiting early; everything
@@ -278,8 +307,10 @@ pub fn run(snap: &NodeSnapshot, req: &Request, stop: &AtomicBool) -> Result<Outc
     tracing::debug!(tracefs = ?req.tracefs, "recording kernel drops");
     let watch = match (&req.tracefs, &req.untraced) {
         (Some(t), _) => DropWatch::start(t),
-        (None, Some(why)) => Err(why.clone()),
-        (None, None) => Err("tracefs is not mounted".to_string()),
+        (None, Some(why)) => Err(TracingError::NotAvailable(why.clone())),
+        (None, None) => Err(TracingError::NotAvailable(
+            "tracefs is not mounted".to_string(),
+        )),
     };
     let source = find_source(req.src);
     let mut ports = Vec::new();
@@ -391,10 +422,11 @@ pub struct PrivateTracefs {
 }
 
 impl PrivateTracefs {
-    pub fn mount() -> Result<PrivateTracefs, String> {
+    pub fn mount() -> Result<PrivateTracefs, TracingError> {
         use nix::mount::{mount, MsFlags};
+        let sys = |what| move |source| TracingError::Sys { what, source };
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .map_err(|e| format!("a private mount namespace: {e}"))?;
+            .map_err(sys("a private mount namespace"))?;
         // Nothing mounted from here on propagates back to the node.
         mount(
             None::<&str>,
@@ -403,8 +435,12 @@ impl PrivateTracefs {
             MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             None::<&str>,
         )
-        .map_err(|e| format!("making the mounts private: {e}"))?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        .map_err(sys("making the mounts private"))?;
+        let dir = tempfile::tempdir().map_err(|source| TracingError::Io {
+            what: "a directory for tracefs in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
         mount(
             Some("nodev"),
             dir.path(),
@@ -412,7 +448,7 @@ impl PrivateTracefs {
             MsFlags::empty(),
             None::<&str>,
         )
-        .map_err(|e| format!("mounting tracefs: {e}"))?;
+        .map_err(sys("mounting tracefs"))?;
         Ok(PrivateTracefs { dir })
     }
 

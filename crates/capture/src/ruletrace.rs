@@ -4,6 +4,7 @@
 //! syntax). The table and the monitor are removed when the trace ends, also on a panic (Drop);
 //! nothing else in the rule set is touched. iptables-legacy rules are not traced this way.
 
+use crate::TracingError;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,37 +17,51 @@ pub struct RuleTrace {
     out: PathBuf,
 }
 
-fn nft(args: &[&str]) -> Result<(), String> {
+fn nft(args: &[&str]) -> Result<(), TracingError> {
     let out = Command::new("nft")
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
+        .map_err(|source| TracingError::Spawn {
+            tool: "nft",
+            source,
+        })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "nft {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(TracingError::Failed {
+            command: format!("nft {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
 impl RuleTrace {
     /// Start tracing packets between `a` and `b` (both ways), and the overlay's UDP `ports`
     /// (a reply that arrives encapsulated is a packet between the nodes until it is opened).
-    pub fn start(a: Ipv4Addr, b: Ipv4Addr, ports: &[u16], dir: &Path) -> Result<RuleTrace, String> {
+    pub fn start(
+        a: Ipv4Addr,
+        b: Ipv4Addr,
+        ports: &[u16],
+        dir: &Path,
+    ) -> Result<RuleTrace, TracingError> {
         let table = format!("netdoctor_trace_{}", std::process::id());
         let out = dir.join("nft-trace.txt");
-        let file = std::fs::File::create(&out).map_err(|e| e.to_string())?;
+        let file = std::fs::File::create(&out).map_err(|source| TracingError::Io {
+            what: "creating",
+            path: out.clone(),
+            source,
+        })?;
         let monitor = Command::new("nft")
             .args(["monitor", "trace"])
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run nft monitor trace: {e}"))?;
+            .map_err(|source| TracingError::Spawn {
+                tool: "nft monitor trace",
+                source,
+            })?;
         tracing::info!(table = %table, pid = monitor.id(), "rule trace started");
         let t = RuleTrace {
             table,

@@ -35,7 +35,7 @@ pub fn run_agent(args: &AgentArgs) -> Result<ExitCode> {
     // The last round of probes, and when it ran: probes cost seconds of timeouts, so they run
     // every --probe-interval, and the checks in between fold the last round in.
     let mut probed: Option<(std::time::Instant, Vec<netdoctor_model::ProbeRun>)> = None;
-    let check = move || -> std::result::Result<CheckResult, String> {
+    let check = move || -> std::result::Result<CheckResult, netdoctor_agent::CheckError> {
         let mut snapshot = collect_live(&LiveOptions {
             root: root.clone(),
             ..LiveOptions::default()

@@ -41,14 +41,14 @@ pub(crate) struct CaptureOut<'a> {
     kernel_drops: Option<Vec<DropOut<'a>>>,
     /// Why the kernel's drops were not recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    kernel_drops_not_recorded: Option<&'a str>,
+    kernel_drops_not_recorded: Option<String>,
     /// The nf_tables rules or chain policies that dropped the flow, by the kernel's own trace
     /// (`nft monitor trace` on this flow only), when netfilter dropped it (an addition).
     #[serde(skip_serializing_if = "Option::is_none")]
     rule_trace: Option<&'a [String]>,
     /// Why the rule trace could not be run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    rule_trace_not_run: Option<&'a str>,
+    rule_trace_not_run: Option<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     #[schemars(default)]
     input_problems: &'a [String],
@@ -147,13 +147,13 @@ pub fn run_capture(args: &CaptureArgs, colour: bool) -> Result<ExitCode> {
                 })
                 .collect()
         }),
-        kernel_drops_not_recorded: out.drops.as_ref().err().map(String::as_str),
+        kernel_drops_not_recorded: out.drops.as_ref().err().map(ToString::to_string),
         rule_trace: match &out.rule_trace {
             Some(Ok(v)) => Some(v.as_slice()),
             _ => None,
         },
         rule_trace_not_run: match &out.rule_trace {
-            Some(Err(e)) => Some(e.as_str()),
+            Some(Err(e)) => Some(e.to_string()),
             _ => None,
         },
         input_problems: &out.report.input_problems,

@@ -21,7 +21,7 @@ mod routes;
 pub use clock::rfc3339_utc;
 pub use commands::header_backend;
 pub use commands::{command_timeout_from_env, TimeoutError};
-pub use nftables::{incompatible_tables, merge_listings, NftTable};
+pub use nftables::{incompatible_tables, merge_listings, MergeError, NftTable};
 pub use procfs::{builtin_names, sysctl_key, sysctl_value};
 
 use crate::rootfs;

@@ -40,21 +40,31 @@ pub enum BridgeNf {
     ModuleMissing,
 }
 
+/// Why the snapshot cannot tell whether bridged traffic sees iptables.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BridgeNfUnknown {
+    #[error("sysctls were not collected")]
+    NotCollected,
+    #[error("{key} is not among the sysctls shown, which are only part of the node's ({why})")]
+    PartialSysctls { key: &'static str, why: String },
+}
+
 /// br_netfilter is active and bridged IPv4 traffic goes through iptables. `Err` names what is
 /// missing from the snapshot.
-pub fn bridge_nf(snap: &NodeSnapshot) -> Result<BridgeNf, String> {
+pub fn bridge_nf(snap: &NodeSnapshot) -> Result<BridgeNf, BridgeNfUnknown> {
     let key = "net.bridge.bridge-nf-call-iptables";
     let present = match &snap.bridge_nf_present {
         Some(p) => p.value,
         // The key exists exactly when the module is loaded; its absence proves that only
         // when every sysctl was collected.
         None if snap.sysctl(key).is_some() => true,
-        None if snap.sysctls.is_none() => return Err("sysctls were not collected".into()),
+        None if snap.sysctls.is_none() => return Err(BridgeNfUnknown::NotCollected),
         None => match snap.partial("sysctls") {
             Some(why) => {
-                return Err(format!(
-                "{key} is not among the sysctls shown, which are only part of the node's ({why})"
-            ))
+                return Err(BridgeNfUnknown::PartialSysctls {
+                    key,
+                    why: why.to_string(),
+                })
             }
             None => false,
         },
@@ -66,6 +76,6 @@ pub fn bridge_nf(snap: &NodeSnapshot) -> Result<BridgeNf, String> {
         Some(Ok(0)) => Ok(BridgeNf::Off),
         Some(_) => Ok(BridgeNf::On),
         None if snap.sysctls.is_some() => Ok(BridgeNf::On),
-        None => Err("sysctls were not collected".into()),
+        None => Err(BridgeNfUnknown::NotCollected),
     }
 }

@@ -78,7 +78,6 @@ pub use packet::{
 };
 pub use parse::{
     parse_dump, parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads,
-    split_args, Token,
 };
 pub use rule::*;
 pub use text::{Sparse, Text};

@@ -97,7 +97,7 @@ impl CtStateSet {
     pub const DNAT: u8 = 64;
 
     /// Parse `RELATED,ESTABLISHED,DNAT`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let mut bits = 0;
         for part in s.split(',') {
             bits |= match part.trim().to_ascii_uppercase().as_str() {

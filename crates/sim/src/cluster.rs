@@ -17,6 +17,35 @@ pub enum Place {
     Host { node: usize },
 }
 
+/// A source address that is neither a node's nor inside one of their pod bridges.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{ip} is neither an address of the {nodes} node(s) given nor inside one of their bridges' subnets")]
+pub struct PlaceError {
+    pub ip: IpAddr,
+    pub nodes: usize,
+}
+
+/// Why a name given to `trace` does not resolve to an address (each carries the name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{0}: naming a pod, service or node needs the cluster objects (--kube-objects)")]
+    NeedsObjects(String),
+    #[error("{0}: no such node")]
+    NoSuchNode(String),
+    #[error("{0}: no such pod with an address")]
+    NoSuchPod(String),
+    #[error("{0}: no such service")]
+    NoSuchService(String),
+    #[error("{0}: the service has no cluster IP")]
+    NoClusterIp(String),
+    #[error("{0}: the service has no port {1}")]
+    NoSuchPort(String, String),
+    #[error("{0}: the service has no port")]
+    NoPort(String),
+    #[error("{0}: expected an IP, IP:PORT, pod/NS/NAME, svc/NS/NAME[:PORT] or node/NAME")]
+    Syntax(String),
+}
+
 /// Every node given to a trace, and the cluster objects when known.
 #[derive(Debug)]
 pub struct Cluster {
@@ -108,7 +137,7 @@ impl Cluster {
     }
 
     /// Where a packet from `ip` starts.
-    pub fn place_of(&self, ip: IpAddr) -> Result<Place, String> {
+    pub fn place_of(&self, ip: IpAddr) -> Result<Place, PlaceError> {
         if let Some(i) = self.nodes.iter().position(|n| n.own_address(ip).is_some()) {
             return Ok(Place::Host { node: i });
         }
@@ -136,28 +165,24 @@ impl Cluster {
                 .find(|(i, _)| self.nodes[*i].name == pn),
             (_, None) => None,
         };
-        pick.map(|(node, bridge)| Place::Pod { node, bridge }).ok_or_else(|| {
-            format!(
-                "{ip} is neither an address of the {} node(s) given nor inside one of their bridges' subnets",
-                self.nodes.len()
-            )
-        })
+        pick.map(|(node, bridge)| Place::Pod { node, bridge })
+            .ok_or(PlaceError {
+                ip,
+                nodes: self.nodes.len(),
+            })
     }
 
     /// Resolve `IP`, `IP:PORT`, `pod/ns/name`, `svc/ns/name[:port]` or `node/name` to an
     /// address and an optional port.
-    pub fn resolve(&self, spec: &str) -> Result<(IpAddr, Option<u16>), String> {
+    pub fn resolve(&self, spec: &str) -> Result<(IpAddr, Option<u16>), ResolveError> {
         if let Ok(ip) = spec.parse::<IpAddr>() {
             return Ok((ip, None));
         }
         if let Ok(sa) = spec.parse::<std::net::SocketAddr>() {
             return Ok((sa.ip(), Some(sa.port())));
         }
-        let need = || {
-            format!(
-                "{spec}: naming a pod, service or node needs the cluster objects (--kube-objects)"
-            )
-        };
+        let spec_s = || spec.to_string();
+        let need = || ResolveError::NeedsObjects(spec_s());
         let parts: Vec<&str> = spec.splitn(3, '/').collect();
         match parts.as_slice() {
             ["node", name] => {
@@ -175,7 +200,7 @@ impl Cluster {
                     .find(|n| n.name == *name)
                     .and_then(|n| n.addresses.first().copied())
                     .map(|a| (a, None))
-                    .ok_or_else(|| format!("{spec}: no such node"))
+                    .ok_or_else(|| ResolveError::NoSuchNode(spec_s()))
             }
             ["pod", ns, name] => {
                 let o = self.objects.as_ref().ok_or_else(need)?;
@@ -183,7 +208,7 @@ impl Cluster {
                     .iter()
                     .find(|p| p.namespace == *ns && p.name == *name)
                     .map(|p| (p.ip, None))
-                    .ok_or_else(|| format!("{spec}: no such pod with an address"))
+                    .ok_or_else(|| ResolveError::NoSuchPod(spec_s()))
             }
             ["svc" | "service", ns, rest] => {
                 let o = self.objects.as_ref().ok_or_else(need)?;
@@ -195,28 +220,26 @@ impl Cluster {
                     .services
                     .iter()
                     .find(|s| s.namespace == *ns && s.name == name)
-                    .ok_or_else(|| format!("{spec}: no such service"))?;
+                    .ok_or_else(|| ResolveError::NoSuchService(spec_s()))?;
                 let ip = s
                     .cluster_ip
-                    .ok_or_else(|| format!("{spec}: the service has no cluster IP"))?;
+                    .ok_or_else(|| ResolveError::NoClusterIp(spec_s()))?;
                 let port = match port {
                     Some(p) => s
                         .ports
                         .iter()
                         .find(|x| x.name.as_deref() == Some(p) || x.port.to_string() == p)
                         .map(|x| x.port)
-                        .ok_or_else(|| format!("{spec}: the service has no port {p}"))?,
+                        .ok_or_else(|| ResolveError::NoSuchPort(spec_s(), p.to_string()))?,
                     None => s
                         .ports
                         .first()
                         .map(|x| x.port)
-                        .ok_or_else(|| format!("{spec}: the service has no port"))?,
+                        .ok_or_else(|| ResolveError::NoPort(spec_s()))?,
                 };
                 Ok((ip, Some(port)))
             }
-            _ => Err(format!(
-                "{spec}: expected an IP, IP:PORT, pod/NS/NAME, svc/NS/NAME[:PORT] or node/NAME"
-            )),
+            _ => Err(ResolveError::Syntax(spec_s())),
         }
     }
 }

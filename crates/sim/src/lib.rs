@@ -58,7 +58,7 @@ pub mod report;
 pub mod route;
 mod walk;
 
-pub use cluster::{Cluster, Place};
+pub use cluster::{Cluster, Place, PlaceError, ResolveError};
 pub use netdoctor_datapath::{IPIP_OVERHEAD, VXLAN_OVERHEAD};
 pub use node::RulesLoader;
 pub use objects::ClusterObjects;

@@ -188,7 +188,7 @@ impl NodeModel {
 
     /// br_netfilter is active and bridged IPv4 traffic goes through iptables. `Err` names what
     /// is missing from the snapshot.
-    pub fn bridge_nf(&self) -> Result<BridgeNf, String> {
+    pub fn bridge_nf(&self) -> Result<BridgeNf, netdoctor_datapath::devices::BridgeNfUnknown> {
         devices::bridge_nf(&self.snap)
     }
 }

@@ -77,17 +77,28 @@ pub(crate) fn nft_json(extra: &[NftTable]) -> Result<Option<Sourced<String>>, No
     Ok(Some(Sourced::new(text, Source::live(shown))))
 }
 
+/// Why `nft -j` listings could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("nft printed bad JSON: {0}")]
+    BadJson(#[source] serde_json::Error),
+    #[error("nft printed JSON without an \"nftables\" array")]
+    NoArray,
+    #[error("cannot write JSON: {0}")]
+    Write(#[source] serde_json::Error),
+}
+
 /// One `{"nftables": [...]}` document from several; the first `metainfo` is kept.
-pub fn merge_listings(mut docs: Vec<String>) -> Result<String, String> {
+pub fn merge_listings(mut docs: Vec<String>) -> Result<String, MergeError> {
     if docs.len() == 1 {
         return Ok(docs.remove(0));
     }
     let mut items: Vec<Value> = Vec::new();
     let mut have_meta = false;
     for d in &docs {
-        let v: Value = serde_json::from_str(d).map_err(|e| format!("nft printed bad JSON: {e}"))?;
-        let Some(Value::Array(list)) = v.get("nftables").cloned() else {
-            return Err("nft printed JSON without an \"nftables\" array".into());
+        let mut v: Value = serde_json::from_str(d).map_err(MergeError::BadJson)?;
+        let Some(Value::Array(list)) = v.get_mut("nftables").map(Value::take) else {
+            return Err(MergeError::NoArray);
         };
         for item in list {
             let is_meta = item.get("metainfo").is_some();
@@ -98,8 +109,9 @@ pub fn merge_listings(mut docs: Vec<String>) -> Result<String, String> {
             items.push(item);
         }
     }
-    serde_json::to_string(&serde_json::json!({ "nftables": items }))
-        .map_err(|e| format!("cannot write JSON: {e}"))
+    let mut doc = serde_json::Map::new();
+    doc.insert("nftables".into(), Value::Array(items));
+    serde_json::to_string(&doc).map_err(MergeError::Write)
 }
 
 /// Tables named by `iptables-nft-save` as incompatible (`# Table `filter' is incompatible,

@@ -973,7 +973,10 @@ fn mark_value(toks: &[String], at: usize) -> (Value, usize) {
                 o => o,
             };
             let n = parse_num(t(next + 1));
-            return (obj! { op => vec![json!({"meta": {"key": "mark"}}), n] }, next + 2);
+            return (
+                obj! { op => vec![json!({"meta": {"key": "mark"}}), n] },
+                next + 2,
+            );
         }
         return (json!({"meta": {"key": "mark"}}), next);
     }

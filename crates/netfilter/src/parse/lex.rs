@@ -32,6 +32,7 @@ fn is_number(s: &str) -> bool {
 }
 
 /// Split `line`. An unclosed quote or a trailing backslash is an error (the line was cut).
+#[cfg(test)]
 pub fn split(line: &str) -> Result<Vec<Token<'_>>, String> {
     let mut out = Vec::with_capacity(24);
     split_into(line, &mut out)?;

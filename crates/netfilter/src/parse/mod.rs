@@ -16,8 +16,6 @@ use netdoctor_model::{Family, IptablesDump};
 use pre::Pre;
 use std::sync::Arc;
 
-pub use lex::{split as split_args, Token};
-
 /// Longest line read as a rule. A rule with every match iptables has and a 256-byte comment
 /// is a few KiB; a longer line is not one rule, and splitting it into a million tokens would
 /// cost twenty times its size in memory.

@@ -220,7 +220,7 @@ pub fn trace(c: &Cluster, req: &TraceRequest) -> Trace {
                 probability: None,
                 verdict: TraceVerdict::Unknown,
                 drop: None,
-                unknown: Some(e.clone()),
+                unknown: Some(e.to_string()),
                 hops: Vec::new(),
             };
             return Trace::from_paths(vec![path], notes);
