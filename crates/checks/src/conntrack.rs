@@ -1,5 +1,6 @@
-//! `conntrack-table-full` (from the counters; the kernel's log line is in `logs`) and
-//! `conntrack-tool-missing`.
+//! The connection state the kernel keeps: `conntrack-table-full` (from the counters; the
+//! kernel's log line is in `logs`), `conntrack-tool-missing`, and `tcp-tw-recycle-enabled`
+//! (the per-peer timestamps TIME-WAIT recycling keeps).
 
 use netdoctor_model::Cause;
 
@@ -18,6 +19,7 @@ pub const FULL_EXPLANATION: &str =
 
 pub fn check(ctx: &Context, out: &mut Outcome) {
     tool(ctx, out);
+    tw_recycle(ctx, out);
     let ct = ctx.snap.conntrack.as_ref();
     let (Some(count), Some(max)) = (
         ct.and_then(|c| c.count.as_ref()),
@@ -93,4 +95,47 @@ fn tool(ctx: &Context, out: &mut Outcome) {
         vec!["add the conntrack package to the node image".into()],
     )
     .with(vec![manual("install the conntrack package (Debian/Ubuntu: conntrack; RHEL: conntrack-tools) and add it to the node image")]));
+}
+
+/// `tcp-tw-recycle-enabled`. The key exists only on kernels before 4.12, so its absence from a
+/// complete `sysctl -a` is the healthy case; it acts only while TCP timestamps are on (the
+/// default), so `tcp_timestamps = 0` makes it harmless.
+fn tw_recycle(ctx: &Context, out: &mut Outcome) {
+    let id = Cause::TcpTwRecycleEnabled.id();
+    let key = "net.ipv4.tcp_tw_recycle";
+    let Some(v) = ctx.sysctl(key) else {
+        if ctx.snap.sysctls.is_none() {
+            out.not_checked(id, "no sysctl values");
+        } else if let Some(why) = ctx.snap.partial("sysctls") {
+            out.not_checked(
+                id,
+                format!("{key} is not among the sysctls shown, which are only part ({why})"),
+            );
+        }
+        return;
+    };
+    if v.value.trim() == "0" {
+        return;
+    }
+    let timestamps = "net.ipv4.tcp_timestamps";
+    if ctx
+        .sysctl(timestamps)
+        .is_some_and(|t| t.value.trim() == "0")
+    {
+        return;
+    }
+    let mut evidence: Vec<String> = ctx.sysctl_evidence(key).into_iter().collect();
+    evidence.extend(ctx.sysctl_evidence(timestamps));
+    out.add(
+        finding(
+            Cause::TcpTwRecycleEnabled,
+            Severity::Warning,
+            Cause::TcpTwRecycleEnabled.info().title,
+            evidence,
+            Cause::TcpTwRecycleEnabled.info().explanation,
+            vec![format!("sysctl -w {key}=0")],
+            ctx.persistent_sysctl(key, "0"),
+        )
+        .with(vec![sysctl(key, "0", true, true)]),
+    );
 }

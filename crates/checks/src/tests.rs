@@ -407,6 +407,43 @@ fn conntrack_near_full() {
     assert!(ids(&s).contains(&("conntrack-table-full".into(), Severity::Critical)));
 }
 
+/// tcp_tw_recycle: on with timestamps on (the default) is the fault; off, absent from a whole
+/// `sysctl -a` (a kernel since 4.12), or harmless without timestamps is not.
+#[test]
+fn tcp_tw_recycle_drops_nat_clients_only_with_timestamps() {
+    let id = "tcp-tw-recycle-enabled";
+    let healthy_run = run(&healthy(), &Options::default());
+    assert!(!healthy_run.not_checked.iter().any(|n| n.check == id));
+    let mut s = healthy();
+    set(&mut s, "net.ipv4.tcp_tw_recycle", "1");
+    let r = run(&s, &Options::default());
+    let f = r.findings.iter().find(|f| f.id == id).expect("finding");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("tcp_tw_recycle = 1")),
+        "{f:#?}"
+    );
+    assert!(
+        f.fix
+            .persistent
+            .iter()
+            .any(|c| c.contains("tcp_tw_recycle = 0")),
+        "{f:#?}"
+    );
+    set(&mut s, "net.ipv4.tcp_timestamps", "0");
+    assert!(!has(&s, id), "without timestamps nothing is compared");
+    set(&mut s, "net.ipv4.tcp_timestamps", "1");
+    set(&mut s, "net.ipv4.tcp_tw_recycle", "0");
+    assert!(!has(&s, id));
+    s.sysctls = None;
+    let r = run(&s, &Options::default());
+    assert!(
+        r.not_checked.iter().any(|n| n.check == id),
+        "{:#?}",
+        r.not_checked
+    );
+}
+
 #[test]
 fn tunl0_holding_another_nodes_subnet_is_stale() {
     let mut s = healthy();

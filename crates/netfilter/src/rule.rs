@@ -635,6 +635,53 @@ pub enum MatchKind {
     /// `policy`, an iptables-nft `xt` expression...). Evaluating it gives an unknown outcome
     /// unless the rule is decided without it.
     Opaque(Box<OpaqueMatch>),
+    /// A match module defined whole in its reader's file (`parse/modules/*.rs`): it reads its
+    /// options into a [`ModuleMatch`] that decides packets itself. A new module is written
+    /// this way: one file, with its tests, and no variant here.
+    Module(ModuleRef),
+}
+
+/// What a [`ModuleMatch`] decides for one packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Match(bool),
+    /// The packet description does not hold what the match needs; why.
+    Unknown(String),
+}
+
+/// A match module that reads, shows and decides itself (see [`MatchKind::Module`]).
+pub trait ModuleMatch: fmt::Debug + Send + Sync {
+    /// The module's name (`-m NAME`).
+    fn module(&self) -> &'static str;
+    /// Its options as read, canonical (`--espspi 256:511`): shown, serialised, and compared.
+    fn options(&self) -> String;
+    /// What it decides for `pkt` at `hook`.
+    fn decide(
+        &self,
+        pkt: &crate::packet::Packet,
+        hook: Hook,
+        ctx: &crate::packet::HostContext,
+    ) -> Decision;
+}
+
+/// A shared [`ModuleMatch`]: two are equal when their module and options are.
+#[derive(Debug, Clone)]
+pub struct ModuleRef(pub std::sync::Arc<dyn ModuleMatch>);
+
+impl PartialEq for ModuleRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.module() == other.0.module() && self.0.options() == other.0.options()
+    }
+}
+
+impl Serialize for ModuleRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ModuleMatch", 2)?;
+        st.serialize_field("module", self.0.module())?;
+        st.serialize_field("options", &self.0.options())?;
+        st.end()
+    }
 }
 
 /// The content of [`MatchKind::Recent`] (boxed, as the other rare and large matches are, so

@@ -105,6 +105,16 @@ catalogue! {
         explanation: "When nf_conntrack_count reaches nf_conntrack_max the kernel drops every new connection (\"nf_conntrack: table full, dropping packet\"): health checks fail, Services time out at random. Verify with `conntrack -S` or `cat /proc/sys/net/netfilter/nf_conntrack_count`.",
         fix: ["sysctl -w net.netfilter.nf_conntrack_max=<twice the current value>"],
     }
+    TcpTwRecycleEnabled {
+        id: "tcp-tw-recycle-enabled",
+        step: Kernel,
+        severity: Warning,
+        needs: [Sysctls],
+        after_reboot: false,
+        title: "net.ipv4.tcp_tw_recycle is on: the node silently drops new connections from clients behind NAT",
+        explanation: "With tcp_tw_recycle = 1 (kernels before 4.12) the kernel remembers the last TCP timestamp of every peer address and drops a SYN whose timestamp is older. Behind NAT many hosts share one address with unrelated timestamp clocks, and in Kubernetes almost everything is NAT: NodePort and LoadBalancer traffic, masqueraded pod traffic from other nodes, SNAT to the node's address. Connections then time out at random (the SYN is never answered) while others work, often for about a minute after a burst of short connections. Reported for flannel (flannel-io/flannel#530), Calico (projectcalico/calico#6439) and kube-proxy NodePorts (kubernetes/kubernetes#33945). Verify with `sysctl net.ipv4.tcp_tw_recycle` and `netstat -s | grep 'passive connections rejected because of time stamp'`.",
+        fix: ["sysctl -w net.ipv4.tcp_tw_recycle=0", "remove tcp_tw_recycle from the sysctl files (tuning guides set it), or set it to 0 in a sysctl.d drop-in that sorts after every other file"],
+    }
     OverlayPortBlocked {
         id: "overlay-port-blocked",
         step: Rules,

@@ -293,6 +293,10 @@ fn eval_kind(k: &MatchKind, pkt: &Packet, hook: Hook, ctx: &HostContext) -> Tri 
             None => Tri::Unknown("the packet's length is not given".into()),
         },
         MatchKind::Opaque(o) => Tri::Unknown(format!("match {}: {}", o.module, o.why)),
+        MatchKind::Module(m) => match m.0.decide(pkt, hook, ctx) {
+            Decision::Match(b) => Tri::from(b),
+            Decision::Unknown(why) => Tri::Unknown(format!("match {}: {why}", m.0.module())),
+        },
     }
 }
 
