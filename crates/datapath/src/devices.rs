@@ -1,9 +1,13 @@
 //! A node's devices as the datapath uses them: which are bridges (also when the source did not
-//! say), which VXLAN device a UDP port reaches, and whether bridged traffic goes through
+//! say), where a pod's address sits (behind a bridge and which of its ports, or on a routed
+//! veth), which VXLAN device a UDP port reaches, and whether bridged traffic goes through
 //! iptables.
 
 use crate::overlay::vxlan_port;
-use netdoctor_model::{Link, NodeSnapshot};
+use crate::routing::Routing;
+use ipnet::IpNet;
+use netdoctor_model::{Address, Link, NodeSnapshot};
+use std::net::IpAddr;
 
 /// The bridges CNIs give their pods (the bridge plugin's `cni0`, kubenet's `cbr0`).
 pub const POD_BRIDGES: [&str; 2] = ["cni0", "cbr0"];
@@ -78,4 +82,76 @@ pub fn bridge_nf(snap: &NodeSnapshot) -> Result<BridgeNf, BridgeNfUnknown> {
         None if snap.sysctls.is_some() => Ok(BridgeNf::On),
         None => Err(BridgeNfUnknown::NotCollected),
     }
+}
+
+fn is_bridge(snap: &NodeSnapshot, ifname: &str) -> bool {
+    snap.link(ifname).and_then(link_kind) == Some("bridge")
+}
+
+fn own(snap: &NodeSnapshot, ip: IpAddr) -> bool {
+    snap.addresses.iter().flatten().any(|a| a.addr == ip)
+}
+
+/// The bridge address whose connected subnet holds `ip`, when `ip` is not the node's own:
+/// where a pod with that address sits.
+pub fn bridge_for(snap: &NodeSnapshot, ip: IpAddr) -> Option<&Address> {
+    if own(snap, ip) {
+        return None;
+    }
+    snap.addresses.iter().flatten().find(|a| {
+        is_bridge(snap, &a.ifname)
+            && a.network()
+                .is_some_and(|n| n.contains(&ip) && n.prefix_len() < 31)
+    })
+}
+
+/// The routed veth (Calico's `cali*`, no bridge) a host route of the main table sends `ip`
+/// to: where a pod with that address sits.
+pub fn routed_veth_for<'a>(
+    snap: &'a NodeSnapshot,
+    routing: &'a Routing,
+    ip: IpAddr,
+) -> Option<&'a str> {
+    if own(snap, ip) {
+        return None;
+    }
+    routing.main().iter().find_map(|r| {
+        let host = r.dst.prefix_len() == if ip.is_ipv4() { 32 } else { 128 };
+        let dev = r.dev.as_deref()?;
+        let l = snap.link(dev)?;
+        (host
+            && r.dst.contains(&ip)
+            && r.gateway.is_none()
+            && l.kind.as_deref() == Some("veth")
+            && l.master.is_none()
+            && !snap.addresses.iter().flatten().any(|a| a.ifname == dev))
+        .then_some(dev)
+    })
+}
+
+/// The subnets of the node's bridges: its pod CIDR as the CNI wired it.
+pub fn bridge_subnets(snap: &NodeSnapshot) -> Vec<IpNet> {
+    snap.addresses
+        .iter()
+        .flatten()
+        .filter(|a| is_bridge(snap, &a.ifname))
+        .filter_map(Address::network)
+        .filter(|n| n.prefix_len() < 31)
+        .collect()
+}
+
+/// The port of `bridge` a pod's address sits behind, from the neighbour entry and the FDB.
+pub fn bridge_port(snap: &NodeSnapshot, bridge: &str, ip: IpAddr) -> Option<String> {
+    let mac = snap
+        .neighbours
+        .iter()
+        .flatten()
+        .find(|n| n.addr == ip && n.dev == bridge)?
+        .lladdr
+        .clone()?;
+    snap.fdb
+        .iter()
+        .flatten()
+        .find(|f| f.mac.eq_ignore_ascii_case(&mac) && f.master.as_deref() == Some(bridge))
+        .map(|f| f.dev.clone())
 }

@@ -4,6 +4,7 @@
 use crate::node::NodeModel;
 use crate::objects::ClusterObjects;
 use ipnet::IpNet;
+use netdoctor_datapath::devices;
 use netdoctor_model::NodeSnapshot;
 use std::net::IpAddr;
 
@@ -112,7 +113,7 @@ impl Cluster {
     /// The pod CIDRs known for node `i`: its Node object's, its `subnet.env`, its bridges.
     pub fn pod_cidrs(&self, i: usize) -> Vec<IpNet> {
         let n = &self.nodes[i];
-        let mut v = n.bridge_subnets();
+        let mut v = devices::bridge_subnets(&n.snap);
         if let Some(p) = &n.snap.hints.pod_cidr {
             v.push(p.value);
         }
@@ -146,9 +147,11 @@ impl Cluster {
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
-                n.bridge_for(ip)
+                devices::bridge_for(&n.snap, ip)
                     .map(|a| a.ifname.clone())
-                    .or_else(|| n.routed_veth_for(ip).map(str::to_string))
+                    .or_else(|| {
+                        devices::routed_veth_for(&n.snap, &n.routing, ip).map(str::to_string)
+                    })
                     .map(|d| (i, d))
             })
             .collect();

@@ -1,7 +1,6 @@
 //! One node as the model sees it: the snapshot plus what is derived from it once (parsed rule
 //! sets, the host context the netfilter engine needs, a complete local table).
 
-use ipnet::IpNet;
 pub use netdoctor_datapath::devices::BridgeNf;
 use netdoctor_datapath::{devices, rules, NodeRules, Routing};
 use netdoctor_model::{Address, Link, NodeSnapshot};
@@ -114,66 +113,6 @@ impl NodeModel {
     /// The address record when `ip` is one of the node's own addresses.
     pub fn own_address(&self, ip: IpAddr) -> Option<&Address> {
         self.addresses().find(|a| a.addr == ip)
-    }
-
-    /// A bridge whose connected subnet holds `ip`, when `ip` is not the node's own: where a pod
-    /// with that address sits.
-    pub fn bridge_for(&self, ip: IpAddr) -> Option<&Address> {
-        if self.own_address(ip).is_some() {
-            return None;
-        }
-        self.addresses().find(|a| {
-            self.link_kind(&a.ifname) == Some("bridge")
-                && a.network()
-                    .is_some_and(|n| n.contains(&ip) && n.prefix_len() < 31)
-        })
-    }
-
-    /// The routed veth (Calico's `cali*`, no bridge) a `/32` route sends `ip` to: where a pod
-    /// with that address sits.
-    pub fn routed_veth_for(&self, ip: IpAddr) -> Option<&str> {
-        if self.own_address(ip).is_some() {
-            return None;
-        }
-        self.routing.main().iter().find_map(|r| {
-            let host = r.dst.prefix_len() == if ip.is_ipv4() { 32 } else { 128 };
-            let dev = r.dev.as_deref()?;
-            let l = self.link(dev)?;
-            (host
-                && r.dst.contains(&ip)
-                && r.gateway.is_none()
-                && l.kind.as_deref() == Some("veth")
-                && l.master.is_none()
-                && !self.addresses().any(|a| a.ifname == dev))
-            .then_some(dev)
-        })
-    }
-
-    /// The subnets of the node's bridges: its pod CIDR as the CNI wired it.
-    pub fn bridge_subnets(&self) -> Vec<IpNet> {
-        self.addresses()
-            .filter(|a| self.link_kind(&a.ifname) == Some("bridge"))
-            .filter_map(Address::network)
-            .filter(|n| n.prefix_len() < 31)
-            .collect()
-    }
-
-    /// The bridge port a pod's address sits behind, from the neighbour entry and the FDB.
-    pub fn bridge_port(&self, bridge: &str, ip: IpAddr) -> Option<String> {
-        let mac = self
-            .snap
-            .neighbours
-            .iter()
-            .flatten()
-            .find(|n| n.addr == ip && n.dev == bridge)?
-            .lladdr
-            .clone()?;
-        self.snap
-            .fdb
-            .iter()
-            .flatten()
-            .find(|f| f.mac.eq_ignore_ascii_case(&mac) && f.master.as_deref() == Some(bridge))
-            .map(|f| f.dev.clone())
     }
 
     /// The MTU of a device.

@@ -1,6 +1,7 @@
 //! What happens below IP: pods on a bridge, br_netfilter, VXLAN encapsulation, and the wire
 //! between nodes.
 
+use netdoctor_datapath::devices;
 use netdoctor_model::Cause;
 
 use super::*;
@@ -335,8 +336,8 @@ impl Walker<'_> {
             self.deliver_pod(path, node, bridge, f);
             return;
         }
-        let port_in = n.bridge_port(bridge, f.pkt.src);
-        let port_out = n.bridge_port(bridge, f.pkt.dst);
+        let port_in = devices::bridge_port(&n.snap, bridge, f.pkt.src);
+        let port_out = devices::bridge_port(&n.snap, bridge, f.pkt.dst);
         self.hop(
             &mut path,
             node,
