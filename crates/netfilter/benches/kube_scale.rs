@@ -13,6 +13,7 @@ use netdoctor_netfilter::{
     parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads, Evaluator, Hook,
     HostContext, Packet,
 };
+use netdoctor_testkit::{is_root, Netns};
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,28 +52,15 @@ fn memory_child(path: &str) {
 }
 
 /// A network namespace for iptables-legacy-restore --test, deleted on drop.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// A network namespace to run `iptables-legacy-restore --test` in (it needs one: the test
 /// still talks to the kernel), or `None` when it cannot be made (not root).
 fn restore_netns() -> Option<Netns> {
-    let ns = Netns(format!("ndbench{}", std::process::id()));
-    let ok = Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        Some(ns)
+    if is_root() {
+        Some(Netns::new("kube-scale"))
     } else {
-        eprintln!("iptables-legacy-restore --test: skipped (cannot create a network namespace: not root?)");
+        eprintln!(
+            "iptables-legacy-restore --test: skipped (cannot create a network namespace: not root)"
+        );
         None
     }
 }
@@ -82,7 +70,13 @@ fn restore_test_once(ns: &Netns, path: &str) -> Option<Duration> {
     let file = std::fs::File::open(path).ok()?;
     let t = Instant::now();
     let st = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "iptables-legacy-restore", "--test"])
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "iptables-legacy-restore",
+            "--test",
+        ])
         .stdin(file)
         .stderr(Stdio::null())
         .status()

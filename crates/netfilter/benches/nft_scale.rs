@@ -11,6 +11,7 @@
 //! writes the listing, to profile the reader on it).
 
 use netdoctor_netfilter::parse_nft_text;
+use netdoctor_testkit::kube_dump::chain_id;
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,14 +19,11 @@ use std::time::{Duration, Instant};
 const SERVICES: u32 = 10_000;
 const ENDPOINTS: u32 = 3;
 
+/// kube-proxy's nftables mode names chains with 8 base32 characters of a hash (its unit
+/// tests' `ULMVA6XW`); the first 8 of the iptables mode's 16 are as unique here.
 fn id(kind: &str, n: u32) -> String {
-    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut x = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555_5555;
-    let mut s = String::from(kind);
-    for _ in 0..8 {
-        s.push(ALPHA[(x % 32) as usize] as char);
-        x /= 32;
-    }
+    let mut s = chain_id(kind, n);
+    s.truncate(kind.len() + 8);
     s
 }
 
@@ -105,7 +103,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let root = nix_euid_is_root();
+    let root = netdoctor_testkit::is_root();
     let have_nft = Command::new("nft")
         .arg("--version")
         .stdout(Stdio::null())
@@ -196,11 +194,4 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-}
-
-fn nix_euid_is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
