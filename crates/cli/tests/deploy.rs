@@ -1,7 +1,8 @@
 //! The deployment in `deploy/`: every Kubernetes manifest read into the Kubernetes API's own
 //! types (k8s-openapi) and written back unchanged (a misspelt or misplaced field is lost on the
 //! way and fails the comparison), the DaemonSet's arguments accepted by this netdoctor, the
-//! Operator's objects consistent with the Service, and the alert rules unit-tested by promtool.
+//! Operator's objects consistent with the Service, the alert rules unit-tested by promtool, and
+//! the Helm chart rendering the same objects as the manifest.
 
 use netdoctor_testkit::{have, lab_required, repo_root};
 use serde::de::DeserializeOwned;
@@ -194,5 +195,148 @@ fn alert_rules_pass_promtool() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// A YAML or JSON value as the template engine's value.
+fn to_gtmpl(v: &Value) -> gtmpl::Value {
+    match v {
+        Value::Null => gtmpl::Value::Nil,
+        Value::Bool(b) => gtmpl::Value::Bool(*b),
+        Value::Number(n) => n.as_i64().map_or_else(
+            || gtmpl::Value::from(n.as_f64().unwrap_or(0.0)),
+            gtmpl::Value::from,
+        ),
+        Value::String(s) => gtmpl::Value::String(s.clone()),
+        Value::Array(a) => gtmpl::Value::Array(a.iter().map(to_gtmpl).collect()),
+        Value::Object(o) => gtmpl::Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<std::collections::HashMap<_, _>>(),
+        ),
+    }
+}
+
+fn from_gtmpl(v: &gtmpl::Value) -> Value {
+    match v {
+        gtmpl::Value::Bool(b) => Value::Bool(*b),
+        gtmpl::Value::String(s) => Value::String(s.clone()),
+        gtmpl::Value::Number(n) => n.as_i64().map_or(Value::Null, Value::from),
+        gtmpl::Value::Array(a) => a.iter().map(from_gtmpl).collect(),
+        gtmpl::Value::Object(o) | gtmpl::Value::Map(o) => o
+            .iter()
+            .map(|(k, v)| (k.clone(), from_gtmpl(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => Value::Null,
+    }
+}
+
+/// Helm's (Sprig's) `toJson`, the one function the chart's templates use beyond
+/// text/template's own.
+fn to_json(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    let v = args.first().map(from_gtmpl).unwrap_or(Value::Null);
+    Ok(gtmpl::Value::String(v.to_string()))
+}
+
+/// `helm template netdoctor deploy/helm/netdoctor -n NAMESPACE [--set ...]`, by a Go
+/// text/template engine (gtmpl) with Helm's `toJson`: the templates use nothing else, so both
+/// render them alike. `set` overrides values (a JSON object merged at the top).
+fn render_chart(namespace: &str, set: &Value) -> Vec<Value> {
+    let dir = repo_root().join("deploy/helm/netdoctor");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
+    let chart: Value = serde_saphyr::from_str(&read("Chart.yaml")).expect("Chart.yaml");
+    assert_eq!(chart["apiVersion"], "v2");
+    let mut values: Value = serde_saphyr::from_str(&read("values.yaml")).expect("values.yaml");
+    for (k, v) in set.as_object().into_iter().flatten() {
+        match (values.get_mut(k), v) {
+            (Some(Value::Object(into)), Value::Object(from)) => {
+                into.extend(from.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            _ => values[k] = v.clone(),
+        }
+    }
+    let context = serde_json::json!({
+        "Values": values,
+        "Release": {"Name": "netdoctor", "Namespace": namespace, "Service": "Helm"},
+        "Chart": {"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]},
+    });
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("templates"))
+        .expect("templates")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let mut t = gtmpl::Template::default();
+        t.add_func("toJson", to_json);
+        t.parse(std::fs::read_to_string(&path).expect("template"))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text = t
+            .render(&gtmpl::Context::from(to_gtmpl(&context)))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        out.extend(
+            serde_saphyr::from_multiple::<Value>(&text)
+                .unwrap_or_else(|e| panic!("{} renders bad YAML: {e}\n{text}", path.display()))
+                .into_iter()
+                .filter(|v| !v.is_null()),
+        );
+    }
+    out
+}
+
+fn key(v: &Value) -> String {
+    format!("{} {}", v["kind"], v["metadata"]["name"])
+}
+
+#[test]
+fn the_helm_chart_renders_the_manifest() {
+    let mut manifest: Vec<Value> = docs("deploy/netdoctor.yaml")
+        .into_iter()
+        .filter(|d| d["kind"] != "Namespace")
+        .collect();
+    let mut chart = render_chart("netdoctor", &serde_json::json!({}));
+    manifest.sort_by_key(key);
+    chart.sort_by_key(key);
+    assert_eq!(
+        chart.iter().map(key).collect::<Vec<_>>(),
+        manifest.iter().map(key).collect::<Vec<_>>()
+    );
+    for (c, m) in chart.iter().zip(&manifest) {
+        assert_eq!(c, m, "{} differs from deploy/netdoctor.yaml", key(m));
+    }
+    // Values reach the objects: another namespace, port, image and no Node condition.
+    let other = render_chart(
+        "monitoring",
+        &serde_json::json!({"agent": {"port": 9470, "nodeCondition": false}, "image": {"tag": "0.2.0"}}),
+    );
+    let ds = other
+        .iter()
+        .find(|d| d["kind"] == "DaemonSet")
+        .expect("DaemonSet");
+    assert_eq!(ds["metadata"]["namespace"], "monitoring");
+    let c = &ds["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/netdoctor/netdoctor:0.2.0");
+    assert_eq!(c["ports"][0]["containerPort"], 9470);
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        args.contains(&"--listen=:9470") && !args.contains(&"--node-condition"),
+        "{args:?}"
+    );
+    assert!(
+        !other
+            .iter()
+            .any(|d| d["metadata"]["name"] == "netdoctor-agent"),
+        "no RBAC for a report that is not made"
+    );
+    for d in &other {
+        if d["kind"] == "DaemonSet" {
+            round_trip::<k8s_openapi::api::apps::v1::DaemonSet>(d);
+        }
     }
 }
