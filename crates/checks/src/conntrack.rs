@@ -105,7 +105,10 @@ fn tw_recycle(ctx: &Context, out: &mut Outcome) {
     let key = "net.ipv4.tcp_tw_recycle";
     let Some(v) = ctx.sysctl(key) else {
         if ctx.snap.sysctls.is_none() {
-            out.not_checked(id, "no sysctl values");
+            out.not_checked(
+                id,
+                "no sysctl values: run on the node, or add `sysctl -a` output as sysctl.txt",
+            );
         } else if let Some(why) = ctx.snap.partial("sysctls") {
             out.not_checked(
                 id,
