@@ -44,19 +44,21 @@ pub fn parse_nft_json(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             return (rs, vec![pe]);
         }
     };
-    parse_nft_doc(&doc, file, Origin::NftJson)
+    parse_nft_doc(doc, file, Origin::NftJson)
 }
 
+/// Named sets and maps, by (family, table, name).
+type Sets = HashMap<(String, String, String), Value>;
+
 /// The rule set of a libnftables JSON document (`{"nftables": [...]}`).
-fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<ParseError>) {
+fn parse_nft_doc(mut doc: Value, file: &str, origin: Origin) -> (Ruleset, Vec<ParseError>) {
     let mut rs = Ruleset {
         source: file.to_string(),
         origin,
         ..Ruleset::default()
     };
-    let mut errors = Vec::new();
     let err = |msg: String| ParseError::new(file, 0, ErrorKind::Malformed, msg);
-    let Some(items) = doc.get("nftables").and_then(Value::as_array) else {
+    let Some(items) = doc.get_mut("nftables").and_then(Value::as_array_mut) else {
         return (
             rs,
             vec![err(
@@ -64,13 +66,51 @@ fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<Parse
             )],
         );
     };
-    // Named sets and maps, by (family, table, name).
-    let mut sets: HashMap<(String, String, String), Value> = HashMap::new();
+    let sets = skeleton(items, &mut rs);
+    let mut rules = RuleSink::new(file);
+    for it in items.iter() {
+        let Some(r) = it.get("rule") else { continue };
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+        let exprs: &[Value] = r
+            .get("expr")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice);
+        // A rule read from `nft list ruleset` text keeps its line; one from JSON is rendered.
+        let comment = r.get("comment").and_then(Value::as_str);
+        let text = match r.get("_text").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None => {
+                let mut text = render_rule(exprs);
+                if let Some(c) = comment {
+                    text.push_str(&format!(" comment \"{c}\""));
+                }
+                text
+            }
+        };
+        let handle = r.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32;
+        rules.add(
+            &mut rs,
+            &sets,
+            (s("family"), s("table"), s("chain")),
+            exprs,
+            handle,
+            &text,
+            comment,
+        );
+    }
+    let errors = rules.finish(&rs);
+    (rs, errors)
+}
+
+/// The tables, sets and chains (with their hooks and policies) of a document's items: all
+/// but the rules. The sets and maps are moved out of `items` (a map of 10k Services is large).
+fn skeleton(items: &mut [Value], rs: &mut Ruleset) -> Sets {
+    let mut sets: Sets = HashMap::new();
     let key = |o: &Value| -> (String, String, String) {
         let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         (s("family"), s("table"), s("name"))
     };
-    for it in items {
+    for it in items.iter_mut() {
         if let Some(t) = it.get("table") {
             let fam = t.get("family").and_then(Value::as_str).unwrap_or("");
             let name = t.get("name").and_then(Value::as_str).unwrap_or("");
@@ -78,20 +118,16 @@ fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<Parse
             if let Some(last) = rs.tables.last_mut() {
                 last.committed = true;
             }
-        } else if let Some(s) = it.get("set").or_else(|| it.get("map")) {
-            sets.insert(key(s), s.clone());
+        } else if let Some(kind) = ["set", "map"].into_iter().find(|k| it.get(k).is_some()) {
+            if let Some(s) = it.get_mut(kind) {
+                sets.insert(key(s), s.take());
+            }
         }
     }
-    let table_idx = |rs: &Ruleset, fam: &str, name: &str| {
-        rs.tables
-            .iter()
-            .position(|t| t.name == name && t.family == family(fam))
-    };
-    let mut xt_rules: HashMap<usize, usize> = HashMap::new();
-    for it in items {
+    for it in items.iter() {
         if let Some(c) = it.get("chain") {
             let (fam, tname, cname) = key(c);
-            let Some(ti) = table_idx(&rs, &fam, &tname) else {
+            let Some(ti) = table_idx(rs, &fam, &tname) else {
                 continue;
             };
             let ch = rs.tables[ti].chain_mut_or_insert(&cname);
@@ -119,61 +155,95 @@ fn parse_nft_doc(doc: &Value, file: &str, origin: Origin) -> (Ruleset, Vec<Parse
             }
         }
     }
-    for it in items {
-        let Some(r) = it.get("rule") else { continue };
-        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let (fam, tname, cname) = (s("family"), s("table"), s("chain"));
-        let Some(ti) = table_idx(&rs, &fam, &tname) else {
-            errors.push(err(format!("rule in unknown table {fam} {tname}")));
-            continue;
-        };
-        let handle = r.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32;
-        let exprs: &[Value] = r
-            .get("expr")
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice);
-        // A rule read from `nft list ruleset` text keeps its line; one from JSON is rendered.
-        let text = match r.get("_text").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None => {
-                let mut text = render_rule(exprs);
-                if let Some(c) = r.get("comment").and_then(Value::as_str) {
-                    text.push_str(&format!(" comment \"{c}\""));
-                }
-                text
-            }
+    sets
+}
+
+fn table_idx(rs: &Ruleset, fam: &str, name: &str) -> Option<usize> {
+    rs.tables
+        .iter()
+        .position(|t| t.name == name && t.family == family(fam))
+}
+
+/// Where the rules of a document go, one at a time, and what is said about them.
+struct RuleSink<'f> {
+    file: &'f str,
+    errors: Vec<ParseError>,
+    /// iptables-nft rules (opaque `xt` expressions) per table.
+    xt_rules: HashMap<usize, usize>,
+    /// The chain the last rule went to, (table, chain index): rules come chain by chain.
+    last: Option<(usize, usize)>,
+}
+
+impl<'f> RuleSink<'f> {
+    fn new(file: &'f str) -> Self {
+        RuleSink {
+            file,
+            errors: Vec::new(),
+            xt_rules: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// Translate one rule of chain `(family, table, chain)` and append it there.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        rs: &mut Ruleset,
+        sets: &Sets,
+        (fam, tname, cname): (&str, &str, &str),
+        exprs: &[Value],
+        handle: u32,
+        text: &str,
+        comment: Option<&str>,
+    ) {
+        let Some(ti) = table_idx(rs, fam, tname) else {
+            self.errors.push(ParseError::new(
+                self.file,
+                0,
+                ErrorKind::Malformed,
+                format!("rule in unknown table {fam} {tname}"),
+            ));
+            return;
         };
         if exprs.iter().any(|e| e.get("xt").is_some()) {
-            *xt_rules.entry(ti).or_default() += 1;
+            *self.xt_rules.entry(ti).or_default() += 1;
         }
         let ctx = Ctx {
-            sets: &sets,
-            fam: &fam,
-            table: &tname,
+            sets,
+            fam,
+            table: tname,
         };
-        let mut rules = translate(&ctx, exprs, handle, &text);
-        if let Some(c) = r.get("comment").and_then(Value::as_str) {
+        let mut rules = translate(&ctx, exprs, handle, text);
+        if let Some(c) = comment {
             let c = Text::new(c);
             for rule in &mut rules {
                 rule.comment = Some(c.clone());
             }
         }
-        let ch = rs.tables[ti].chain_mut_or_insert(&cname);
-        ch.rules.extend(rules);
+        let table = &mut rs.tables[ti];
+        let ci = match self.last {
+            Some((t, c)) if t == ti && table.chains[c].name == cname => c,
+            _ => table.chain_index_or_insert(&Text::new(cname)),
+        };
+        self.last = Some((ti, ci));
+        table.chains[ci].rules.extend(rules);
     }
-    for (ti, n) in xt_rules {
-        let t = &rs.tables[ti];
-        errors.push(ParseError::new(
-            file,
-            0,
-            ErrorKind::Assumption,
-            format!(
-                "table {} holds {n} rule(s) made by iptables-nft (opaque xt expressions): nft -j does not show their options; read `iptables-nft-save` for them",
-                t.name
-            ),
-        ));
+
+    fn finish(mut self, rs: &Ruleset) -> Vec<ParseError> {
+        for (ti, n) in self.xt_rules {
+            let t = &rs.tables[ti];
+            self.errors.push(ParseError::new(
+                self.file,
+                0,
+                ErrorKind::Assumption,
+                format!(
+                    "table {} holds {n} rule(s) made by iptables-nft (opaque xt expressions): nft -j does not show their options; read `iptables-nft-save` for them",
+                    t.name
+                ),
+            ));
+        }
+        self.errors
     }
-    (rs, errors)
 }
 
 fn family(f: &str) -> TableFamily {
@@ -186,7 +256,7 @@ fn family(f: &str) -> TableFamily {
 }
 
 struct Ctx<'a> {
-    sets: &'a HashMap<(String, String, String), Value>,
+    sets: &'a Sets,
     fam: &'a str,
     table: &'a str,
 }

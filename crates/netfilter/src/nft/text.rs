@@ -9,7 +9,7 @@
 //! misread. A chain pasted without its table is put in an assumed `inet` table, and a
 //! listing cut before its closing braces is read as far as it goes; both are reported.
 
-use super::{parse_nft_doc, Origin};
+use super::{skeleton, Origin, RuleSink};
 use crate::error::{ErrorKind, ParseError};
 use crate::rule::Ruleset;
 use serde_json::{json, Map, Value};
@@ -29,6 +29,8 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
     let mut r = Reader {
         file,
         items: Vec::new(),
+        rules: Vec::new(),
+        chains: Vec::new(),
         errors: Vec::new(),
         table: None,
         chain: None,
@@ -42,6 +44,36 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
     }
     if let Some(set) = r.set.take() {
         r.items.push(obj! { set.kind => set.value });
+    }
+    // Tables, sets and chains first; then each rule, translated as it is read from its line
+    // and its expressions dropped at once (a whole document of them cost more to build and
+    // free than to translate).
+    let mut rs = Ruleset {
+        source: file.to_string(),
+        origin: Origin::NftText,
+        ..Ruleset::default()
+    };
+    let sets = skeleton(&mut r.items, &mut rs);
+    let mut sink = RuleSink::new(file);
+    for p in std::mem::take(&mut r.rules) {
+        let (exprs, comment, unread) = rule_exprs(p.text);
+        if let Some(u) = unread {
+            r.error(
+                p.no,
+                ErrorKind::Assumption,
+                format!("`{u}` is not modelled: the rule's effect is unknown where it matters"),
+            );
+        }
+        let (fam, table, chain) = &r.chains[p.chain];
+        sink.add(
+            &mut rs,
+            &sets,
+            (fam, table, chain),
+            &exprs,
+            p.no,
+            p.text,
+            comment.as_deref(),
+        );
     }
     let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
     let open_chain = r.chain.clone().map(|c| (r.table_names(), c));
@@ -59,8 +91,7 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             "{file} holds chains without their table: a fragment"
         ));
     }
-    let doc = obj! { "nftables" => std::mem::take(&mut r.items) };
-    let (mut rs, mut errors) = parse_nft_doc(&doc, file, Origin::NftText);
+    let mut errors = sink.finish(&rs);
     rs.cut = cut;
     // The chain the cut fell in: a packet reaching its end meets rules nobody saw.
     if let Some(((fam, table), chain)) = open_chain {
@@ -102,9 +133,21 @@ struct SetDef {
     elements: Option<String>,
 }
 
+/// A rule line, read once the tables, sets and chains are known.
+struct PendingRule<'a> {
+    no: u32,
+    text: &'a str,
+    /// Its chain, in [`Reader::chains`].
+    chain: usize,
+}
+
 struct Reader<'a> {
     file: &'a str,
+    /// Tables, sets and chains, as `nft -j` prints them.
     items: Vec<Value>,
+    rules: Vec<PendingRule<'a>>,
+    /// Every chain opened, as (family, table, name).
+    chains: Vec<(String, String, String)>,
     errors: Vec<ParseError>,
     table: Option<Table>,
     chain: Option<String>,
@@ -115,12 +158,12 @@ struct Reader<'a> {
     assumed: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn error(&mut self, no: u32, kind: ErrorKind, msg: impl Into<String>) {
         self.errors.push(ParseError::new(self.file, no, kind, msg));
     }
 
-    fn line(&mut self, no: u32, raw: &str) {
+    fn line(&mut self, no: u32, raw: &'a str) {
         // `# handle 12` (nft -a) and other trailing comments; quotes are respected.
         let t = strip_comment(raw).trim();
         if t.is_empty() {
@@ -173,6 +216,7 @@ impl Reader<'_> {
                     "family": fam, "table": table, "name": name, "handle": no
                 }}));
                 if words.len() == 3 {
+                    self.chains.push((fam, table, name.clone()));
                     self.chain = Some(name);
                 }
             }
@@ -331,31 +375,12 @@ impl Reader<'_> {
         }
     }
 
-    fn rule(&mut self, no: u32, t: &str) {
-        let Some(chain) = self.chain.clone() else {
+    fn rule(&mut self, no: u32, t: &'a str) {
+        if self.chain.is_none() {
             return;
-        };
-        let (fam, table) = self.table_names();
-        let (exprs, comment, unread) = rule_exprs(t);
-        // `_text`: the line as written, so the rule keeps it (and is not rendered again).
-        let mut rule = Map::new();
-        rule.insert("family".into(), fam.into());
-        rule.insert("table".into(), table.into());
-        rule.insert("chain".into(), chain.into());
-        rule.insert("handle".into(), no.into());
-        rule.insert("expr".into(), exprs.into());
-        rule.insert("_text".into(), t.trim().into());
-        if let Some(c) = comment {
-            rule.insert("comment".into(), c.into());
         }
-        self.items.push(obj! { "rule" => rule });
-        if let Some(u) = unread {
-            self.error(
-                no,
-                ErrorKind::Assumption,
-                format!("`{u}` is not modelled: the rule's effect is unknown where it matters"),
-            );
-        }
+        let chain = self.chains.len().saturating_sub(1);
+        self.rules.push(PendingRule { no, text: t, chain });
     }
 }
 
@@ -561,35 +586,29 @@ fn priority(words: &[&str], family: &str) -> Option<i64> {
 }
 
 /// Tokens of a rule: words, `"quoted strings"`, and `{ ... }` groups as one token.
-fn tokens(t: &str) -> Vec<String> {
+fn tokens(t: &str) -> Vec<&str> {
+    // Each token is a span of `t` (quotes and braces kept in it): slices, no copies.
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0;
+    let mut start: Option<usize> = None;
+    let mut depth = 0i32;
     let mut quoted = false;
-    for c in t.chars() {
+    for (i, c) in t.char_indices() {
         match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c);
-            }
-            '{' if !quoted => {
-                depth += 1;
-                cur.push(c);
-            }
-            '}' if !quoted => {
-                depth -= 1;
-                cur.push(c);
-            }
+            '"' => quoted = !quoted,
+            '{' if !quoted => depth += 1,
+            '}' if !quoted => depth -= 1,
             c if c.is_whitespace() && !quoted && depth == 0 => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+                if let Some(s) = start.take() {
+                    out.push(&t[s..i]);
                 }
+                continue;
             }
-            c => cur.push(c),
+            _ => {}
         }
+        start.get_or_insert(i);
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(s) = start {
+        out.push(&t[s..]);
     }
     out
 }
@@ -669,7 +688,7 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
     let mut comment = None;
     let mut unread: Option<String> = None;
     let mut i = 0;
-    let tok = |i: usize| toks.get(i).map(String::as_str).unwrap_or("");
+    let tok = |i: usize| toks.get(i).copied().unwrap_or("");
     // A match: selector `left`, then an optional operator, then a value.
     let push_match = |exprs: &mut Vec<Value>, left: Value, i: &mut usize| {
         let mut op = "==";
@@ -878,8 +897,8 @@ fn rule_exprs(t: &str) -> (Vec<Value>, Option<String>, Option<String>) {
 }
 
 /// A selector (what a match or map looks at) at `i`, in libnftables JSON, and where it ends.
-fn selector(toks: &[String], i: usize) -> Option<(Value, usize)> {
-    let t = |k: usize| toks.get(k).map(String::as_str).unwrap_or("");
+fn selector(toks: &[&str], i: usize) -> Option<(Value, usize)> {
+    let t = |k: usize| toks.get(k).copied().unwrap_or("");
     let w = t(i);
     let next = t(i + 1);
     Some(match w {
@@ -957,8 +976,8 @@ fn is_selector(t: &str) -> bool {
 }
 
 /// `mark set 0x4000`, `meta mark set meta mark | 0x4000`, `meta mark set ct mark`.
-fn mark_value(toks: &[String], at: usize) -> (Value, usize) {
-    let t = |i: usize| toks.get(i).map(String::as_str).unwrap_or("");
+fn mark_value(toks: &[&str], at: usize) -> (Value, usize) {
+    let t = |i: usize| toks.get(i).copied().unwrap_or("");
     if t(at) == "ct" && t(at + 1) == "mark" {
         return (json!({"ct": {"key": "mark"}}), at + 2);
     }
