@@ -71,7 +71,8 @@ pub use eval::{
 pub use explain::{ChainSummary, DropRule, Endpoint, Entry, EntryKind, Explanation, ServiceView};
 pub use listing::{parse_listing, ListingInfo};
 pub use nft::{
-    looks_like_nft_text, parse_nft_json, parse_nft_text, ElemValue, KeyField, Vmap, VmapVerdict,
+    looks_like_nft_text, parse_nft_json, parse_nft_text, parse_nft_text_threads, ElemValue,
+    KeyField, Vmap, VmapVerdict,
 };
 pub use packet::{
     proto, CtDir, CtInfo, CtState, CtStateSet, Hook, HostAddr, HostContext, IpSetContents, Packet,

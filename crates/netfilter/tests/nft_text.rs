@@ -185,3 +185,44 @@ fn real_pastes_are_read_without_panics_and_with_lines_inside_the_input() {
     }
     assert!(n >= 4, "{n}");
 }
+
+/// A listing past 1 MiB is translated on several threads: the rule set is the one a single
+/// thread reads, rule for rule and error for error. The listing is kube-proxy's nftables mode
+/// (crates/lab renders the same shape), with a `numgen` vmap and a rule nft cannot be read for.
+#[test]
+fn threads_read_what_one_thread_reads() {
+    let mut s = String::from(
+        "table ip kube-proxy {\n\tchain nat-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tjump services\n\t}\n\tchain services {\n",
+    );
+    for i in 0..6000u32 {
+        s.push_str(&format!(
+            "\t\tip daddr 10.96.{}.{} tcp dport 80 goto service-{i}\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    s.push_str("\t\tip saddr 10.0.0.1 some-unknown-thing drop\n\t}\n");
+    for i in 0..6000u32 {
+        s.push_str(&format!(
+            "\tchain service-{i} {{\n\t\tip daddr 10.96.{0}.{1} tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n\t\tnumgen random mod 2 vmap {{ 0 : goto ep-{i}-a, 1 : goto ep-{i}-b }} comment \"svc {i}\"\n\t}}\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    s.push_str("\tchain mark-for-masquerade {\n\t\tmark set mark or 0x4000\n\t}\n}\n");
+    assert!(
+        s.len() > 1 << 20,
+        "{} bytes: not enough for threads",
+        s.len()
+    );
+    let (one, e1) = parse_nft_text_threads(&s, "kp.nft", 1);
+    let (two, e2) = parse_nft_text_threads(&s, "kp.nft", 3);
+    assert_eq!(shape(&one), shape(&two));
+    assert_eq!(e1, e2);
+    assert!(
+        e1.iter().any(|e| e.message.contains("some-unknown-thing")),
+        "{e1:?}"
+    );
+    let rules: usize = one.tables[0].chains.iter().map(|c| c.rules.len()).sum();
+    assert!(rules > 6000 * 3, "{rules} rules");
+}

@@ -22,7 +22,7 @@ mod render;
 mod text;
 mod vmap;
 
-pub use text::{looks_like_nft_text, parse_nft_text};
+pub use text::{looks_like_nft_text, parse_nft_text, parse_nft_text_threads};
 
 use matches::translate_match;
 
@@ -126,11 +126,11 @@ fn skeleton(items: &mut [Value], rs: &mut Ruleset) -> Sets {
     }
     for it in items.iter() {
         if let Some(c) = it.get("chain") {
-            let (fam, tname, cname) = key(c);
-            let Some(ti) = table_idx(rs, &fam, &tname) else {
+            let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+            let Some(ti) = table_idx(rs, s("family"), s("table")) else {
                 continue;
             };
-            let ch = rs.tables[ti].chain_mut_or_insert(&cname);
+            let ch = rs.tables[ti].chain_mut_or_insert(s("name"));
             ch.declared_at = Some(c.get("handle").and_then(Value::as_u64).unwrap_or(0) as u32);
             if let (Some(h), Some(prio)) = (
                 c.get("hook")
@@ -156,6 +156,27 @@ fn skeleton(items: &mut [Value], rs: &mut Ruleset) -> Sets {
         }
     }
     sets
+}
+
+/// One rule of chain `(family, table, _)` in the model: one per `numgen` branch, with its
+/// comment.
+fn translate_rule(
+    sets: &Sets,
+    (fam, table, _): (&str, &str, &str),
+    exprs: &[Value],
+    handle: u32,
+    text: &str,
+    comment: Option<&str>,
+) -> Vec<Rule> {
+    let ctx = Ctx { sets, fam, table };
+    let mut rules = translate(&ctx, exprs, handle, text);
+    if let Some(c) = comment {
+        let c = Text::new(c);
+        for rule in &mut rules {
+            rule.comment = Some(c.clone());
+        }
+    }
+    rules
 }
 
 fn table_idx(rs: &Ruleset, fam: &str, name: &str) -> Option<usize> {
@@ -190,11 +211,25 @@ impl<'f> RuleSink<'f> {
         &mut self,
         rs: &mut Ruleset,
         sets: &Sets,
-        (fam, tname, cname): (&str, &str, &str),
+        chain: (&str, &str, &str),
         exprs: &[Value],
         handle: u32,
         text: &str,
         comment: Option<&str>,
+    ) {
+        let rules = translate_rule(sets, chain, exprs, handle, text, comment);
+        let xt = exprs.iter().any(|e| e.get("xt").is_some());
+        self.insert(rs, chain, rules, xt);
+    }
+
+    /// Append `rules` (translated by [`translate_rule`]) to chain `(family, table, chain)`;
+    /// `xt`: they were made by iptables-nft.
+    fn insert(
+        &mut self,
+        rs: &mut Ruleset,
+        (fam, tname, cname): (&str, &str, &str),
+        rules: Vec<Rule>,
+        xt: bool,
     ) {
         let Some(ti) = table_idx(rs, fam, tname) else {
             self.errors.push(ParseError::new(
@@ -205,20 +240,8 @@ impl<'f> RuleSink<'f> {
             ));
             return;
         };
-        if exprs.iter().any(|e| e.get("xt").is_some()) {
+        if xt {
             *self.xt_rules.entry(ti).or_default() += 1;
-        }
-        let ctx = Ctx {
-            sets,
-            fam,
-            table: tname,
-        };
-        let mut rules = translate(&ctx, exprs, handle, text);
-        if let Some(c) = comment {
-            let c = Text::new(c);
-            for rule in &mut rules {
-                rule.comment = Some(c.clone());
-            }
         }
         let table = &mut rs.tables[ti];
         let ci = match self.last {

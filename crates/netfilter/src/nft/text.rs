@@ -9,7 +9,7 @@
 //! misread. A chain pasted without its table is put in an assumed `inet` table, and a
 //! listing cut before its closing braces is read as far as it goes; both are reported.
 
-use super::{skeleton, Origin, RuleSink};
+use super::{skeleton, translate_rule, Origin, RuleSink};
 use crate::error::{ErrorKind, ParseError};
 use crate::rule::Ruleset;
 use serde_json::{json, Map, Value};
@@ -26,6 +26,15 @@ macro_rules! obj {
 }
 
 pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
+    parse_nft_text_threads(text, file, threads(text.len()))
+}
+
+/// [`parse_nft_text`] with `threads` threads translating the rules (1: all on the caller's).
+pub fn parse_nft_text_threads(
+    text: &str,
+    file: &str,
+    threads: usize,
+) -> (Ruleset, Vec<ParseError>) {
     let mut r = Reader {
         file,
         items: Vec::new(),
@@ -55,8 +64,9 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
     };
     let sets = skeleton(&mut r.items, &mut rs);
     let mut sink = RuleSink::new(file);
-    for p in std::mem::take(&mut r.rules) {
-        let (exprs, comment, unread) = rule_exprs(p.text);
+    let pending = std::mem::take(&mut r.rules);
+    let translated = translate_all(&pending, &r.chains, &sets, threads);
+    for (p, (rules, xt, unread)) in pending.iter().zip(translated) {
         if let Some(u) = unread {
             r.error(
                 p.no,
@@ -65,15 +75,7 @@ pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
             );
         }
         let (fam, table, chain) = &r.chains[p.chain];
-        sink.add(
-            &mut rs,
-            &sets,
-            (fam, table, chain),
-            &exprs,
-            p.no,
-            p.text,
-            comment.as_deref(),
-        );
+        sink.insert(&mut rs, (fam, table, chain), rules, xt);
     }
     let last = u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX);
     let open_chain = r.chain.clone().map(|c| (r.table_names(), c));
@@ -131,6 +133,60 @@ struct SetDef {
     value: Map<String, Value>,
     /// Collecting `elements = { ... }` across lines.
     elements: Option<String>,
+}
+
+/// Threads for translating the rules of a listing of `len` bytes: the machine's cores (at most
+/// 8) from 1 MiB on; below that, threads cost more than they save.
+fn threads(len: usize) -> usize {
+    if len < 1 << 20 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    }
+}
+
+/// A rule's translation: the rules it makes, whether iptables-nft made it, and the first
+/// piece not modelled.
+type Translated = (Vec<crate::rule::Rule>, bool, Option<String>);
+
+/// Every pending rule translated, in order, on `threads` threads (each a contiguous run).
+fn translate_all(
+    pending: &[PendingRule],
+    chains: &[(String, String, String)],
+    sets: &super::Sets,
+    threads: usize,
+) -> Vec<Translated> {
+    let one = |p: &PendingRule| -> Translated {
+        let (exprs, comment, unread) = rule_exprs(p.text);
+        let (fam, table, chain) = &chains[p.chain];
+        let rules = translate_rule(
+            sets,
+            (fam, table, chain),
+            &exprs,
+            p.no,
+            p.text,
+            comment.as_deref(),
+        );
+        let xt = exprs.iter().any(|e| e.get("xt").is_some());
+        (rules, xt, unread)
+    };
+    if threads <= 1 || pending.len() < 1000 {
+        return pending.iter().map(one).collect();
+    }
+    let size = pending.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// A rule line, read once the tables, sets and chains are known.
