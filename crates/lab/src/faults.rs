@@ -209,9 +209,28 @@ impl Fault {
         FAULTS.iter().find(|s| s.name == name).map(|s| s.fault)
     }
 
-    /// The declared broken flows.
+    /// The declared broken flows (kube-proxy in iptables mode).
     pub fn breaks(self) -> &'static [FlowKind] {
         self.spec().breaks
+    }
+
+    /// The declared broken flows with kube-proxy in `mode`.
+    pub fn breaks_in(self, mode: crate::ProxyMode) -> &'static [FlowKind] {
+        match (self, mode) {
+            // In iptables mode KUBE-FORWARD accepts NodePort traffic (marked 0x4000) before the
+            // DROP policy. kube-proxy's nftables mode accepts it in its own table only, and an
+            // accept there does not stop iptables' FORWARD chain, a base chain of the same hook:
+            // the policy drops NodePort traffic too.
+            (Fault::ForwardPolicyDrop, crate::ProxyMode::Nftables) => &[
+                PodToPodSameNode,
+                PodToPodCrossNode,
+                PodToClusterIpLocal,
+                PodToClusterIpRemote,
+                NodeToNodePort,
+                DfPingCrossNode,
+            ],
+            _ => self.breaks(),
+        }
     }
 
     /// Node the fault is injected on.
