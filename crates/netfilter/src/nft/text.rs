@@ -26,7 +26,7 @@ macro_rules! obj {
 }
 
 pub fn parse_nft_text(text: &str, file: &str) -> (Ruleset, Vec<ParseError>) {
-    parse_nft_text_threads(text, file, threads(text.len()))
+    parse_nft_text_threads(text, file, crate::parse::default_threads(text.len()))
 }
 
 /// [`parse_nft_text`] with `threads` threads translating the rules (1: all on the caller's).
@@ -133,16 +133,6 @@ struct SetDef {
     value: Map<String, Value>,
     /// Collecting `elements = { ... }` across lines.
     elements: Option<String>,
-}
-
-/// Threads for translating the rules of a listing of `len` bytes: the machine's cores (at most
-/// 8) from 1 MiB on; below that, threads cost more than they save.
-fn threads(len: usize) -> usize {
-    if len < 1 << 20 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-    }
 }
 
 /// A rule's translation: the rules it makes, whether iptables-nft made it, and the first

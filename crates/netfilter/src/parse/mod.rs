@@ -51,9 +51,9 @@ pub fn parse_iptables_save_threads(
     parse_with_family(text, file, None, threads)
 }
 
-/// Threads for reading a dump of `len` bytes: the machine's cores (at most 8) from 1 MiB on;
-/// below that, threads cost more than they save.
-fn default_threads(len: usize) -> usize {
+/// Threads for reading a dump or listing of `len` bytes: the machine's cores (at most 8) from
+/// 1 MiB on; below that, threads cost more than they save.
+pub(crate) fn default_threads(len: usize) -> usize {
     if len < 1 << 20 {
         1
     } else {
