@@ -8,7 +8,10 @@
 //! Run: `cargo bench -p netdoctor --bench fleet` (needs `ulimit -n` above 4,100: every agent
 //! holds a listening socket, and the reader a connection per worker).
 
-use netdoctor_agent::{Agent, CheckResult, Config};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use netdoctor_agent::Agent;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,28 +31,7 @@ fn snapshot_json(dir: &Path) -> String {
 
 fn agents(n: usize, snapshot: &str) -> Vec<Agent> {
     (0..n)
-        .map(|_| {
-            let snap = snapshot.to_string();
-            Agent::start(
-                Config {
-                    listen: "127.0.0.1:0".parse().expect("addr"),
-                    interval: Duration::from_secs(3600),
-                    debounce: Duration::from_millis(100),
-                    token: Some("bench-token".into()),
-                    watch_netlink: false,
-                    tls: None,
-                },
-                move || {
-                    Ok(CheckResult {
-                        probes: Vec::new(),
-                        check_json: "{}".into(),
-                        snapshot_zstd: zstd::encode_all(snap.as_bytes(), 3).expect("zstd"),
-                        findings: Vec::new(),
-                    })
-                },
-            )
-            .expect("agent")
-        })
+        .map(|_| support::snapshot_agent(snapshot.as_bytes(), "bench-token"))
         .collect()
 }
 

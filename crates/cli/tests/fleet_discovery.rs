@@ -5,36 +5,16 @@
 
 mod support;
 
-use netdoctor_agent::{Agent, CheckResult, Config};
+use netdoctor_agent::Agent;
 use netdoctor_testkit::mock_http::{MockHttp, Request, Response};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdoctor");
 
 fn agent(snapshot: &Path) -> Agent {
-    let text = std::fs::read(snapshot).expect("snapshot");
-    Agent::start(
-        Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            interval: Duration::from_secs(3600),
-            debounce: Duration::from_millis(100),
-            token: Some("t0ken".into()),
-            watch_netlink: false,
-            tls: None,
-        },
-        move || {
-            Ok(CheckResult {
-                probes: Vec::new(),
-                check_json: "{}".into(),
-                snapshot_zstd: zstd::encode_all(&text[..], 3).expect("zstd"),
-                findings: Vec::new(),
-            })
-        },
-    )
-    .expect("agent")
+    support::snapshot_agent(&std::fs::read(snapshot).expect("snapshot"), "t0ken")
 }
 
 fn agent_pod(name: &str, node: &str, port: u16, status: Value) -> Value {

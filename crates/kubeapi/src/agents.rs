@@ -2,7 +2,7 @@
 //! DaemonSet's, by label) and the nodes that should each have one. Two `list` requests, nothing
 //! else (RBAC: `list pods` in the agents' namespace, `list nodes`).
 
-use crate::{config, err, Access, ApiError};
+use crate::{err, Access, ApiError};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams};
@@ -191,13 +191,6 @@ async fn list(client: Client, query: &AgentQuery) -> Result<Discovery, ApiError>
 
 /// Ask the API for the agents. Blocking, like [`crate::load`].
 pub fn discover(access: &Access, query: &AgentQuery) -> Result<Discovery, ApiError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| err("starting the I/O runtime", e))?;
-    rt.block_on(async {
-        let cfg = config(access).await?;
-        let client = Client::try_from(cfg).map_err(|e| err("building the API client", e))?;
-        list(client, query).await
-    })
+    let (rt, client) = crate::connect(access)?;
+    rt.block_on(list(client, query))
 }

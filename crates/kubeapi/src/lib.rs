@@ -161,15 +161,22 @@ pub async fn fetch(client: Client) -> Result<Vec<(String, Value)>, ApiError> {
 /// Read the cluster live. Blocking: runs its own single-threaded runtime, so callers need no
 /// async code.
 pub fn load(access: &Access) -> Result<Cluster, ApiError> {
+    let (rt, client) = connect(access)?;
+    rt.block_on(async { Ok(Cluster::from_values(fetch(client).await?)) })
+}
+
+/// The start of every blocking entry point: a single-threaded runtime of its own, and a client
+/// for `access` built inside it.
+pub(crate) fn connect(access: &Access) -> Result<(tokio::runtime::Runtime, Client), ApiError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| err("starting the I/O runtime", e))?;
-    rt.block_on(async {
+    let client = rt.block_on(async {
         let cfg = config(access).await?;
-        let client = Client::try_from(cfg).map_err(|e| err("building the API client", e))?;
-        Ok(Cluster::from_values(fetch(client).await?))
-    })
+        Client::try_from(cfg).map_err(|e| err("building the API client", e))
+    })?;
+    Ok((rt, client))
 }
 
 /// `--kubeconfig PATH` if given, else what kubectl would use.

@@ -3,7 +3,7 @@
 //! node-problem-detector do) and an Event on that Node when a finding appears or clears.
 //! RBAC: `patch` on `nodes/status`, `create` on `events`.
 
-use crate::{config, err, Access, ApiError};
+use crate::{err, Access, ApiError};
 use k8s_openapi::api::core::v1::{Event, Node, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -45,14 +45,7 @@ fn now() -> Time {
 
 impl NodeReporter {
     pub fn connect(access: &Access, node: &str) -> Result<NodeReporter, ApiError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| err("starting the I/O runtime", e))?;
-        let client = rt.block_on(async {
-            let cfg = config(access).await?;
-            Client::try_from(cfg).map_err(|e| err("building the API client", e))
-        })?;
+        let (rt, client) = crate::connect(access)?;
         Ok(NodeReporter {
             rt,
             client,

@@ -202,3 +202,28 @@ pub fn one_node(dir: &Path, name: &str, ip_forward: &str, rules: &str) -> PathBu
     std::fs::write(&p, serde_json::to_vec(&snap).expect("json")).expect("write the snapshot");
     p
 }
+
+/// An agent (the agent crate's server, in this process, on a free loopback port) that serves
+/// `snapshot` (the JSON `collect` writes) to clients that send `token`.
+pub fn snapshot_agent(snapshot: &[u8], token: &str) -> netdoctor_agent::Agent {
+    let compressed = zstd::encode_all(snapshot, 3).expect("zstd");
+    netdoctor_agent::Agent::start(
+        netdoctor_agent::Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            interval: std::time::Duration::from_secs(3600),
+            debounce: std::time::Duration::from_millis(100),
+            token: Some(token.into()),
+            watch_netlink: false,
+            tls: None,
+        },
+        move || {
+            Ok(netdoctor_agent::CheckResult {
+                probes: Vec::new(),
+                check_json: "{}".into(),
+                snapshot_zstd: compressed.clone(),
+                findings: Vec::new(),
+            })
+        },
+    )
+    .expect("agent")
+}
