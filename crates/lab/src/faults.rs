@@ -220,15 +220,8 @@ impl Fault {
             // In iptables mode KUBE-FORWARD accepts NodePort traffic (marked 0x4000) before the
             // DROP policy. kube-proxy's nftables mode accepts it in its own table only, and an
             // accept there does not stop iptables' FORWARD chain, a base chain of the same hook:
-            // the policy drops NodePort traffic too.
-            (Fault::ForwardPolicyDrop, crate::ProxyMode::Nftables) => &[
-                PodToPodSameNode,
-                PodToPodCrossNode,
-                PodToClusterIpLocal,
-                PodToClusterIpRemote,
-                NodeToNodePort,
-                DfPingCrossNode,
-            ],
+            // the policy drops NodePort traffic too, so every flow breaks.
+            (Fault::ForwardPolicyDrop, crate::ProxyMode::Nftables) => &FlowKind::ALL,
             _ => self.breaks(),
         }
     }

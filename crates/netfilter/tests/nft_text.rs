@@ -226,3 +226,26 @@ fn threads_read_what_one_thread_reads() {
     let rules: usize = one.tables[0].chains.iter().map(|c| c.rules.len()).sum();
     assert!(rules > 6000 * 3, "{rules} rules");
 }
+
+/// The real listings people pasted read alike on one thread and on several (each split into
+/// runs of rules, whatever its size).
+#[test]
+fn real_listings_read_alike_on_several_threads() {
+    let dir = format!("{}/tests/nft_text", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("nft_text") {
+        let path = e.expect("entry").path();
+        if path.extension().and_then(|x| x.to_str()) != Some("txt") {
+            continue;
+        }
+        let name = path.file_name().and_then(|f| f.to_str()).expect("name");
+        let text = paste(name);
+        let (one, e1) = parse_nft_text_threads(&text, name, 1);
+        let (three, e3) = parse_nft_text_threads(&text, name, 3);
+        assert!(!shape(&one).is_empty(), "{name}: nothing read");
+        assert_eq!(shape(&one), shape(&three), "{name}");
+        assert_eq!(e1, e3, "{name}");
+        n += 1;
+    }
+    assert!(n >= 4, "{n} listings");
+}

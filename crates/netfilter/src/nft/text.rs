@@ -160,7 +160,7 @@ fn translate_all(
         let xt = exprs.iter().any(|e| e.get("xt").is_some());
         (rules, xt, unread)
     };
-    if threads <= 1 || pending.len() < 1000 {
+    if threads <= 1 || pending.len() < threads {
         return pending.iter().map(one).collect();
     }
     let size = pending.len().div_ceil(threads);
