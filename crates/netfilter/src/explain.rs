@@ -6,6 +6,7 @@
 //! texts) from the rules themselves; it needs no cluster objects.
 
 use crate::rule::*;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -24,7 +25,18 @@ pub struct Explanation {
     /// Position of each service in `services`, by name (10k Services are looked up 30k times).
     #[serde(skip)]
     #[schemars(skip)]
-    by_name: std::collections::HashMap<String, usize>,
+    by_name: std::collections::HashMap<String, usize, crate::names::NameHash>,
+}
+
+/// One way into a service, read from its rule before it joins its service.
+struct ReadEntry<'a> {
+    name: &'a str,
+    entry: Entry,
+    /// The entry chain is a `KUBE-XLB-*` chain, which balances the local endpoints itself.
+    xlb: bool,
+    service_chain: Option<&'a str>,
+    local: bool,
+    ranges: Vec<String>,
 }
 
 /// How traffic reaches a service.
@@ -192,12 +204,8 @@ fn target_chain(r: &Rule) -> Option<&str> {
 }
 
 /// `ns1/svc1:p80 cluster IP` → `ns1/svc1:p80`.
-fn service_name(comment: &str) -> String {
-    comment
-        .split_whitespace()
-        .next()
-        .unwrap_or(comment)
-        .to_string()
+fn service_name(comment: &str) -> &str {
+    comment.split_whitespace().next().unwrap_or(comment)
 }
 
 impl Explanation {
@@ -225,7 +233,7 @@ impl Explanation {
                 {
                     let Some(c) = r.comment() else { continue };
                     let name = service_name(c);
-                    let svc = ex.service_mut(&name);
+                    let svc = ex.service_mut(name);
                     if c.contains("has no endpoints") {
                         svc.no_endpoints_reject = Some(r.line);
                     } else if c.contains("has no local endpoints") {
@@ -359,48 +367,66 @@ impl Explanation {
             }
             entry_rules.push((EntryKind::NodePort, r));
         }
-        for (kind, r) in entry_rules {
-            let Some(chain) = target_chain(r) else {
-                continue;
-            };
-            let name = service_name(r.comment().unwrap_or(""));
-            let entry = Entry {
-                kind,
-                address: dest(r),
-                port: dport(r),
-                chain: chain.to_string(),
-                line: r.line,
-            };
-            let (svc_chain, local, ranges) = follow_to_svc(nat, chain);
-            let endpoints_chain = if chain.starts_with("KUBE-XLB-") {
-                Some(chain.to_string())
-            } else {
-                None
-            };
-            let svc = self.service_mut(&name);
-            svc.entries.push(entry);
-            svc.local_traffic_policy |= local;
-            for rg in ranges {
+        // Reading an entry (its address and port, the chains it leads through) needs only the
+        // table: a large dump's entries are read on every core, then gathered in order.
+        // Indexed (a `map`, not a `filter_map`): the results land in place, in order.
+        let read: Vec<Option<ReadEntry>> = entry_rules
+            .par_iter()
+            .with_min_len(256)
+            .map(|&(kind, r)| {
+                let chain = target_chain(r)?;
+                let (service_chain, local, ranges) = follow_to_svc(nat, chain);
+                Some(ReadEntry {
+                    name: service_name(r.comment().unwrap_or("")),
+                    entry: Entry {
+                        kind,
+                        address: dest(r),
+                        port: dport(r),
+                        chain: chain.to_string(),
+                        line: r.line,
+                    },
+                    // With the pre-1.24 ETP=Local layout, the XLB chain balances the node's
+                    // local endpoints: those are the ones external traffic reaches, so they
+                    // are shown.
+                    xlb: chain.starts_with("KUBE-XLB-"),
+                    service_chain,
+                    local,
+                    ranges,
+                })
+            })
+            .collect();
+        for e in read.into_iter().flatten() {
+            let svc = self.service_mut(e.name);
+            svc.local_traffic_policy |= e.local;
+            for rg in e.ranges {
                 if !svc.lb_source_ranges.contains(&rg) {
                     svc.lb_source_ranges.push(rg);
                 }
             }
-            // With the pre-1.24 ETP=Local layout, the XLB chain balances the node's local
-            // endpoints: those are the ones external traffic reaches, so they are shown.
-            if endpoints_chain.is_some() {
-                svc.service_chain = endpoints_chain;
+            if e.xlb {
+                svc.service_chain = Some(e.entry.chain.clone());
             } else if svc.service_chain.is_none() {
-                svc.service_chain = svc_chain;
+                svc.service_chain = e.service_chain.map(str::to_string);
             }
+            svc.entries.push(e.entry);
         }
-        for svc in &mut self.services {
-            let Some(sc) = &svc.service_chain else {
-                continue;
-            };
-            let (endpoints, affinity) = endpoints_of(nat, sc, "KUBE-SEP-");
-            svc.endpoints = endpoints;
-            svc.session_affinity |= affinity;
-        }
+        self.fill_endpoints(nat, "KUBE-SEP-", |_| true);
+    }
+
+    /// Every service's endpoints, read from its service chain in `t` (on every core: each
+    /// service reads only the table).
+    fn fill_endpoints(&mut self, t: &Table, prefix: &str, balances: impl Fn(&str) -> bool + Sync) {
+        self.services
+            .par_iter_mut()
+            .with_min_len(64)
+            .for_each(|svc| {
+                let Some(sc) = svc.service_chain.as_deref().filter(|sc| balances(sc)) else {
+                    return;
+                };
+                let (endpoints, affinity) = endpoints_of(t, sc, prefix);
+                svc.endpoints = endpoints;
+                svc.session_affinity |= affinity;
+            });
     }
 
     /// kube-proxy's nftables mode (`table ip kube-proxy`): the `service-ips` and
@@ -506,87 +532,61 @@ impl Explanation {
                 }
             }
         }
-        for svc in &mut self.services {
-            let Some(sc) = &svc.service_chain else {
-                continue;
-            };
-            if !sc.starts_with("service-") && !sc.starts_with("external-") {
-                continue;
-            }
-            let (endpoints, affinity) = endpoints_of(t, sc, "endpoint-");
-            svc.endpoints = endpoints;
-            svc.session_affinity |= affinity;
-        }
+        self.fill_endpoints(t, "endpoint-", |sc| {
+            sc.starts_with("service-") || sc.starts_with("external-")
+        });
+    }
+
+    /// The explanation as pretty JSON, the bytes `serde_json::to_writer_pretty` writes, as a
+    /// value `depth` levels deep in a larger document; the services are serialised on every
+    /// core.
+    pub fn write_json(&self, w: &mut dyn std::io::Write, depth: usize) -> std::io::Result<()> {
+        // The fields of the derived `Serialize`, in its order (a test holds the two equal).
+        let mut o = crate::PrettyObject::start(w, depth)?;
+        o.field("source", &self.source)?;
+        o.array_field("services", &self.services)?;
+        o.field("drops", &self.drops)?;
+        o.field("other_chains", &self.other_chains)?;
+        o.field("notes", &self.notes)?;
+        o.end()
     }
 
     /// The explanation as text.
     pub fn render_text(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{}: {} kube-proxy service(s)",
-            self.source,
-            self.services.len()
-        );
-        for svc in &self.services {
-            let _ = writeln!(s, "\nservice {}", svc.name);
-            for e in &svc.entries {
-                let what = match e.kind {
-                    EntryKind::ClusterIp => "ClusterIP",
-                    EntryKind::ExternalIp => "external IP",
-                    EntryKind::LoadBalancer => "load balancer",
-                    EntryKind::NodePort => "NodePort",
-                };
-                let addr = e.address.as_deref().unwrap_or("any local address");
-                let _ = writeln!(
-                    s,
-                    "  {what} {addr} port {} -> {} (line {})",
-                    e.port.as_deref().unwrap_or("any"),
-                    e.chain,
-                    e.line
-                );
-            }
-            if svc.local_traffic_policy {
-                let _ = writeln!(s, "  externalTrafficPolicy=Local: external traffic only to endpoints on this node");
-            }
-            if !svc.lb_source_ranges.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "  load balancer open to {}; other sources dropped",
-                    svc.lb_source_ranges.join(", ")
-                );
-            }
-            if let Some(c) = &svc.service_chain {
-                let _ = writeln!(s, "  {c}:");
-            }
-            for ep in &svc.endpoints {
-                let _ = writeln!(
-                    s,
-                    "    {:>5.1}% -> {} DNAT to {}",
-                    ep.probability * 100.0,
-                    ep.chain,
-                    ep.dnat_to.as_deref().unwrap_or("(not in this dump)")
-                );
-            }
-            if svc.session_affinity {
-                let _ = writeln!(
-                    s,
-                    "  session affinity: returning clients go to their previous endpoint"
-                );
-            }
-            if let Some(l) = svc.no_endpoints_reject {
-                let _ = writeln!(
-                    s,
-                    "  !! has no endpoints: connections are REJECTed (line {l})"
-                );
-            }
-            for l in &svc.no_local_endpoints_drops {
-                let _ = writeln!(
-                    s,
-                    "  !! no local endpoints: external traffic DROPped on this node (line {l})"
-                );
+        let mut out = Vec::new();
+        // Writing to a `Vec` cannot fail, and every piece written is a `String`.
+        let _ = self.write_text(&mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// The explanation as text, written to `w` a few thousand services at a time (each batch
+    /// written on every core), so that a large rule set's text is never held whole.
+    pub fn write_text(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(
+            format!(
+                "{}: {} kube-proxy service(s)\n",
+                self.source,
+                self.services.len()
+            )
+            .as_bytes(),
+        )?;
+        for batch in self.services.chunks(4096) {
+            let parts: Vec<String> = batch
+                .par_chunks(256)
+                .map(|chunk| {
+                    let mut s = String::with_capacity(chunk.len() * 384);
+                    for svc in chunk {
+                        render_service(&mut s, svc);
+                    }
+                    s
+                })
+                .collect();
+            for p in parts {
+                w.write_all(p.as_bytes())?;
             }
         }
+        let mut s = String::new();
         if !self.other_chains.is_empty() {
             let _ = writeln!(s, "\nother components' chains:");
             for c in &self.other_chains {
@@ -615,21 +615,83 @@ impl Explanation {
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }
-        s
+        w.write_all(s.as_bytes())
     }
 }
 
-/// From an entry chain (`KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`) to the service chain:
-/// returns it, whether the path is externalTrafficPolicy=Local, and the load balancer's allowed
-/// source ranges.
+/// One service, as `render_text` writes it.
+fn render_service(s: &mut String, svc: &ServiceView) {
+    let _ = writeln!(s, "\nservice {}", svc.name);
+    for e in &svc.entries {
+        let what = match e.kind {
+            EntryKind::ClusterIp => "ClusterIP",
+            EntryKind::ExternalIp => "external IP",
+            EntryKind::LoadBalancer => "load balancer",
+            EntryKind::NodePort => "NodePort",
+        };
+        let addr = e.address.as_deref().unwrap_or("any local address");
+        let _ = writeln!(
+            s,
+            "  {what} {addr} port {} -> {} (line {})",
+            e.port.as_deref().unwrap_or("any"),
+            e.chain,
+            e.line
+        );
+    }
+    if svc.local_traffic_policy {
+        let _ = writeln!(
+            s,
+            "  externalTrafficPolicy=Local: external traffic only to endpoints on this node"
+        );
+    }
+    if !svc.lb_source_ranges.is_empty() {
+        let _ = writeln!(
+            s,
+            "  load balancer open to {}; other sources dropped",
+            svc.lb_source_ranges.join(", ")
+        );
+    }
+    if let Some(c) = &svc.service_chain {
+        let _ = writeln!(s, "  {c}:");
+    }
+    for ep in &svc.endpoints {
+        let _ = writeln!(
+            s,
+            "    {:>5.1}% -> {} DNAT to {}",
+            ep.probability * 100.0,
+            ep.chain,
+            ep.dnat_to.as_deref().unwrap_or("(not in this dump)")
+        );
+    }
+    if svc.session_affinity {
+        let _ = writeln!(
+            s,
+            "  session affinity: returning clients go to their previous endpoint"
+        );
+    }
+    if let Some(l) = svc.no_endpoints_reject {
+        let _ = writeln!(
+            s,
+            "  !! has no endpoints: connections are REJECTed (line {l})"
+        );
+    }
+    for l in &svc.no_local_endpoints_drops {
+        let _ = writeln!(
+            s,
+            "  !! no local endpoints: external traffic DROPped on this node (line {l})"
+        );
+    }
+}
+
 /// The endpoints a service chain balances (`KUBE-SEP-*` or `endpoint-*` chains), each with its
 /// share of new connections, and whether it keeps session affinity.
 fn endpoints_of(t: &Table, service_chain: &str, prefix: &str) -> (Vec<Endpoint>, bool) {
-    let mut out = Vec::new();
     let mut affinity = false;
     let Some(chain) = t.chain(service_chain) else {
-        return (out, affinity);
+        return (Vec::new(), affinity);
     };
+    // At most one endpoint a rule: one allocation, not three growing ones.
+    let mut out = Vec::with_capacity(chain.rules.len());
     let mut remaining = 1.0;
     for r in &chain.rules {
         let Some(sep) = target_chain(r) else { continue };
@@ -671,15 +733,18 @@ fn endpoints_of(t: &Table, service_chain: &str, prefix: &str) -> (Vec<Endpoint>,
     (out, affinity)
 }
 
-fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>) {
+/// From an entry chain (`KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`) to the service chain:
+/// returns it, whether the path is externalTrafficPolicy=Local, and the load balancer's allowed
+/// source ranges.
+fn follow_to_svc<'a>(nat: &'a Table, start: &'a str) -> (Option<&'a str>, bool, Vec<String>) {
     let mut local = start.starts_with("KUBE-XLB-");
     let mut ranges = Vec::new();
-    let mut chain = start.to_string();
+    let mut chain = start;
     for _ in 0..4 {
         if chain.starts_with("KUBE-SVC-") {
             return (Some(chain), local, ranges);
         }
-        let Some(c) = nat.chain(&chain) else { break };
+        let Some(c) = nat.chain(chain) else { break };
         if chain.starts_with("KUBE-FW-") {
             for r in &c.rules {
                 for m in &r.matches {
@@ -700,16 +765,9 @@ fn follow_to_svc(nat: &Table, start: &str) -> (Option<String>, bool, Vec<String>
             local |= !masq_all;
         }
         // The last jump to another kube chain (pod traffic shortcuts come first).
-        let next = c
-            .rules
-            .iter()
-            .filter_map(target_chain)
-            .rfind(|t| {
-                t.starts_with("KUBE-SVC-")
-                    || t.starts_with("KUBE-EXT-")
-                    || t.starts_with("KUBE-XLB-")
-            })
-            .map(str::to_string);
+        let next = c.rules.iter().filter_map(target_chain).rfind(|t| {
+            t.starts_with("KUBE-SVC-") || t.starts_with("KUBE-EXT-") || t.starts_with("KUBE-XLB-")
+        });
         match next {
             Some(n) if n != chain => chain = n,
             _ => break,

@@ -60,6 +60,7 @@ mod names;
 mod nft;
 mod packet;
 mod parse;
+mod pretty;
 mod rule;
 mod text;
 
@@ -80,5 +81,6 @@ pub use packet::{
 pub use parse::{
     parse_dump, parse_iptables_save, parse_iptables_save_shared, parse_iptables_save_threads,
 };
+pub use pretty::PrettyObject;
 pub use rule::*;
 pub use text::{Sparse, Text};

@@ -63,6 +63,17 @@ const FAMILIES: &[&[(&[&str], Reader)]] = &[
     statistic::MODULES,
 ];
 
+/// [`FAMILIES`] by module name (a rule line names one or two modules; a large dump has a
+/// hundred thousand lines).
+static READERS: std::sync::LazyLock<std::collections::HashMap<&'static str, Reader>> =
+    std::sync::LazyLock::new(|| {
+        FAMILIES
+            .iter()
+            .flat_map(|f| f.iter())
+            .flat_map(|(names, read)| names.iter().map(move |n| (*n, *read)))
+            .collect()
+    });
+
 /// Parse the options of match module `name`.
 pub(super) fn parse_module(
     name: &str,
@@ -72,12 +83,8 @@ pub(super) fn parse_module(
     out: &mut RuleArgs,
 ) -> Result<(), String> {
     let before = (out.matches.len(), out.comment.is_some());
-    match FAMILIES
-        .iter()
-        .flat_map(|f| f.iter())
-        .find(|(names, _)| names.contains(&name))
-    {
-        Some((_, read)) => read(Args {
+    match READERS.get(name) {
+        Some(read) => read(Args {
             name,
             opts,
             proto_seen,
