@@ -64,6 +64,19 @@ impl ChainKey {
         }
     }
 
+    /// The key of `name` when it fits in the key itself (every iptables chain name does).
+    pub(crate) fn short(name: &str) -> Option<Self> {
+        let b = name.as_bytes();
+        (b.len() <= 28).then(|| {
+            let mut bytes = [0u8; 28];
+            bytes[..b.len()].copy_from_slice(b);
+            ChainKey::Short {
+                len: b.len() as u8,
+                bytes,
+            }
+        })
+    }
+
     /// The name's bytes (looked up as bytes: no UTF-8 check on every comparison).
     fn as_bytes(&self) -> &[u8] {
         match self {

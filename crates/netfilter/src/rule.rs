@@ -142,16 +142,33 @@ impl Table {
     /// Index of the chain called `name`, created (undeclared, no rules) when absent. Takes a
     /// [`Text`] so that a name sliced from the dump is stored without a copy.
     pub fn chain_index_or_insert(&mut self, name: &Text) -> usize {
-        // Look up by `str` first: a hit (nearly every jump) then costs no reference count.
-        if let Some(&i) = self.index.get(name.as_bytes()) {
-            return i as usize;
-        }
-        match self.index.entry(ChainKey::new(name)) {
+        self.chain_index_or_insert_with(name, || name.clone())
+    }
+
+    /// [`Table::chain_index_or_insert`] for a name given as a `str`: `text` makes the [`Text`]
+    /// stored, called only when the chain is created (or its name is too long for the index
+    /// key). One hash and one probe either way: a large dump declares 40k chains.
+    pub(crate) fn chain_index_or_insert_with(
+        &mut self,
+        name: &str,
+        text: impl FnOnce() -> Text,
+    ) -> usize {
+        // A short key copies the name's bytes: a hit costs no reference count. `stored` is the
+        // text already made, or the means to make it.
+        let (key, stored) = match ChainKey::short(name) {
+            Some(k) => (k, Err(text)),
+            None => {
+                let t = text();
+                (ChainKey::new(&t), Ok(t))
+            }
+        };
+        match self.index.entry(key) {
             Entry::Occupied(o) => *o.get() as usize,
             Entry::Vacant(v) => {
                 let i = self.chains.len();
                 v.insert(u32::try_from(i).unwrap_or(u32::MAX));
-                self.chains.push(Chain::new(name.clone()));
+                self.chains
+                    .push(Chain::new(stored.unwrap_or_else(|make| make())));
                 i
             }
         }

@@ -298,3 +298,51 @@ fn truncation_markers_anywhere_in_a_rule_are_reported_as_truncation() {
         [3, 4, 5]
     );
 }
+
+/// A chain that rules jump to without declaring it is created at its first reference and keeps
+/// that line, however often it is jumped to again, whatever jumps come between, and table by
+/// table (the same name in another table is another chain).
+#[test]
+fn undeclared_jump_targets_keep_their_first_reference() {
+    let dump = "\
+*nat
+:PREROUTING ACCEPT [0:0]
+:KUBE-SVC-A - [0:0]
+-A PREROUTING -j KUBE-SVC-A
+-A KUBE-SVC-A -j MASQ
+-A KUBE-SVC-A -j SEP-1
+-A KUBE-SVC-A -j SEP-2
+-A KUBE-SVC-A -j MASQ
+-A SEP-1 -j MASQ
+-A SEP-2 -j SEP-1
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+-A INPUT -j SEP-2
+-A INPUT -j MASQ
+:MASQ - [0:0]
+-A INPUT -j MASQ
+COMMIT
+";
+    let (rs, errors) = parse_iptables_save(dump, "t");
+    assert!(errors.is_empty(), "{errors:?}");
+    let at = |table: &str, chain: &str| {
+        let t = rs.tables.iter().find(|t| t.name == table).expect("table");
+        let c = t.chain(chain).unwrap_or_else(|| panic!("{table}/{chain}"));
+        (c.declared_at, c.first_reference)
+    };
+    assert_eq!(at("nat", "KUBE-SVC-A"), (Some(3), None));
+    assert_eq!(at("nat", "MASQ"), (None, Some(5)));
+    assert_eq!(at("nat", "SEP-1"), (None, Some(6)));
+    assert_eq!(at("nat", "SEP-2"), (None, Some(7)));
+    assert_eq!(at("filter", "SEP-2"), (None, Some(14)));
+    // Declared after its first use: a declared chain has no "first reference".
+    assert_eq!(at("filter", "MASQ"), (Some(16), None));
+    // Chains in the order they were first seen.
+    let nat = rs.tables.iter().find(|t| t.name == "nat").expect("nat");
+    let names: Vec<&str> = nat.chains.iter().map(|c| &*c.name).collect();
+    assert_eq!(
+        names,
+        ["PREROUTING", "KUBE-SVC-A", "MASQ", "SEP-1", "SEP-2"]
+    );
+}

@@ -97,6 +97,7 @@ fn parse_with_family(
         tokens: Vec::with_capacity(32),
         args: RuleArgs::default(),
         last_chain: None,
+        targets: [None; 2],
         pending: Vec::new(),
     };
     pre::read_lines(&mut p, &src, text, threads);
@@ -210,6 +211,9 @@ struct Parser<'a> {
     /// `(table, chain)` of the previous rule: a dump appends a chain's rules one after the
     /// other, so this saves a lookup per rule.
     last_chain: Option<(usize, usize)>,
+    /// `(table, chain)` of two jump targets already seen: the last one hit again (kube-proxy
+    /// jumps to KUBE-MARK-MASQ from 40k of a large dump's rules) and the last one looked up.
+    targets: [Option<(usize, usize)>; 2],
     /// Rules appended to `last_chain` and not yet moved into it. A dump lists a chain's rules
     /// one after the other; collecting them first gives each chain a vector of exactly its
     /// size (growing 40k small vectors by doubling wasted a fifth of the memory).
@@ -525,11 +529,8 @@ impl<'a> Parser<'a> {
     /// Index of chain `name` of table `ti`, created when absent; the name is stored as a
     /// slice of the dump when it is one.
     fn chain_index(&mut self, ti: usize, name: &str) -> usize {
-        if let Some(ci) = self.rs.tables[ti].chain_index(name) {
-            return ci;
-        }
-        let name = Text::slice_of(&self.src, name);
-        self.rs.tables[ti].chain_index_or_insert(&name)
+        let src = &self.src;
+        self.rs.tables[ti].chain_index_or_insert_with(name, || Text::slice_of(src, name))
     }
 
     /// A line that could not be read: reported as truncated when it carries a paste's
@@ -744,14 +745,30 @@ impl<'a> Parser<'a> {
         ch.first_reference = None;
     }
 
+    /// Note that line `n` jumps to chain `name` of table `ti`: created if new, its first
+    /// reference kept if it is not declared.
+    fn jump_target(&mut self, ti: usize, n: u32, name: &Text) {
+        for k in 0..self.targets.len() {
+            if let Some((t, c)) = self.targets[k] {
+                if t == ti && self.rs.tables[t].chains[c].name.as_bytes() == name.as_bytes() {
+                    // Seen before: created, and its first reference kept, then.
+                    self.targets.swap(0, k);
+                    return;
+                }
+            }
+        }
+        let table = &mut self.rs.tables[ti];
+        let ci = table.chain_index_or_insert(name);
+        let c = &mut table.chains[ci];
+        if !c.is_declared() && c.first_reference.is_none() {
+            c.first_reference = Some(n);
+        }
+        self.targets[1] = Some((ti, ci));
+    }
+
     fn add_rule(&mut self, ti: usize, n: u32, chain: &str, rule: Rule, pos: Option<usize>) {
         if let Some(Target::Chain { name }) = &rule.target {
-            let table = &mut self.rs.tables[ti];
-            let ci = table.chain_index_or_insert(name);
-            let c = &mut table.chains[ci];
-            if !c.is_declared() && c.first_reference.is_none() {
-                c.first_reference = Some(n);
-            }
+            self.jump_target(ti, n, name);
         }
         let ci = match self.last_chain {
             Some((lt, lc)) if lt == ti && self.rs.tables[ti].chains[lc].name == chain => lc,
