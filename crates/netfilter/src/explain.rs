@@ -244,6 +244,27 @@ impl Explanation {
             }
         }
         for t in &rs.tables {
+            // The chains that enter each chain of another component, in chain order: one pass
+            // over the rules (asking every chain for every such chain was quadratic on a
+            // Calico node's hundreds of chains).
+            let mut entered: std::collections::HashMap<&str, Vec<String>, crate::names::NameHash> =
+                t.chains
+                    .iter()
+                    .filter(|c| owner(&c.name).is_some())
+                    .map(|c| (&*c.name, Vec::new()))
+                    .collect();
+            if !entered.is_empty() {
+                for from in &t.chains {
+                    for r in &from.rules {
+                        let Some(list) = target_chain(r).and_then(|to| entered.get_mut(to)) else {
+                            continue;
+                        };
+                        if list.last().map(String::as_str) != Some(&*from.name) {
+                            list.push(from.name.to_string());
+                        }
+                    }
+                }
+            }
             for c in &t.chains {
                 if let Some(p @ Policy::Drop) = c.policy {
                     let _ = p;
@@ -275,12 +296,7 @@ impl Explanation {
                     }
                 }
                 if let Some(o) = owner(&c.name) {
-                    let entered_from = t
-                        .chains
-                        .iter()
-                        .filter(|from| from.rules.iter().any(|r| target_chain(r) == Some(&c.name)))
-                        .map(|from| from.name.to_string())
-                        .collect();
+                    let entered_from = entered.remove(&*c.name).unwrap_or_default();
                     ex.other_chains.push(ChainSummary {
                         table: t.name.clone(),
                         chain: c.name.to_string(),
