@@ -211,6 +211,19 @@ fn service_name(comment: &str) -> &str {
 impl Explanation {
     /// Explain `rs`.
     pub fn of(rs: &Ruleset) -> Explanation {
+        // The services and the rest (drops, other components' chains, notes) read the rule
+        // set apart from each other: they are built side by side.
+        let (mut ex, (drops, other_chains, notes)) =
+            rayon::join(|| Explanation::services_of(rs), || components(rs));
+        ex.drops = drops;
+        ex.other_chains = other_chains;
+        ex.notes = notes;
+        ex.drops.sort_by_key(|d| d.line);
+        ex
+    }
+
+    /// The explanation's services (kube-proxy's iptables and nftables modes), nothing else.
+    fn services_of(rs: &Ruleset) -> Explanation {
         let mut ex = Explanation {
             source: rs.source.clone(),
             ..Explanation::default()
@@ -243,84 +256,6 @@ impl Explanation {
                 }
             }
         }
-        for t in &rs.tables {
-            // The chains that enter each chain of another component, in chain order: one pass
-            // over the rules (asking every chain for every such chain was quadratic on a
-            // Calico node's hundreds of chains).
-            let mut entered: std::collections::HashMap<&str, Vec<String>, crate::names::NameHash> =
-                t.chains
-                    .iter()
-                    .filter(|c| owner(&c.name).is_some())
-                    .map(|c| (&*c.name, Vec::new()))
-                    .collect();
-            if !entered.is_empty() {
-                for from in &t.chains {
-                    for r in &from.rules {
-                        let Some(list) = target_chain(r).and_then(|to| entered.get_mut(to)) else {
-                            continue;
-                        };
-                        if list.last().map(String::as_str) != Some(&*from.name) {
-                            list.push(from.name.to_string());
-                        }
-                    }
-                }
-            }
-            for c in &t.chains {
-                if let Some(p @ Policy::Drop) = c.policy {
-                    let _ = p;
-                    ex.drops.push(DropRule {
-                        table: t.name.clone(),
-                        chain: c.name.to_string(),
-                        line: c.declared_at.unwrap_or(0),
-                        action: "policy DROP".into(),
-                        text: format!(":{} DROP", c.name),
-                    });
-                }
-                for r in &c.rules {
-                    let action = match &r.target {
-                        Some(Target::Drop) => Some("DROP".to_string()),
-                        Some(Target::Reject { with }) => Some(format!("REJECT ({with})")),
-                        Some(Target::Chain { name }) if name == "KUBE-MARK-DROP" => {
-                            Some("KUBE-MARK-DROP (dropped later by KUBE-FIREWALL)".into())
-                        }
-                        _ => None,
-                    };
-                    if let Some(action) = action {
-                        ex.drops.push(DropRule {
-                            table: t.name.clone(),
-                            chain: c.name.to_string(),
-                            line: r.line,
-                            action,
-                            text: r.text.to_string(),
-                        });
-                    }
-                }
-                if let Some(o) = owner(&c.name) {
-                    let entered_from = entered.remove(&*c.name).unwrap_or_default();
-                    ex.other_chains.push(ChainSummary {
-                        table: t.name.clone(),
-                        chain: c.name.to_string(),
-                        owner: o.into(),
-                        rules: c.rules.len(),
-                        drops: c
-                            .rules
-                            .iter()
-                            .filter(|r| {
-                                matches!(r.target, Some(Target::Drop | Target::Reject { .. }))
-                            })
-                            .count(),
-                        entered_from,
-                    });
-                }
-                if !c.is_declared() && rs.origin == Origin::IptablesSave {
-                    ex.notes.push(format!(
-                        "chain {} of table {} is referenced but not declared in this dump (a partial dump): its rules are not known",
-                        c.name, t.name
-                    ));
-                }
-            }
-        }
-        ex.drops.sort_by_key(|d| d.line);
         ex
     }
 
@@ -633,6 +568,90 @@ impl Explanation {
         }
         w.write_all(s.as_bytes())
     }
+}
+
+/// Every rule or policy that drops or rejects, the chains of other components, and the notes
+/// on chains referenced but not declared.
+fn components(rs: &Ruleset) -> (Vec<DropRule>, Vec<ChainSummary>, Vec<String>) {
+    let mut drops = Vec::new();
+    let mut other_chains = Vec::new();
+    let mut notes = Vec::new();
+    for t in &rs.tables {
+        // The chains that enter each chain of another component, in chain order: one pass
+        // over the rules (asking every chain for every such chain was quadratic on a
+        // Calico node's hundreds of chains).
+        let mut entered: std::collections::HashMap<&str, Vec<String>, crate::names::NameHash> = t
+            .chains
+            .iter()
+            .filter(|c| owner(&c.name).is_some())
+            .map(|c| (&*c.name, Vec::new()))
+            .collect();
+        if !entered.is_empty() {
+            for from in &t.chains {
+                for r in &from.rules {
+                    let Some(list) = target_chain(r).and_then(|to| entered.get_mut(to)) else {
+                        continue;
+                    };
+                    if list.last().map(String::as_str) != Some(&*from.name) {
+                        list.push(from.name.to_string());
+                    }
+                }
+            }
+        }
+        for c in &t.chains {
+            if let Some(p @ Policy::Drop) = c.policy {
+                let _ = p;
+                drops.push(DropRule {
+                    table: t.name.clone(),
+                    chain: c.name.to_string(),
+                    line: c.declared_at.unwrap_or(0),
+                    action: "policy DROP".into(),
+                    text: format!(":{} DROP", c.name),
+                });
+            }
+            for r in &c.rules {
+                let action = match &r.target {
+                    Some(Target::Drop) => Some("DROP".to_string()),
+                    Some(Target::Reject { with }) => Some(format!("REJECT ({with})")),
+                    Some(Target::Chain { name }) if name == "KUBE-MARK-DROP" => {
+                        Some("KUBE-MARK-DROP (dropped later by KUBE-FIREWALL)".into())
+                    }
+                    _ => None,
+                };
+                if let Some(action) = action {
+                    drops.push(DropRule {
+                        table: t.name.clone(),
+                        chain: c.name.to_string(),
+                        line: r.line,
+                        action,
+                        text: r.text.to_string(),
+                    });
+                }
+            }
+            if let Some(o) = owner(&c.name) {
+                let entered_from = entered.remove(&*c.name).unwrap_or_default();
+                other_chains.push(ChainSummary {
+                    table: t.name.clone(),
+                    chain: c.name.to_string(),
+                    owner: o.into(),
+                    rules: c.rules.len(),
+                    drops: c
+                        .rules
+                        .iter()
+                        .filter(|r| matches!(r.target, Some(Target::Drop | Target::Reject { .. })))
+                        .count(),
+                    entered_from,
+                });
+            }
+            if !c.is_declared() && rs.origin == Origin::IptablesSave {
+                notes.push(format!(
+                    "chain {} of table {} is referenced but not declared in this dump (a partial dump): its rules are not known",
+                    c.name, t.name
+                ));
+            }
+        }
+    }
+    (drops, other_chains, notes)
 }
 
 /// One service, as `render_text` writes it.
