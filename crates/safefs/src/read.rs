@@ -166,14 +166,7 @@ fn read_halves(
         }
         buf.extend_from_slice(&more);
     }
-    if buf.len() as u64 > limit {
-        return Err(FsError::TooLarge {
-            path: path.to_path_buf(),
-            what: what.to_string(),
-            limit_mib: limit.div_ceil(MiB),
-        });
-    }
-    Ok(buf)
+    within_limit(buf, limit, path, what)
 }
 
 /// Fill `buf` from `file` at `offset`, stopping early only at the end of the file; the bytes
@@ -210,14 +203,19 @@ fn read_limited_into(
     r.take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| FsError::io(path, "read", e))?;
-    if out.len() as u64 > limit {
+    within_limit(out, limit, path, what)
+}
+
+/// `bytes` if there are at most `limit` of them, else the error naming `path` and `what`.
+fn within_limit(bytes: Vec<u8>, limit: u64, path: &Path, what: &str) -> Result<Vec<u8>, FsError> {
+    if bytes.len() as u64 > limit {
         return Err(FsError::TooLarge {
             path: path.to_path_buf(),
             what: what.to_string(),
             limit_mib: limit.div_ceil(MiB),
         });
     }
-    Ok(out)
+    Ok(bytes)
 }
 
 #[cfg(test)]
