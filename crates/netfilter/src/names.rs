@@ -51,17 +51,7 @@ pub(crate) enum ChainKey {
 
 impl ChainKey {
     pub(crate) fn new(name: &Text) -> Self {
-        let b = name.as_bytes();
-        if b.len() <= 28 {
-            let mut bytes = [0u8; 28];
-            bytes[..b.len()].copy_from_slice(b);
-            ChainKey::Short {
-                len: b.len() as u8,
-                bytes,
-            }
-        } else {
-            ChainKey::Long(name.clone())
-        }
+        ChainKey::short(name).unwrap_or_else(|| ChainKey::Long(name.clone()))
     }
 
     /// The key of `name` when it fits in the key itself (every iptables chain name does).

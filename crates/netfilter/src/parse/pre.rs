@@ -158,8 +158,8 @@ pub(super) fn read_lines<'a>(p: &mut Parser<'a>, src: &Arc<String>, text: &'a st
     let window = threads + 2;
     let next = AtomicUsize::new(0);
     let applied = AtomicUsize::new(0);
-    // Emptied result lists, handed back for the next pieces: a fresh list per piece meant
-    // fresh pages per piece, a fifth of a large dump's page faults.
+    // Emptied result lists, handed back for the next pieces rather than a new list (on new
+    // pages) for every piece.
     let pool: Lines = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel();
