@@ -32,8 +32,6 @@ pub struct Explanation {
 struct ReadEntry<'a> {
     name: &'a str,
     entry: Entry,
-    /// The entry chain is a `KUBE-XLB-*` chain, which balances the local endpoints itself.
-    xlb: bool,
     service_chain: Option<&'a str>,
     local: bool,
     ranges: Vec<String>,
@@ -336,10 +334,6 @@ impl Explanation {
                         chain: chain.to_string(),
                         line: r.line,
                     },
-                    // With the pre-1.24 ETP=Local layout, the XLB chain balances the node's
-                    // local endpoints: those are the ones external traffic reaches, so they
-                    // are shown.
-                    xlb: chain.starts_with("KUBE-XLB-"),
                     service_chain,
                     local,
                     ranges,
@@ -354,7 +348,9 @@ impl Explanation {
                     svc.lb_source_ranges.push(rg);
                 }
             }
-            if e.xlb {
+            // With the pre-1.24 ETP=Local layout, the XLB chain balances the node's local
+            // endpoints: those are the ones external traffic reaches, so they are shown.
+            if e.entry.chain.starts_with("KUBE-XLB-") {
                 svc.service_chain = Some(e.entry.chain.clone());
             } else if svc.service_chain.is_none() {
                 svc.service_chain = e.service_chain.map(str::to_string);

@@ -19,6 +19,18 @@ fn pretty_at<T: Serialize + ?Sized>(value: &T, depth: usize) -> io::Result<Vec<u
     Ok(out)
 }
 
+/// Two spaces a level, `depth` levels.
+fn indent<W: ?Sized + Write>(w: &mut W, depth: usize) -> io::Result<()> {
+    const SPACES: &[u8] = &[b' '; 64];
+    let mut n = depth * 2;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        w.write_all(&SPACES[..k])?;
+        n -= k;
+    }
+    Ok(())
+}
+
 /// serde_json's pretty layout (two spaces a level, `": "` after a key, empty arrays and
 /// objects as `[]` and `{}`), starting `depth` levels deep instead of at the top.
 struct Nested {
@@ -34,17 +46,6 @@ impl Nested {
         }
     }
 
-    fn indent<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
-        const SPACES: &[u8] = &[b' '; 64];
-        let mut n = self.depth * 2;
-        while n > 0 {
-            let k = n.min(SPACES.len());
-            w.write_all(&SPACES[..k])?;
-            n -= k;
-        }
-        Ok(())
-    }
-
     fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
@@ -55,14 +56,14 @@ impl Nested {
         self.depth -= 1;
         if self.has_value {
             w.write_all(b"\n")?;
-            self.indent(w)?;
+            indent(w, self.depth)?;
         }
         w.write_all(bracket)
     }
 
     fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         w.write_all(if first { b"\n" } else { b",\n" })?;
-        self.indent(w)
+        indent(w, self.depth)
     }
 }
 
@@ -128,7 +129,7 @@ impl<'w> PrettyObject<'w> {
         self.w
             .write_all(if self.fields == 0 { b"\n" } else { b",\n" })?;
         self.fields += 1;
-        self.w.write_all("  ".repeat(self.depth + 1).as_bytes())?;
+        indent(self.w, self.depth + 1)?;
         serde_json::to_writer(&mut *self.w, key)?;
         self.w.write_all(b": ")
     }
@@ -148,7 +149,6 @@ impl<'w> PrettyObject<'w> {
             return self.w.write_all(b"[]");
         }
         let depth = self.depth + 2;
-        let pad = "  ".repeat(depth);
         self.w.write_all(b"[")?;
         // Batches bound what is held at once; each batch is cut into pieces for the cores.
         for (b, batch) in items.chunks(4096).enumerate() {
@@ -160,7 +160,7 @@ impl<'w> PrettyObject<'w> {
                     for (i, item) in piece.iter().enumerate() {
                         let first = b == 0 && p == 0 && i == 0;
                         out.extend_from_slice(if first { b"\n" } else { b",\n" });
-                        out.extend_from_slice(pad.as_bytes());
+                        indent(&mut out, depth)?;
                         let mut ser =
                             serde_json::Serializer::with_formatter(&mut out, Nested::at(depth));
                         item.serialize(&mut ser)?;
@@ -173,7 +173,7 @@ impl<'w> PrettyObject<'w> {
             }
         }
         self.w.write_all(b"\n")?;
-        self.w.write_all("  ".repeat(self.depth + 1).as_bytes())?;
+        indent(self.w, self.depth + 1)?;
         self.w.write_all(b"]")
     }
 
@@ -192,7 +192,7 @@ impl<'w> PrettyObject<'w> {
     pub fn end(self) -> io::Result<()> {
         if self.fields > 0 {
             self.w.write_all(b"\n")?;
-            self.w.write_all("  ".repeat(self.depth).as_bytes())?;
+            indent(self.w, self.depth)?;
         }
         self.w.write_all(b"}")
     }
